@@ -1,0 +1,206 @@
+"""Results: Parquet tables under a local path or any pyarrow filesystem URI (s3://, gs://, file://).
+
+    <results>/<sweep>/trials/<trial_id>.parquet   one row per trial
+    <results>/<sweep>/epochs/<trial_id>.parquet   one row per trial × epoch
+    <results>/<sweep>/sweep.json                  spec, expanded trials, code version, runs
+
+One file per trial, named by its id, so a trial can never have two rows, and a rerun of a failed
+trial replaces its row. Every file is written under a hidden temporary name and then moved into
+place, so nothing half-written is ever readable (Parquet readers skip names starting with '.').
+``load(path)`` returns both tables as pandas DataFrames; the same folders open in duckdb/polars
+(``read_parquet('<results>/<sweep>/trials/*.parquet')``).
+"""
+from __future__ import annotations
+
+import json
+import math
+import posixpath
+import uuid
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from .sweep import KEY_CHECK, SECTIONS
+
+# ----------------------------------------------------------------------------- schema
+
+_KIND_TYPE = {"positive integer": pa.int64(), "positive integer or None": pa.int64(), "integer": pa.int64(),
+              "fraction in [0, 1)": pa.float64(), "positive number": pa.float64(),
+              "true or false": pa.bool_(), "true, false or None": pa.bool_()}
+# Config fields flattened into columns by their bare key (sections share no key names).
+CONFIG_COLUMNS = [(s, k) for s, (defaults, _) in SECTIONS.items() for k in defaults]
+assert len({k for _, k in CONFIG_COLUMNS}) == len(CONFIG_COLUMNS), "config keys must be unique across sections"
+
+_f, _i, _s = pa.float64(), pa.int64(), pa.string()
+TRIAL_FIELDS = [("sweep", _s), ("trial_id", _s), ("config_id", _s), ("name", _s)] + \
+    [(k, _KIND_TYPE.get(KEY_CHECK.get(k), _s)) for _, k in CONFIG_COLUMNS] + [
+    ("status", _s), ("error", _s), ("test_loss", _f), ("test_accuracy", _f), ("test_auc", _f),
+    ("best_val_accuracy", _f), ("best_val_epoch", _i), ("best_val_loss", _f),
+    ("final_val_accuracy", _f), ("final_val_loss", _f), ("final_accuracy", _f), ("final_loss", _f),
+    ("epochs_run", _i), ("fit_seconds", _f), ("evaluate_seconds", _f), ("seconds", _f),
+    ("seconds_per_epoch", _f), ("samples_per_second", _f), ("train_samples", _i), ("val_samples", _i),
+    ("test_samples", _i), ("trainable_params", _i), ("non_trainable_params", _i),
+    ("glove_dim_used", _i), ("glove_coverage", _f), ("vocab_size", _i), ("dataset_fingerprint", _s),
+    ("dataset_zero_copy", pa.bool_()), ("host", _s), ("device", _s), ("tf_version", _s),
+    ("keras_version", _s), ("ray_version", _s), ("budget", _s), ("attempt", _i),
+    ("started_at", pa.timestamp("s", tz="UTC")), ("finished_at", pa.timestamp("s", tz="UTC"))]
+TRIAL_SCHEMA = pa.schema(TRIAL_FIELDS)
+EPOCH_SCHEMA = pa.schema([("sweep", _s), ("trial_id", _s), ("config_id", _s), ("name", _s), ("epoch", _i),
+                          ("loss", _f), ("accuracy", _f), ("auc", _f), ("val_loss", _f),
+                          ("val_accuracy", _f), ("val_auc", _f), ("seconds", _f)])
+
+
+def _cell(value, typ):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if pa.types.is_string(typ) and not isinstance(value, str):
+        return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+    if pa.types.is_timestamp(typ):
+        return int(value)
+    return value
+
+
+def trial_row(result: dict, budget: dict | None = None) -> dict:
+    """Flatten a ``trial.run_trial`` result into one row of the trials table."""
+    cfg = result["config"]
+    hist = result.get("history") or []
+    vals = [(h["val_accuracy"], h["epoch"], h["val_loss"]) for h in hist if h.get("val_accuracy") is not None]
+    best = max(vals, key=lambda v: v[0]) if vals else (None, None, None)
+    last = hist[-1] if hist else {}
+    secs = [h["seconds"] for h in hist if h.get("seconds") is not None]
+    ds = result.get("dataset") or {}
+    row = {k: cfg.get(s, {}).get(k) for s, k in CONFIG_COLUMNS}
+    row.update({k: result.get(k) for k in ("trial_id", "config_id", "name", "status", "error", "test_loss",
+                                           "test_accuracy", "test_auc", "epochs_run", "fit_seconds",
+                                           "evaluate_seconds", "seconds", "samples_per_second",
+                                           "train_samples", "val_samples", "test_samples", "trainable_params",
+                                           "non_trainable_params", "host", "device", "tf_version",
+                                           "keras_version", "ray_version", "attempt", "started_at",
+                                           "finished_at", "dataset_zero_copy")})
+    row.update(sweep=cfg.get("sweep"), best_val_accuracy=best[0], best_val_epoch=best[1], best_val_loss=best[2],
+               final_val_accuracy=last.get("val_accuracy"), final_val_loss=last.get("val_loss"),
+               final_accuracy=last.get("accuracy"), final_loss=last.get("loss"),
+               seconds_per_epoch=sum(secs) / len(secs) if secs else None,
+               glove_dim_used=(ds.get("config") or {}).get("glove_dim") if ds.get("glove_coverage") is not None
+               else None, glove_coverage=ds.get("glove_coverage"), vocab_size=ds.get("vocab_size"),
+               dataset_fingerprint=ds.get("fingerprint"),
+               budget=" ".join(f"{k}={v}" for k, v in sorted((budget or {}).items())) or None)
+    return {name: _cell(row.get(name), typ) for name, typ in TRIAL_FIELDS}
+
+
+def epoch_rows(result: dict) -> list[dict]:
+    cfg = result["config"]
+    ids = dict(sweep=cfg.get("sweep"), trial_id=result["trial_id"], config_id=result.get("config_id"),
+               name=result.get("name"))
+    return [{f.name: _cell({**ids, **h}.get(f.name), f.type) for f in EPOCH_SCHEMA} for h in result["history"]]
+
+# ----------------------------------------------------------------------------- filesystem
+
+
+def filesystem(uri: str):
+    """(pyarrow FileSystem, path) for a local path or a URI such as s3://bucket/prefix."""
+    if "://" in uri:
+        return pafs.FileSystem.from_uri(uri)
+    import os
+
+    return pafs.LocalFileSystem(), os.path.abspath(uri)
+
+
+def _atomic_write(fs, path: str, write):
+    """``write(stream)`` into a hidden temp file beside ``path``, then move it into place."""
+    d, base = posixpath.split(path)
+    fs.create_dir(d, recursive=True)
+    tmp = posixpath.join(d, f".{base}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with fs.open_output_stream(tmp) as out:
+            write(out)
+        fs.move(tmp, path)
+    except BaseException:
+        try:
+            fs.delete_file(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_trial(uri: str, sweep: str, result: dict, budget: dict | None = None):
+    """Write one finished trial: its epoch rows first, then its trial row (the trial row is what
+    marks the trial done, so a crash in between just reruns it)."""
+    fs, base = filesystem(uri)
+    tid = result["trial_id"]
+    epochs = pa.Table.from_pylist(epoch_rows(result), schema=EPOCH_SCHEMA)
+    trial = pa.Table.from_pylist([trial_row(result, budget)], schema=TRIAL_SCHEMA)
+    _atomic_write(fs, posixpath.join(base, sweep, "epochs", f"{tid}.parquet"), lambda o: pq.write_table(epochs, o))
+    _atomic_write(fs, posixpath.join(base, sweep, "trials", f"{tid}.parquet"), lambda o: pq.write_table(trial, o))
+
+
+def write_json(uri: str, sweep: str, name: str, obj: dict):
+    fs, base = filesystem(uri)
+    blob = json.dumps(obj, indent=1, default=str).encode()
+    _atomic_write(fs, posixpath.join(base, sweep, name), lambda o: o.write(blob))
+
+
+def read_json(uri: str, sweep: str, name: str) -> dict | None:
+    fs, base = filesystem(uri)
+    try:
+        with fs.open_input_stream(posixpath.join(base, sweep, name)) as f:
+            return json.loads(f.read())
+    except (FileNotFoundError, OSError):
+        return None
+
+
+def _read_dir(fs, path: str, schema: pa.Schema) -> pa.Table:
+    try:
+        infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
+    except FileNotFoundError:
+        infos = []
+    files = sorted(i.path for i in infos if i.type == pafs.FileType.File and i.path.endswith(".parquet")
+                   and not posixpath.basename(i.path).startswith((".", "_")))
+    tables = []
+    for f in files:
+        t = pq.read_table(f, filesystem=fs)
+        # Older files may lack newer columns: add them as nulls; keep extra columns out.
+        cols = [t.column(n).cast(schema.field(n).type) if n in t.column_names
+                else pa.nulls(len(t), schema.field(n).type) for n in schema.names]
+        tables.append(pa.Table.from_arrays(cols, schema=schema))
+    return pa.concat_tables(tables) if tables else schema.empty_table()
+
+
+def read_tables(uri: str, sweep: str):
+    fs, base = filesystem(uri)
+    return (_read_dir(fs, posixpath.join(base, sweep, "trials"), TRIAL_SCHEMA),
+            _read_dir(fs, posixpath.join(base, sweep, "epochs"), EPOCH_SCHEMA))
+
+
+def done(uri: str, sweep: str) -> dict:
+    """{trial_id: status} of every trial already written."""
+    fs, base = filesystem(uri)
+    t = _read_dir(fs, posixpath.join(base, sweep, "trials"), TRIAL_SCHEMA).select(["trial_id", "status"])
+    return dict(zip(t.column("trial_id").to_pylist(), t.column("status").to_pylist()))
+
+
+def sweeps(uri: str) -> list[str]:
+    """Names of the sweeps under a results root (folders that have a trials/ table)."""
+    fs, base = filesystem(uri)
+    infos = fs.get_file_info(pafs.FileSelector(base, allow_not_found=True))
+    return sorted(posixpath.basename(i.path) for i in infos if i.type == pafs.FileType.Directory
+                  and fs.get_file_info(posixpath.join(i.path, "trials")).type == pafs.FileType.Directory)
+
+
+def load(path: str, sweep: str | None = None):
+    """``(trials, epochs)`` DataFrames. ``path`` is a sweep folder (``results/imdb_grid``) or a
+    results root with ``sweep`` given (or holding exactly one sweep)."""
+    fs, base = filesystem(path)
+    if sweep is None:
+        if fs.get_file_info(posixpath.join(base, "trials")).type == pafs.FileType.Directory:
+            parent, sweep = posixpath.split(base.rstrip("/"))
+            path = path.rstrip("/")[: -len(sweep)].rstrip("/") or parent
+        else:
+            found = sweeps(path)
+            if len(found) != 1:
+                raise FileNotFoundError(f"{path}: no trials/ table here" if not found else
+                                        f"{path}: holds several sweeps ({', '.join(found)}); pass sweep=")
+            sweep = found[0]
+    trials, epochs = read_tables(path, sweep)
+    return trials.to_pandas(), epochs.to_pandas()

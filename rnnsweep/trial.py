@@ -1,0 +1,162 @@
+"""Stage 4 — one trial: train and evaluate one configuration, return a plain (JSON-able) result.
+
+``run_trial`` never raises for a problem inside the trial: a NaN/inf loss stops it at once with
+status ``diverged`` (as seed 000's LSTM-relu runs did), any exception gives status ``failed``
+with its message, so a sweep goes on and loses nothing.
+"""
+from __future__ import annotations
+
+import math
+import os
+import socket
+import time
+import traceback
+
+TRAINING_DEFAULTS = dict(
+    batch_size=32,
+    epochs=10,
+    validation_split=0.2,     # Keras: the *last* 20 % of the training arrays
+    seed=42,                  # keras.utils.set_random_seed
+    early_stopping=None,      # patience in epochs (restores the best weights), or None
+    early_stopping_monitor="val_loss",
+    limit_train=None,         # use only the first N training samples (a budget override)
+    limit_test=None,          # evaluate on the first N test samples only (a budget override)
+)
+
+METRICS = ("loss", "accuracy", "auc")
+
+
+def configure_tf(cpus=None, gpu_memory_mb=None):
+    """Thread pools sized to the CPUs this trial was given, and (when GPUs are shared) a hard
+    memory limit, both *before* TF initialises its devices: TF otherwise grabs the whole GPU
+    and takes every core, and the neighbouring trials crash or crawl."""
+    import tensorflow as tf
+
+    try:
+        if cpus:
+            tf.config.threading.set_intra_op_parallelism_threads(int(cpus))
+            tf.config.threading.set_inter_op_parallelism_threads(max(1, min(2, int(cpus))))
+        for gpu in tf.config.list_physical_devices("GPU"):
+            if gpu_memory_mb:
+                tf.config.set_logical_device_configuration(
+                    gpu, [tf.config.LogicalDeviceConfiguration(memory_limit=int(gpu_memory_mb))])
+            else:
+                tf.config.experimental.set_memory_growth(gpu, True)
+    except RuntimeError:  # already initialised in this process (e.g. a local debug run): keep it
+        pass
+
+
+def device_name() -> str:
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return "CPU"
+    details = tf.config.experimental.get_device_details(gpus[0])
+    return f"GPU:{details.get('device_name', gpus[0].name)}"
+
+
+def _diverged_callback():
+    import keras
+
+    class StopOnNonFinite(keras.callbacks.Callback):
+        """Stops training at the first non-finite batch loss and remembers it."""
+        diverged_at = None
+
+        def on_train_batch_end(self, batch, logs=None):
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                self.diverged_at = batch
+                self.model.stop_training = True
+
+    return StopOnNonFinite()
+
+
+def _timer_callback():
+    import keras
+
+    class EpochTimer(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.seconds = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._t = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(time.perf_counter() - self._t)
+
+    return EpochTimer()
+
+
+def _finite(x):
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def run_trial(config: dict, prepared, cpus=None, gpu_memory_mb=None, verbose=0) -> dict:
+    """Train ``config`` (sections ``model`` and ``training``; ids/names passed through) on a
+    ``text.Prepared`` dataset and return the result dict."""
+    t_start = time.time()
+    training = {**TRAINING_DEFAULTS, **config.get("training", {})}
+    result = dict(trial_id=config.get("trial_id"), name=config.get("name"),
+                  config_id=config.get("config_id"), config=config, status="ok", error=None,
+                  history=[], seed=training["seed"], host=socket.gethostname(), pid=os.getpid(),
+                  dataset=prepared.meta, started_at=t_start)
+    try:
+        configure_tf(cpus, gpu_memory_mb)
+        import keras
+        import tensorflow as tf
+
+        from .models import build_model, param_counts
+
+        result.update(device=device_name(), tf_version=tf.__version__, keras_version=keras.__version__)
+        keras.utils.set_random_seed(training["seed"])
+        x, y = prepared.x_train, prepared.y_train
+        if training["limit_train"]:
+            x, y = x[: training["limit_train"]], y[: training["limit_train"]]
+        model = build_model(config.get("model", {}), prepared.vocab_size, x.shape[1], prepared.embedding)
+        result["trainable_params"], result["non_trainable_params"] = param_counts(model)
+
+        stop, timer = _diverged_callback(), _timer_callback()
+        callbacks = [stop, timer]
+        if training["early_stopping"]:
+            callbacks.append(keras.callbacks.EarlyStopping(
+                monitor=training["early_stopping_monitor"], patience=training["early_stopping"],
+                restore_best_weights=True))
+        t0 = time.perf_counter()
+        hist = model.fit(x, y, batch_size=training["batch_size"], epochs=training["epochs"],
+                         validation_split=training["validation_split"], callbacks=callbacks,
+                         verbose=verbose)
+        result["fit_seconds"] = time.perf_counter() - t0
+        h = hist.history
+        n_epochs = len(h.get("loss", []))
+        for e in range(n_epochs):
+            row = {"epoch": e + 1, "seconds": timer.seconds[e] if e < len(timer.seconds) else None}
+            for m in METRICS:
+                for k in (m, f"val_{m}"):
+                    row[k] = _finite(h[k][e]) if k in h and e < len(h[k]) else None
+            result["history"].append(row)
+        n_train = len(x) - int(len(x) * training["validation_split"])
+        result.update(epochs_run=n_epochs, train_samples=n_train, val_samples=len(x) - n_train,
+                      test_samples=min(len(prepared.x_test), training["limit_test"] or len(prepared.x_test)),
+                      samples_per_second=n_train * n_epochs / result["fit_seconds"] if n_epochs else None)
+        if stop.diverged_at is not None:
+            result["status"] = "diverged"
+            result["error"] = f"loss became non-finite in epoch {n_epochs}, batch {stop.diverged_at}"
+        else:
+            t0 = time.perf_counter()
+            n_test = training["limit_test"] or len(prepared.x_test)
+            scores = model.evaluate(prepared.x_test[:n_test], prepared.y_test[:n_test], batch_size=max(256, training["batch_size"]),
+                                    verbose=0, return_dict=True)
+            result["evaluate_seconds"] = time.perf_counter() - t0
+            for m in METRICS:
+                result[f"test_{m}"] = _finite(scores[m])
+            if result["test_loss"] is None:
+                result["status"], result["error"] = "diverged", "test loss is non-finite"
+    except Exception as e:  # recorded, never raised: the sweep must go on
+        result["status"] = "failed"
+        result["error"] = f"{type(e).__name__}: {e}".strip()[:2000]
+        result["traceback"] = traceback.format_exc()[-4000:]
+    result["seconds"] = time.time() - t_start
+    result["finished_at"] = time.time()
+    return result

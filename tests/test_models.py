@@ -1,0 +1,46 @@
+import numpy as np
+import pytest
+
+from rnnsweep.models import build_model, param_counts
+
+SEED004 = dict(embedding_dim=100, units=32, layers=2, output_dropout=0.5)
+
+
+@pytest.mark.parametrize("spec,vocab,maxlen,expected", [
+    ({**SEED004, "arch": "LSTM"}, 10_000, 500, 1_025_377),
+    ({**SEED004, "arch": "GRU"}, 10_000, 500, 1_019_233),
+    ({**SEED004, "arch": "LSTM", "bidirectional": True}, 10_000, 500, 1_058_945),
+    ({"arch": "SimpleRNN", "units": 5, "embedding_dim": 50}, 2_000, 100, 100_286),
+    ({"arch": "LSTM", "units": 100, "embedding_dim": 32}, 64_869, 100, 2_129_109),
+    ({"arch": "LSTM", "units": 50, "layers": 2, "embedding_dim": 32, "embedding_dropout": 0.2,
+      "output_dropout": 0.2}, 72_396, 100, 2_353_523),
+], ids=["seed004-lstm", "seed004-gru", "seed004-bilstm", "seed001-simplernn", "seed003-lstm", "seed003-stacked"])
+def test_parameter_counts_match_seed_summaries(spec, vocab, maxlen, expected):
+    model = build_model(spec, vocab, maxlen)
+    assert sum(param_counts(model)) == model.count_params() == expected
+
+
+def test_seed000_model():
+    emb = np.random.default_rng(0).normal(size=(5000, 50)).astype("float32")
+    spec = dict(arch="GRU", units=64, activation="relu", kernel_initializer="he_normal", dense_units="same",
+                dense_initializer="he_normal", output_initializer="glorot_normal", learning_rate=1e-4)
+    m = build_model(spec, 5000, 100, emb)
+    kinds = [type(layer).__name__ for layer in m.layers]
+    assert kinds == ["InputLayer", "Embedding", "GRU", "Dense", "Dense"]
+    e, rnn, hidden, out = m.layers[1:]
+    assert not e.trainable and np.array_equal(e.get_weights()[0], emb)  # frozen GloVe
+    assert rnn.cell.activation.__name__ == "relu" and type(rnn.cell.kernel_initializer).__name__ == "HeNormal"
+    assert hidden.units == 64 and hidden.activation.__name__ == "relu"
+    assert type(hidden.kernel_initializer).__name__ == "HeNormal"
+    assert out.activation.__name__ == "sigmoid" and type(out.kernel_initializer).__name__ == "GlorotNormal"
+    assert float(m.optimizer.learning_rate) == pytest.approx(1e-4) and type(m.optimizer).__name__ == "Adam"
+    trainable, frozen = param_counts(m)
+    assert frozen == 5000 * 50 and trainable == 3 * (64 * (50 + 64) + 2 * 64) + 64 * 64 + 64 + 65
+
+
+def test_bag_model_and_random_normal_initializer():
+    m = build_model({"arch": "bag", "units": 16, "kernel_initializer": "random_normal", "init_stddev": 0.01,
+                     "optimizer": "rmsprop"}, 30, 12)
+    assert m.count_params() == 30 * 16 + 16 + 17
+    assert m.layers[2].kernel_initializer.stddev == 0.01
+    assert m.predict(np.array([[1, 2, 3] + [0] * 9]), verbose=0).shape == (1, 1)

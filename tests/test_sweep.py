@@ -1,0 +1,74 @@
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+from rnnsweep.sweep import SweepError, expand, grid, select, validate
+
+sys.path.insert(0, str(ROOT / "sweeps"))
+from imdb_grid import SWEEP  # noqa: E402
+
+
+def test_imdb_grid_is_seed000s_18_models():
+    trials = expand(SWEEP)
+    assert len(trials) == 18 and len({t["trial_id"] for t in trials}) == 18
+    names = {t["name"] for t in trials}
+    assert {"GRU-32-bs64", "LSTM-128-bs128", "GRU-128-bs32"} <= names and len(names) == 18
+    t = next(t for t in trials if t["name"] == "GRU-32-bs64")
+    assert t["dataset"]["num_words"] == 5000 and t["dataset"]["maxlen"] == 100 and t["dataset"]["padding"] == "post"
+    assert t["dataset"]["truncating"] == "pre" and t["training"]["validation_split"] == 0.2
+    assert t["model"]["activation"] == "relu" and t["model"]["learning_rate"] == 1e-4
+    assert t["training"]["epochs"] == 100 and t["model"]["units"] == 32 and t["training"]["batch_size"] == 64
+
+
+def test_ids_are_content_hashes_independent_of_key_order():
+    a = expand(SWEEP)
+    reordered = {k: dict(reversed(list(v.items()))) if isinstance(v, dict) else v for k, v in reversed(SWEEP.items())}
+    assert {t["name"]: t["trial_id"] for t in expand(reordered)} == {t["name"]: t["trial_id"] for t in a}
+    # Writing a default explicitly changes nothing; changing a value changes the id.
+    explicit = {**SWEEP, "training": {**SWEEP["training"], "seed": 42}}
+    assert {t["trial_id"] for t in expand(explicit)} == {t["trial_id"] for t in a}
+    longer = expand(SWEEP, {"training": {"epochs": 2}})
+    assert not {t["trial_id"] for t in longer} & {t["trial_id"] for t in a}
+    assert [t["name"] for t in longer] == [t["name"] for t in a]
+
+
+def test_repeats_share_config_id_and_names_stay_unique():
+    spec = {"name": "rep", "model": {"arch": grid("LSTM", "GRU")}, "training": {"seed": grid(1, 2, 3)},
+            "dataset": {"maxlen": grid(50, 100)}}
+    trials = expand(spec)
+    assert len(trials) == 12 and len({t["name"] for t in trials}) == 12
+    assert len({t["config_id"] for t in trials}) == 4
+    assert "LSTM-32-bs32-maxlen50-seed2" in {t["name"] for t in trials}
+
+
+def test_typo_is_rejected_before_anything_runs_with_a_suggestion():
+    bad = {**SWEEP, "model": {**SWEEP["model"], "unit": 32}}
+    with pytest.raises(SweepError, match=r"model\.unit: unknown key \(did you mean 'units'\?\)"):
+        expand(bad)
+    with pytest.raises(SweepError, match=r"dataset\.padding: 'middle' is not one of"):
+        validate({"name": "x", "dataset": {"padding": "middle"}})
+    with pytest.raises(SweepError, match=r"training\.batch_size: 0 is not a positive integer"):
+        validate({"name": "x", "training": {"batch_size": grid(32, 0)}})
+    with pytest.raises(SweepError, match=r"trainig: unknown key \(did you mean 'training'\?\)"):
+        validate({"name": "x", "trainig": {}})
+
+
+def test_typo_in_a_sweep_script_fails_in_one_line(tmp_path):
+    script = (ROOT / "sweeps" / "imdb_grid.py").read_text().replace("units=grid(", "unit=grid(")
+    (tmp_path / "typo.py").write_text(script)
+    p = subprocess.run([sys.executable, str(tmp_path / "typo.py"), "--results", str(tmp_path / "r")],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode != 0
+    assert p.stderr.strip().splitlines()[-1] == (
+        "error: sweep 'imdb_grid': model.unit: unknown key (did you mean 'units'?)")
+    assert not (tmp_path / "r").exists()
+
+
+def test_select_by_glob_and_id():
+    trials = expand(SWEEP)
+    assert [t["name"] for t in select(trials, "GRU-32-*")] == ["GRU-32-bs32", "GRU-32-bs64", "GRU-32-bs128"]
+    tid = trials[5]["trial_id"]
+    assert select(trials, f"{tid[:8]},LSTM-64-bs32")[0]["trial_id"] == tid
+    assert len(select(trials, f"{tid[:8]},LSTM-64-bs32")) == 2

@@ -1,0 +1,93 @@
+import numpy as np
+import pytest
+from conftest import FIXTURE_DATASET, FIXTURES
+from sklearn.model_selection import train_test_split
+
+from rnnsweep import data, text
+
+SEED000_IN = ("Basically there's a family where a little boy (Jake) thinks there's a zombie in his closet & his "
+              "parents are fighting all the time.<br /><br />This movie is slower than a soap opera... and "
+              "suddenly, Jake decides to become Rambo and kill the zombie.")
+SEED000_OUT = ("Basically there a family where little boy Jake thinks there a zombie in his closet his parents are "
+               "fighting all the time This movie is slower than soap opera and suddenly Jake decides to become "
+               "Rambo and kill the zombie ")
+
+
+def test_seed000_cleaning_example():
+    assert text.clean_seed000(SEED000_IN) == SEED000_OUT
+
+
+@pytest.fixture(scope="module")
+def reviews():
+    df = data.imdb_reviews(FIXTURES / "imdb_400.csv.gz")
+    return [text.clean_seed000(t) for t in df["review"]] + df["review"].tolist()[:100]
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"num_words": 1000}, {"num_words": 500, "oov_token": "<OOV>"},
+                                    {"lower": False, "num_words": 300}])
+def test_tokenizer_parity_with_legacy_keras(reviews, kwargs):
+    from tf_keras.preprocessing.text import Tokenizer as Legacy
+
+    fit, held_out = reviews[:350], reviews[350:]
+    ours, theirs = text.Tokenizer(**kwargs).fit_on_texts(fit), Legacy(**kwargs)
+    theirs.fit_on_texts(fit)
+    assert list(ours.word_index.items()) == list(theirs.word_index.items())
+    assert ours.texts_to_sequences(held_out) == theirs.texts_to_sequences(held_out)
+
+
+def test_char_level_tokenizer_parity(fixture_data):
+    from tf_keras.preprocessing.text import Tokenizer as Legacy
+
+    names = data.names(fixture_data / "names")["name"].tolist()
+    ours, theirs = text.Tokenizer(char_level=True).fit_on_texts(names), Legacy(char_level=True)
+    theirs.fit_on_texts(names)
+    assert ours.word_index == theirs.word_index
+    assert ours.texts_to_sequences(names) == theirs.texts_to_sequences(names)
+
+
+def test_padding_options():
+    seqs = [[1, 2, 3, 4, 5], [6]]
+    assert text.pad(seqs, 3, padding="post").tolist() == [[3, 4, 5], [6, 0, 0]]  # seed 000: truncating 'pre'
+    assert text.pad(seqs, 3, padding="pre", truncating="post").tolist() == [[1, 2, 3], [0, 0, 6]]
+    assert text.pad(seqs, 3).dtype == np.int32
+
+
+def test_prepare_fixture_seed000_and_cache(cache_root):
+    p = text.prepare(FIXTURE_DATASET)
+    assert p.x_train.shape == (320, 40) and p.x_test.shape == (80, 40)
+    assert p.x_train.dtype == np.int32 and p.y_train.dtype == np.float32
+    assert p.embedding.shape == (1000, 50) and p.vocab_size == 1000 and p.x_train.max() < 1000
+    assert (p.x_train[:, -1] == 0).any()  # padding='post'
+    # Split: train_test_split(test_size=0.2, random_state=42) over the rows, as seed 000.
+    tr, te = train_test_split(np.arange(400), test_size=0.2, random_state=42)
+    assert p.meta["train_rows"] == tr.tolist() and p.meta["test_rows"] == te.tolist()
+    labels = data.imdb_reviews(FIXTURE_DATASET["path"])["label"].to_numpy()
+    assert np.array_equal(p.y_test, labels[te])
+    again = text.prepare(FIXTURE_DATASET)
+    assert again.meta.get("cached") and again.meta["fingerprint"] == p.meta["fingerprint"]
+    for k in ("x_train", "y_train", "x_test", "y_test", "embedding"):
+        assert np.array_equal(getattr(again, k), getattr(p, k))
+    # The full matrix (seed 000's len(word_index)+1 rows) only adds rows past num_words.
+    full = text.prepare({**FIXTURE_DATASET, "embedding_rows": "full"})
+    assert full.vocab_size == full.meta["words"] + 1 > 1000
+    assert np.array_equal(full.embedding[:1000], p.embedding) and np.array_equal(full.x_train, p.x_train)
+    assert full.meta["fingerprint"] != p.meta["fingerprint"]
+
+
+def test_glove_auto_falls_back_to_50d_and_records_it(tmp_path, monkeypatch):
+    cfg = text.resolve_dataset({"embedding": "glove", "glove_dim": "auto"})
+    assert cfg["glove_dim"] == 50  # fixtures (like ../shared/data) have only the 50d file
+    monkeypatch.setenv("RNNSWEEP_DATA", str(tmp_path))
+    (tmp_path / "glove.6B.100d.txt").write_text("the " + " ".join(["0.1"] * 100) + "\n")
+    (tmp_path / "glove.6B.50d.txt").write_text("the " + " ".join(["0.1"] * 50) + "\n")
+    assert text.resolve_dataset({"embedding": "glove"})["glove_dim"] == 100
+
+
+def test_prepare_full_seed000(full_data):
+    cfg = dict(source="imdb_reviews", clean="seed000", num_words=5000, maxlen=100, padding="post",
+               split="seed000", embedding="glove", glove_dim="auto")
+    p = text.prepare(cfg)
+    assert p.x_train.shape == (40_000, 100) and p.x_test.shape == (10_000, 100)
+    assert p.embedding.shape == (5000, 50) and p.meta["config"]["glove_dim"] == 50
+    assert p.meta["full_vocab_size"] > 90_000  # seed 000 printed 92,547 for its own row order
+    assert text.prepare(cfg).meta.get("cached")

@@ -1,0 +1,58 @@
+import math
+
+import pytest
+from conftest import FIXTURE_DATASET
+
+from rnnsweep import text
+from rnnsweep.trial import run_trial
+
+MODEL = dict(arch="GRU", units=8, activation="relu", kernel_initializer="he_normal", dense_units="same",
+             learning_rate=1e-3)
+
+
+@pytest.fixture
+def prepared(fixture_data):  # cached on disk after the first call
+    return text.prepare(FIXTURE_DATASET)
+
+
+def test_trial_trains_and_reports(prepared):
+    r = run_trial({"trial_id": "t1", "name": "GRU-8-bs32", "model": MODEL,
+                   "training": dict(batch_size=32, epochs=2, seed=7)}, prepared, cpus=1)
+    assert r["status"] == "ok", r.get("error")
+    assert [e["epoch"] for e in r["history"]] == [1, 2]
+    for e in r["history"]:
+        for k in ("loss", "accuracy", "auc", "val_loss", "val_accuracy", "val_auc", "seconds"):
+            assert math.isfinite(e[k]), k
+    assert 0 <= r["test_accuracy"] <= 1 and 0 <= r["test_auc"] <= 1 and r["test_loss"] > 0
+    # Keras's validation_split=0.2 holds out the last 64 of the 320 training reviews.
+    assert (r["train_samples"], r["val_samples"], r["test_samples"]) == (256, 64, 80)
+    assert r["non_trainable_params"] == 1000 * 50 and r["trainable_params"] > 0  # frozen GloVe
+    assert r["device"] == "CPU" and r["tf_version"] and r["keras_version"].startswith("3")
+    assert r["samples_per_second"] > 0 and r["fit_seconds"] > 0 and r["seed"] == 7
+
+
+def test_same_seed_same_result(prepared):
+    cfg = {"model": {**MODEL, "units": 4}, "training": dict(batch_size=64, epochs=1, seed=3, limit_train=128)}
+    a, b = run_trial(cfg, prepared), run_trial(cfg, prepared)
+    assert a["history"][0]["loss"] == pytest.approx(b["history"][0]["loss"], rel=1e-5)
+    assert a["train_samples"] == 128 - 25
+
+
+def test_nan_loss_stops_at_once_as_diverged(prepared):
+    cfg = {"model": {**MODEL, "arch": "SimpleRNN", "units": 32, "learning_rate": 1e8, "optimizer": "sgd"},
+           "training": dict(batch_size=16, epochs=5)}
+    r = run_trial(cfg, prepared)
+    assert r["status"] == "diverged", r
+    assert r["epochs_run"] == 1 and "non-finite" in r["error"]
+    assert r.get("test_accuracy") is None
+
+
+def test_exception_is_recorded_as_failed(prepared):
+    r = run_trial({"name": "bad", "model": {"arch": "Transformer"}, "training": {"epochs": 1}}, prepared)
+    assert r["status"] == "failed" and "TypeError" in r["error"] and r["traceback"]
+
+
+def test_early_stopping_restores_best(prepared):
+    cfg = {"model": {**MODEL, "learning_rate": 0.05}, "training": dict(batch_size=64, epochs=30, early_stopping=1)}
+    r = run_trial(cfg, prepared)
+    assert r["status"] == "ok" and r["epochs_run"] < 30
