@@ -108,6 +108,7 @@ def remote_trial(config: dict, prepared, cpus: float, gpus: float, gpu_memory_mb
     r["dataset_zero_copy"] = bool(not x.flags.writeable and not x.flags.owndata)
     r["ray_version"] = ray.__version__
     r["gpu_ids"] = [str(g) for g in ray.get_gpu_ids()]
+    r["cuda_visible_devices"] = os.environ.get("CUDA_VISIBLE_DEVICES")
     r["node_id"] = ray.get_runtime_context().get_node_id()
     return r
 
@@ -175,7 +176,10 @@ def run_ray(spec, trials, todo, args, b, where) -> dict:
 
     # The running cluster when there is one (the head node after `ray up`), else a local one.
     address = args.address or os.environ.get("RAY_ADDRESS") or ("auto" if _cluster_running() else "local")
-    ray.init(address=address, log_to_driver=False, configure_logging=False)
+    owns_ray = not ray.is_initialized()
+    if owns_ray:
+        ray.init(address=address, log_to_driver=False, configure_logging=False,
+                 **({"include_dashboard": False} if address == "local" else {}))
     resources = ray.cluster_resources()
     capacity = int(resources.get("GPU" if gpus_wanted(args, resources) else "CPU", 1)
                    / (gpus_wanted(args, resources) or args.cpus_per_trial))
@@ -239,6 +243,8 @@ def run_ray(spec, trials, todo, args, b, where) -> dict:
     run_info.update(finished_at=time.time(), counts=counts)
     results.write_json(args.results, spec["name"], "sweep.json", meta)
     print(f"done in {(time.time() - started) / 60:.1f} min: {counts}; results in {where}", flush=True)
+    if owns_ray:
+        ray.shutdown()
     return {"results": finished, "datasets_put": len(refs), "counts": counts}
 
 

@@ -1,0 +1,127 @@
+"""The Ray driver on a real local Ray cluster: results, resume, failures, zero-copy, interrupts."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+from conftest import ROOT
+
+from rnnsweep import results
+from rnnsweep.driver import main
+from rnnsweep.sweep import grid
+
+sys.path.insert(0, str(ROOT / "tests"))
+from tiny_sweep import SWEEP  # noqa: E402
+
+LOCAL = ["--address", "local", "--cpus-per-trial", "1"]
+
+
+def test_sweep_writes_resumes_reruns_failed_and_extends(tmp_path, capsys):
+    spec = {**SWEEP, "model": {**SWEEP["model"], "activation": grid("tanh", "no_such_activation")}}
+    out = str(tmp_path / "res")
+    s = main(spec, ["--results", out] + LOCAL)
+    assert s["counts"] == {"ok": 2, "diverged": 0, "failed": 2}
+    # Zero-copy: one dataset config → one preparation, one ray.put; every task got read-only
+    # arrays backed by the object store (not its own copy).
+    assert s["datasets_put"] == 1
+    assert all(r["dataset_zero_copy"] for r in s["results"] if r["status"] == "ok")
+    trials, epochs = results.load(os.path.join(out, "tiny"))
+    assert len(trials) == 4 and trials["trial_id"].is_unique
+    failed = trials[trials["status"] == "failed"]
+    assert len(failed) == 2 and failed["error"].str.contains("no_such_activation").all()
+    ok = trials[trials["status"] == "ok"]
+    assert set(ok["arch"]) == {"GRU", "LSTM"} and (ok["units"] == 4).all() and (ok["epochs_run"] == 1).all()
+    assert ok["test_accuracy"].between(0, 1).all() and (ok["train_samples"] == 103).all()
+    assert (ok["budget"].isna()).all() and (ok["device"] == "CPU").all() and ok["ray_version"].notna().all()
+    assert len(epochs) == 2 and set(epochs["trial_id"]) == set(ok["trial_id"])
+    meta = results.read_json(out, "tiny", "sweep.json")
+    assert len(meta["trials"]) == 4 and meta["runs"][0]["counts"]["failed"] == 2
+    assert meta["spec"]["model"]["arch"] == {"grid": ["GRU", "LSTM"]}
+
+    # Rerun (through a file:// URI this time): nothing to do.
+    uri = (tmp_path / "res").as_uri()
+    assert main(spec, ["--results", uri] + LOCAL)["todo"] == []
+    assert "nothing to do" in capsys.readouterr().out
+    # --rerun-failed runs exactly the failed ones; still one row per trial.
+    s = main(spec, ["--results", uri, "--rerun-failed"] + LOCAL)
+    assert sorted(r["trial_id"] for r in s["results"]) == sorted(failed["trial_id"])
+    assert len(results.load(os.path.join(out, "tiny"))[0]) == 4
+    # Editing the sweep (a new width) runs only the new trials.
+    wider = {**SWEEP, "model": {**SWEEP["model"], "units": grid(4, 8)}}
+    s = main(wider, ["--results", out, "--dry-run"] + LOCAL)
+    assert sorted(t["name"] for t in s["todo"]) == ["GRU-8-bs64", "LSTM-8-bs64"]
+    s = main(wider, ["--results", out, "--only", "GRU-*"] + LOCAL)
+    assert [r["name"] for r in s["results"]] == ["GRU-8-bs64"]
+    trials, _ = results.load(out, "tiny")
+    assert len(trials) == 5 and trials["trial_id"].is_unique
+
+
+def test_budget_overrides_are_recorded(tmp_path):
+    out = str(tmp_path / "res")
+    s = main(SWEEP, ["--results", out, "--epochs", "2", "--limit-train", "64", "--only", "LSTM-*"] + LOCAL)
+    (r,) = s["results"]
+    assert r["epochs_run"] == 2 and r["train_samples"] == 52
+    trials, epochs = results.load(out, "tiny")
+    assert trials["budget"].tolist() == ["epochs=2 limit_train=64"] and trials["epochs"].tolist() == [2]
+    assert epochs["epoch"].tolist() == [1, 2]
+
+
+def _descendants(pid):
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _run_until(cmd, env, out_dir, n_files):
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 240
+    trials_dir = os.path.join(out_dir, "tiny", "trials")
+    while time.time() < deadline and p.poll() is None:
+        if os.path.isdir(trials_dir) and len([f for f in os.listdir(trials_dir) if f.endswith(".parquet")]) >= n_files:
+            break
+        time.sleep(0.5)
+    assert p.poll() is None, p.stdout.read()
+    return p
+
+
+def test_ctrl_c_and_sigkill_lose_nothing_and_resume(tmp_path):
+    out = str(tmp_path / "res")
+    env = {**os.environ, "TINY_UNITS": "4,8,12"}  # 6 trials
+    cmd = [sys.executable, str(ROOT / "tests" / "tiny_sweep.py"), "--results", out] + LOCAL
+
+    # Ctrl-C: running tasks cancelled, written results kept, a hint to resume.
+    p = _run_until(cmd, env, out, 1)
+    p.send_signal(signal.SIGINT)
+    text = p.communicate(timeout=120)[0]
+    assert p.returncode == 130 and "Run the same command again to resume" in text
+    n_after_interrupt = len(results.done(out, "tiny"))
+    assert n_after_interrupt >= 1
+
+    # SIGKILL of the driver in the middle of the sweep.
+    p = _run_until(cmd, env, out, n_after_interrupt + 1)
+    started = _descendants(p.pid)
+    p.kill()
+    p.wait()
+    gone, alive = psutil.wait_procs(started, timeout=20)
+    for proc in alive:  # Ray's agents of the killed local cluster: ours, stop them by pid
+        proc.kill()
+
+    # Rerun: runs only what is missing and ends with exactly 6 rows.
+    done_before = results.done(out, "tiny")
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=400)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert f"{len(done_before)} already in" in p.stdout
+    trials, epochs = results.load(out, "tiny")
+    assert len(trials) == 6 and trials["trial_id"].is_unique and (trials["status"] == "ok").all()
+    assert len(epochs) == 6 and not epochs.duplicated(["trial_id", "epoch"]).any()
+    leftovers = [f for f in os.listdir(os.path.join(out, "tiny", "trials")) if not f.endswith(".parquet")]
+    assert leftovers == []  # no half-written temp files left visible
+
+
+def test_unknown_only_pattern_is_one_line(tmp_path):
+    with pytest.raises(SystemExit, match="--only 'GRU-999' matches none of the 2 trials of tiny"):
+        main(SWEEP, ["--results", str(tmp_path), "--only", "GRU-999"] + LOCAL)
