@@ -1,0 +1,179 @@
+"""The cluster side: cluster.yaml validity, GPU pinning across nodes, and the user's literal
+`ray up` / `ray submit` / `ray rsync-down` / `ray down` against a loopback SSH "cluster"."""
+import copy
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+import yaml
+from conftest import FIXTURES, ROOT
+
+from rnnsweep import results
+from rnnsweep.driver import main
+from rnnsweep.sweep import grid
+
+sys.path.insert(0, str(ROOT / "tests"))
+from tiny_sweep import SWEEP  # noqa: E402
+
+RAY_CLI = [sys.executable, "-m", "ray.scripts.scripts"]
+
+
+def test_cluster_yaml_passes_ray_validation():
+    from jsonschema import ValidationError
+    from ray.autoscaler._private.util import prepare_config, validate_config
+
+    config = yaml.safe_load((ROOT / "cluster.yaml").read_text())
+    validate_config(prepare_config(copy.deepcopy(config)))
+    assert config["provider"]["type"] == "aws" and config["max_workers"] == 18
+    gpu = config["available_node_types"]["gpu"]
+    assert gpu["min_workers"] == 0 and gpu["max_workers"] == 18
+    assert any("tensorflow[and-cuda]" in c for c in config["setup_commands"])
+    assert any("pip install -q -e ~/rnnsweep" in c for c in config["setup_commands"])
+    broken = copy.deepcopy(config)
+    broken["available_node_types"]["gpu"]["max_worker"] = 3  # a typo Ray must catch
+    with pytest.raises(ValidationError):
+        validate_config(prepare_config(broken))
+
+
+def test_two_gpu_nodes_one_gpu_per_trial(tmp_path):
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 4, "num_gpus": 2})
+    cluster.add_node(num_cpus=4, num_gpus=2)
+    try:
+        spec = {**SWEEP, "model": {**SWEEP["model"], "units": grid(2, 3, 4, 5)},
+                "training": {**SWEEP["training"], "limit_train": 64}}
+        s = main(spec, ["--results", str(tmp_path), "--address", cluster.address, "--gpus-per-trial", "1"])
+    finally:
+        import ray
+
+        ray.shutdown()
+        cluster.shutdown()
+    rs = s["results"]
+    assert len(rs) == 8 and all(r["status"] == "ok" for r in rs)
+    assert len({r["node_id"] for r in rs}) == 2  # both nodes used
+    for r in rs:  # each task sees exactly one GPU, and CUDA_VISIBLE_DEVICES is that one
+        assert len(r["gpu_ids"]) == 1 and r["cuda_visible_devices"] == r["gpu_ids"][0]
+    # Never more than 4 at once, and never two running trials on one (node, GPU).
+    events = sorted([(r["started_at"], 1, r) for r in rs] + [(r["finished_at"], -1, r) for r in rs],
+                    key=lambda e: (e[0], e[1]))
+    running, peak = [], 0
+    for _, kind, r in events:
+        if kind == 1:
+            assert (r["node_id"], r["gpu_ids"][0]) not in {(o["node_id"], o["gpu_ids"][0]) for o in running}
+            running.append(r)
+            peak = max(peak, len(running))
+        else:
+            running.remove(r)
+    assert 1 <= peak <= 4
+    assert len(results.load(str(tmp_path), "tiny")[0]) == 8
+
+
+# ----------------------------------------------------------------------------- loopback ray submit
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def loopback_sshd(tmp_path):
+    """sshd on 127.0.0.1:22 only, with a throw-away host key and client key; stopped by pid."""
+    sshd, rsync = shutil.which("sshd") or "/usr/sbin/sshd", shutil.which("rsync")
+    if not (os.path.exists(sshd) and rsync) or os.geteuid() != 0:
+        if os.environ.get("CI"):
+            pytest.fail("the loopback cluster test needs root, openssh-server and rsync (.ci/run installs them)")
+        pytest.skip("needs root, openssh-server and rsync")
+    with socket.socket() as s:
+        if s.connect_ex(("127.0.0.1", 22)) == 0:
+            pytest.skip("port 22 on loopback is taken by another sshd")
+    d = tmp_path / "ssh"
+    d.mkdir()
+    for name in ("host_key", "client_key"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / name)], check=True)
+    shutil.copy(d / "client_key.pub", d / "authorized_keys")
+    os.chmod(d, 0o700)
+    data = tmp_path / "data"  # the sweep's data dir on the "head node": real fixture reviews + GloVe
+    data.mkdir()
+    os.symlink(FIXTURES / "imdb_400.csv.gz", data / "IMDB Dataset.csv.gz")
+    os.symlink(FIXTURES / "glove.6B.50d.txt.gz", data / "glove.6B.50d.txt.gz")
+    (d / "sshd_config").write_text(textwrap.dedent(f"""\
+        ListenAddress 127.0.0.1
+        Port 22
+        HostKey {d}/host_key
+        AuthorizedKeysFile {d}/authorized_keys
+        PermitRootLogin prohibit-password
+        PasswordAuthentication no
+        StrictModes no
+        UsePAM no
+        PidFile {d}/sshd.pid
+        SetEnv RNNSWEEP_DATA={data} RNNSWEEP_OFFLINE=1 RNNSWEEP_CACHE={tmp_path}/cache
+        """))
+    os.makedirs("/run/sshd", exist_ok=True)
+    proc = subprocess.Popen([sshd, "-D", "-e", "-f", str(d / "sshd_config")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    for _ in range(50):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", 22)) == 0:
+                break
+        time.sleep(0.1)
+    else:
+        proc.kill()
+        pytest.fail(f"sshd did not start: {proc.stderr.read().decode()[-500:]}")
+    yield d / "client_key"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_ray_up_submit_rsync_down_on_loopback(tmp_path, loopback_sshd):
+    port = _free_port()
+    remote, local = tmp_path / "remote-results", tmp_path / "downloaded"
+    config = {
+        "cluster_name": f"rnnsweep-loopback-{port}",
+        "provider": {"type": "local", "head_ip": "127.0.0.1", "worker_ips": []},
+        "auth": {"ssh_user": "root", "ssh_private_key": str(loopback_sshd)},
+        "max_workers": 0,
+        "file_mounts": {}, "setup_commands": [], "head_setup_commands": [],
+        # No `ray stop` here: it would stop every Ray process on this machine, not only ours.
+        "head_start_ray_commands": [f"ray start --head --port={port} --num-cpus=2 --include-dashboard=false "
+                                    "--disable-usage-stats"],
+    }
+    cfg = tmp_path / "loopback.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+
+    def ray(*args, timeout=300):
+        p = subprocess.run(RAY_CLI + list(args), env=env, capture_output=True, text=True, timeout=timeout,
+                           cwd=ROOT)
+        assert p.returncode == 0, f"ray {' '.join(args)} failed:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
+        return p.stdout + p.stderr
+
+    home = os.path.expanduser("~")
+    # Files `ray up`/`ray submit` leave on the "head node" (here: this machine); removed afterwards
+    # unless they were there before us.
+    left = [os.path.join(home, f) for f in ("imdb_grid.py", "ray_bootstrap_config.yaml", "ray_bootstrap_key.pem")]
+    left = [f for f in left if not os.path.exists(f)] + [
+        f"/tmp/ray/cluster-{config['cluster_name']}.{ext}" for ext in ("state", "lock")]
+    ray("up", "-y", "--no-config-cache", str(cfg))
+    try:
+        out = ray("submit", str(cfg), "sweeps/imdb_grid.py", "--smoke", "--only", "GRU-32-bs*,LSTM-64-bs64",
+                  "--results", str(remote), timeout=600)
+        assert "done in" in out and "'ok': 4" in out, out[-3000:]
+        ray("rsync-down", str(cfg), f"{remote}/", str(local))
+    finally:
+        ray("down", "-y", str(cfg))
+        for f in left:
+            if os.path.exists(f):
+                os.unlink(f)
+    trials, epochs = results.load(str(local), "imdb_grid")
+    assert sorted(trials["name"]) == ["GRU-32-bs128", "GRU-32-bs32", "GRU-32-bs64", "LSTM-64-bs64"]
+    assert (trials["status"] == "ok").all() and (trials["budget"] == "epochs=2 limit_test=512 limit_train=512").all()
+    assert len(epochs) == 8 and (trials["glove_dim_used"] == 50).all()
+    with socket.socket() as s:  # the cluster is down
+        assert s.connect_ex(("127.0.0.1", port)) != 0
