@@ -238,7 +238,7 @@ def run_ray(spec, trials, todo, args, b, where) -> dict:
         bar.close()
         print(f"\ninterrupted: {len(finished)} trials saved in {where}; {len(pending)} cancelled. "
               "Run the same command again to resume.", flush=True)
-        raise SystemExit(130)
+        raise SystemExit(130) from None
     bar.close()
     run_info.update(finished_at=time.time(), counts=counts)
     results.write_json(args.results, spec["name"], "sweep.json", meta)

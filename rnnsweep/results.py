@@ -150,7 +150,7 @@ def read_json(uri: str, sweep: str, name: str) -> dict | None:
         return None
 
 
-def _read_dir(fs, path: str, schema: pa.Schema) -> pa.Table:
+def _read_dir(fs, path: str, schema: pa.Schema, required=()) -> pa.Table:
     try:
         infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
     except FileNotFoundError:
@@ -160,6 +160,9 @@ def _read_dir(fs, path: str, schema: pa.Schema) -> pa.Table:
     tables = []
     for f in files:
         t = pq.read_table(f, filesystem=fs)
+        missing = [c for c in required if c not in t.column_names]
+        if missing:
+            raise ValueError(f"{f}: missing column(s) {', '.join(missing)}")
         # Older files may lack newer columns: add them as nulls; keep extra columns out.
         cols = [t.column(n).cast(schema.field(n).type) if n in t.column_names
                 else pa.nulls(len(t), schema.field(n).type) for n in schema.names]
@@ -167,16 +170,22 @@ def _read_dir(fs, path: str, schema: pa.Schema) -> pa.Table:
     return pa.concat_tables(tables) if tables else schema.empty_table()
 
 
-def read_tables(uri: str, sweep: str):
+REQUIRED_TRIAL = ("trial_id", "status")
+REQUIRED_EPOCH = ("trial_id", "epoch")
+
+
+def read_tables(uri: str, sweep: str, required_trial=REQUIRED_TRIAL, required_epoch=REQUIRED_EPOCH):
+    """Both tables as Arrow; a file lacking a required column is a one-line ValueError naming it."""
     fs, base = filesystem(uri)
-    return (_read_dir(fs, posixpath.join(base, sweep, "trials"), TRIAL_SCHEMA),
-            _read_dir(fs, posixpath.join(base, sweep, "epochs"), EPOCH_SCHEMA))
+    return (_read_dir(fs, posixpath.join(base, sweep, "trials"), TRIAL_SCHEMA, required_trial),
+            _read_dir(fs, posixpath.join(base, sweep, "epochs"), EPOCH_SCHEMA, required_epoch))
 
 
 def done(uri: str, sweep: str) -> dict:
     """{trial_id: status} of every trial already written."""
     fs, base = filesystem(uri)
-    t = _read_dir(fs, posixpath.join(base, sweep, "trials"), TRIAL_SCHEMA).select(["trial_id", "status"])
+    t = _read_dir(fs, posixpath.join(base, sweep, "trials"), TRIAL_SCHEMA, REQUIRED_TRIAL).select(
+        ["trial_id", "status"])
     return dict(zip(t.column("trial_id").to_pylist(), t.column("status").to_pylist()))
 
 
@@ -188,9 +197,8 @@ def sweeps(uri: str) -> list[str]:
                   and fs.get_file_info(posixpath.join(i.path, "trials")).type == pafs.FileType.Directory)
 
 
-def load(path: str, sweep: str | None = None):
-    """``(trials, epochs)`` DataFrames. ``path`` is a sweep folder (``results/imdb_grid``) or a
-    results root with ``sweep`` given (or holding exactly one sweep)."""
+def locate(path: str, sweep: str | None = None) -> tuple[str, str]:
+    """(results root, sweep name) from a sweep folder, or a root plus ``sweep`` (or holding one)."""
     fs, base = filesystem(path)
     if sweep is None:
         if fs.get_file_info(posixpath.join(base, "trials")).type == pafs.FileType.Directory:
@@ -202,5 +210,11 @@ def load(path: str, sweep: str | None = None):
                 raise FileNotFoundError(f"{path}: no trials/ table here" if not found else
                                         f"{path}: holds several sweeps ({', '.join(found)}); pass sweep=")
             sweep = found[0]
-    trials, epochs = read_tables(path, sweep)
+    return path, sweep
+
+
+def load(path: str, sweep: str | None = None, **required):
+    """``(trials, epochs)`` DataFrames. ``path`` is a sweep folder (``results/imdb_grid``) or a
+    results root with ``sweep`` given (or holding exactly one sweep)."""
+    trials, epochs = read_tables(*locate(path, sweep), **required)
     return trials.to_pandas(), epochs.to_pandas()

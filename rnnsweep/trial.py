@@ -146,7 +146,8 @@ def run_trial(config: dict, prepared, cpus=None, gpu_memory_mb=None, verbose=0) 
         else:
             t0 = time.perf_counter()
             n_test = training["limit_test"] or len(prepared.x_test)
-            scores = model.evaluate(prepared.x_test[:n_test], prepared.y_test[:n_test], batch_size=max(256, training["batch_size"]),
+            scores = model.evaluate(prepared.x_test[:n_test], prepared.y_test[:n_test],
+                                    batch_size=max(256, training["batch_size"]),
                                     verbose=0, return_dict=True)
             result["evaluate_seconds"] = time.perf_counter() - t0
             for m in METRICS:

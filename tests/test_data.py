@@ -1,5 +1,4 @@
 import gzip
-import shutil
 import tarfile
 import zipfile
 
