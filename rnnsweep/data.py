@@ -128,14 +128,15 @@ def imdb_reviews(path=None, fmt="auto") -> pd.DataFrame:
     (Stanford's layout; keeps the official 25k/25k split in ``split``) or "auto" (the path's
     format; in the data dir the CSV first, as seed 000 used it, then aclImdb).
     """
-    if path is None:
-        names = {"csv": IMDB_CSV_NAMES, "aclimdb": ACLIMDB_NAMES}.get(fmt, IMDB_CSV_NAMES + ACLIMDB_NAMES)
-        url = None if fmt == "csv" else ACLIMDB_URL
-        path = find(names, url=url, size=ACLIMDB_SIZE, what="imdb_reviews")
-    path = find((), path=path, what="imdb_reviews")
+    path = imdb_reviews_path(path, fmt)
     if path.is_dir() or ".tar" in path.name or path.name.endswith(".tgz"):
         return _read_aclimdb(path)
     return _read_imdb_csv(path)
+
+
+def imdb_reviews_path(path=None, fmt="auto") -> Path:
+    names = {"csv": IMDB_CSV_NAMES, "aclimdb": ACLIMDB_NAMES}.get(fmt, IMDB_CSV_NAMES + ACLIMDB_NAMES)
+    return find(names, path=path, url=None if fmt == "csv" else ACLIMDB_URL, size=ACLIMDB_SIZE, what="imdb_reviews")
 
 
 def _read_imdb_csv(path: Path) -> pd.DataFrame:
@@ -228,10 +229,12 @@ def keras_imdb(num_words=None, path=None, word_index_path=None, seed=113,
     return out[0], out[1]
 
 
+def imdb_word_index_path(path=None) -> Path:
+    return find(("imdb_word_index.json",), path=path, url=WORD_INDEX_URL, md5=WORD_INDEX_MD5, what="imdb_word_index")
+
+
 def imdb_word_index(path=None) -> dict:
-    p = find(("imdb_word_index.json",), path=path, url=WORD_INDEX_URL, md5=WORD_INDEX_MD5,
-             what="imdb_word_index")
-    with open(p, encoding="utf-8") as fh:
+    with open(imdb_word_index_path(path), encoding="utf-8") as fh:
         return json.load(fh)
 
 
@@ -316,12 +319,18 @@ def embedding_matrix(word_index: dict, vectors: dict, dim: int, rows: int):
 
 # --------------------------------------------------------------------------- names, Amazon
 
+def names_path(path=None) -> Path:
+    return find(("names",), path=path, what="names corpus (names/male.txt, names/female.txt)")
+
+
+def amazon_food_path(path=None) -> Path:
+    return find(("Reviews.csv", "Reviews.csv.gz", "amazon_fine_food_sample.csv.gz"), path=path,
+                what="Amazon Fine Food reviews")
+
+
 def names(path=None) -> pd.DataFrame:
     """NLTK names corpus (seed 002): ``name, label`` with label 1 = female, 0 = male."""
-    if path is None:
-        d = find(("names",), what="names corpus (names/male.txt, names/female.txt)")
-    else:
-        d = Path(path)
+    d = names_path(path)
     frames = []
     for fname, label in (("male.txt", 0), ("female.txt", 1)):
         f = d / fname
@@ -335,8 +344,7 @@ def names(path=None) -> pd.DataFrame:
 
 def amazon_food(path=None) -> pd.DataFrame:
     """Amazon Fine Food reviews (seed 003), Kaggle ``Reviews.csv`` columns incl. ``Score, Text``."""
-    p = find(("Reviews.csv", "Reviews.csv.gz", "amazon_fine_food_sample.csv.gz"), path=path,
-             what="Amazon Fine Food reviews")
+    p = amazon_food_path(path)
     try:
         df = pd.read_csv(p, quoting=csv.QUOTE_MINIMAL)
     except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as e:

@@ -94,7 +94,7 @@ def _gpu_memory_mb(fraction: float) -> int | None:
     return int(float(out.stdout.split()[0]) * fraction)
 
 
-def remote_trial(config: dict, prepared, cpus: float, gpus: float, gpu_memory_mb: int | None, attempt_key: str):
+def remote_trial(config: dict, prepared, cpus: float, gpus: float, gpu_memory_mb: int | None):
     """Body of the Ray task. ``prepared`` arrives resolved from the object store: its arrays are
     read-only views of the shared memory, not copies."""
     import ray
@@ -189,8 +189,7 @@ def run_ray(spec, trials, todo, args, b, where) -> dict:
                 "budget": b, "todo": [t["trial_id"] for t in todo], "gpus_per_trial": gpus,
                 "cpus_per_trial": args.cpus_per_trial}
     meta = results.read_json(args.results, spec["name"], "sweep.json") or {}
-    meta.update(spec=_jsonable(spec), trials=[{k: t[k] for k in ("trial_id", "config_id", "name")} | t
-                                              for t in trials], code_version=code_version())
+    meta.update(spec=_jsonable(spec), trials=trials, code_version=code_version())
     meta.setdefault("runs", []).append(run_info)
     results.write_json(args.results, spec["name"], "sweep.json", meta)
 
@@ -211,7 +210,7 @@ def run_ray(spec, trials, todo, args, b, where) -> dict:
     pending = {}
     for t in todo:
         ref = task.options(num_cpus=args.cpus_per_trial, num_gpus=gpus, name=t["name"]).remote(
-            t, refs[dataset_key(t)], args.cpus_per_trial, gpus, args.gpu_memory_mb, t["trial_id"])
+            t, refs[dataset_key(t)], args.cpus_per_trial, gpus, args.gpu_memory_mb)
         pending[ref] = t
     finished, counts = [], {"ok": 0, "diverged": 0, "failed": 0}
     bar = tqdm(total=len(todo), unit="trial", dynamic_ncols=True, file=sys.stdout)

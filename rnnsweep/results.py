@@ -43,7 +43,7 @@ TRIAL_FIELDS = [("sweep", _s), ("trial_id", _s), ("config_id", _s), ("name", _s)
     ("test_samples", _i), ("trainable_params", _i), ("non_trainable_params", _i),
     ("glove_dim_used", _i), ("glove_coverage", _f), ("vocab_size", _i), ("dataset_fingerprint", _s),
     ("dataset_zero_copy", pa.bool_()), ("host", _s), ("device", _s), ("tf_version", _s),
-    ("keras_version", _s), ("ray_version", _s), ("budget", _s), ("attempt", _i),
+    ("keras_version", _s), ("ray_version", _s), ("budget", _s),
     ("started_at", pa.timestamp("s", tz="UTC")), ("finished_at", pa.timestamp("s", tz="UTC"))]
 TRIAL_SCHEMA = pa.schema(TRIAL_FIELDS)
 EPOCH_SCHEMA = pa.schema([("sweep", _s), ("trial_id", _s), ("config_id", _s), ("name", _s), ("epoch", _i),
@@ -76,7 +76,7 @@ def trial_row(result: dict, budget: dict | None = None) -> dict:
                                            "evaluate_seconds", "seconds", "samples_per_second",
                                            "train_samples", "val_samples", "test_samples", "trainable_params",
                                            "non_trainable_params", "host", "device", "tf_version",
-                                           "keras_version", "ray_version", "attempt", "started_at",
+                                           "keras_version", "ray_version", "started_at",
                                            "finished_at", "dataset_zero_copy")})
     row.update(sweep=cfg.get("sweep"), best_val_accuracy=best[0], best_val_epoch=best[1], best_val_loss=best[2],
                final_val_accuracy=last.get("val_accuracy"), final_val_loss=last.get("val_loss"),

@@ -159,19 +159,15 @@ def _source_paths(cfg) -> dict:
     src, p = cfg["source"], cfg["path"]
     paths = {}
     if src == "imdb_reviews":
-        paths["reviews"] = p or data.find(data.IMDB_CSV_NAMES + data.ACLIMDB_NAMES, url=data.ACLIMDB_URL,
-                                          size=data.ACLIMDB_SIZE, what="imdb_reviews")
+        paths["reviews"] = data.imdb_reviews_path(p)
     elif src == "keras_imdb":
         npz = Path.home() / ".keras" / "datasets" / "imdb.npz"  # Keras's own cache wins
-        paths["reviews"] = p or (npz if npz.exists() else None) or data.find(data.ACLIMDB_NAMES, url=data.ACLIMDB_URL,
-                                          size=data.ACLIMDB_SIZE, what="keras_imdb (aclImdb)")
-        paths["word_index"] = data.find(("imdb_word_index.json",), url=data.WORD_INDEX_URL,
-                                        what="imdb_word_index")
+        paths["reviews"] = p or (npz if npz.exists() else None) or data.imdb_reviews_path(fmt="aclimdb")
+        paths["word_index"] = data.imdb_word_index_path()
     elif src == "names":
-        paths["names"] = p or data.find(("names",), what="names corpus")
+        paths["names"] = data.names_path(p)
     elif src == "amazon_food":
-        paths["reviews"] = p or data.find(("Reviews.csv", "Reviews.csv.gz", "amazon_fine_food_sample.csv.gz"),
-                                          what="Amazon Fine Food reviews")
+        paths["reviews"] = data.amazon_food_path(p)
     if cfg["embedding"] == "glove":
         paths["glove"] = data.glove_path(cfg["glove_dim"])
     return {k: Path(v) for k, v in paths.items()}

@@ -91,3 +91,20 @@ def test_prepare_full_seed000(full_data):
     assert p.embedding.shape == (5000, 50) and p.meta["config"]["glove_dim"] == 50
     assert p.meta["full_vocab_size"] > 90_000  # seed 000 printed 92,547 for its own row order
     assert text.prepare(cfg).meta.get("cached")
+
+
+def test_prepare_names_char_level_and_amazon(fixture_data):
+    names = text.prepare(dict(source="names", path=str(fixture_data / "names"), char_level=True, maxlen=12))
+    assert names.x_train.shape == (240, 12) and names.x_test.shape == (60, 12)
+    assert 20 <= names.vocab_size <= 40  # letters (lowercased), plus '-', ' ', ... and padding
+    assert set(np.unique(names.y_train)) == {0.0, 1.0}
+    amazon = text.prepare(dict(source="amazon_food", path=str(fixture_data / "amazon_300.csv.gz"), maxlen=50))
+    n = len(amazon.x_train) + len(amazon.x_test)
+    scores = data.amazon_food(fixture_data / "amazon_300.csv.gz")["Score"]
+    assert n == (scores != 3).sum() and amazon.y_train.mean() > 0.5  # 3-star reviews dropped; mostly positive
+
+
+def test_prepare_keras_imdb_official_split(full_data):
+    p = text.prepare(dict(source="keras_imdb", num_words=10_000, maxlen=200, split="official"))
+    assert p.x_train.shape == (25_000, 200) and p.x_test.shape == (25_000, 200)
+    assert p.vocab_size == 10_000 and p.x_train.max() == 9_999
