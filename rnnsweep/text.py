@@ -265,7 +265,9 @@ def save_prepared(p: Prepared, path: Path):
     if p.embedding is not None:
         arrays["embedding"] = p.embedding
     meta = {**p.meta}
-    meta.pop("train_rows", None), meta.pop("test_rows", None)  # large; kept in memory only
+    for k in ("train_rows", "test_rows"):  # which source rows went where: arrays, not JSON
+        if k in meta:
+            arrays[k] = np.asarray(meta.pop(k), dtype=np.int64)
     arrays["meta"] = np.frombuffer(json.dumps({**meta, "vocab_size": p.vocab_size}).encode(), dtype=np.uint8)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.part")
     os.close(fd)
@@ -282,5 +284,8 @@ def load_prepared(path: Path) -> Prepared:
     with np.load(path) as z:
         meta = json.loads(z["meta"].tobytes())
         meta["cached"] = True
+        for k in ("train_rows", "test_rows"):
+            if k in z:
+                meta[k] = z[k].tolist()
         return Prepared(z["x_train"], z["y_train"], z["x_test"], z["y_test"],
                         z["embedding"] if "embedding" in z else None, meta["vocab_size"], meta)
