@@ -222,7 +222,7 @@ def run_ray(spec, trials, todo, args, b, where) -> dict:
                 r = ray.get(ready[0])
             except Exception as e:  # the task itself died (retries exhausted), not an error inside it
                 r = {"trial_id": t["trial_id"], "config_id": t["config_id"], "name": t["name"], "config": t,
-                     "status": "failed", "error": f"{type(e).__name__}: {str(e).splitlines()[0][:500]}",
+                     "status": "failed", "error": _task_error(e),
                      "history": [], "finished_at": time.time()}
             results.write_trial(args.results, spec["name"], r, b)
             finished.append(r)
@@ -245,6 +245,13 @@ def run_ray(spec, trials, todo, args, b, where) -> dict:
     if owns_ray:
         ray.shutdown()
     return {"results": finished, "datasets_put": len(refs), "counts": counts}
+
+
+def _task_error(e: Exception) -> str:
+    """One line for a task that died: the underlying exception, not Ray's wrapper banner."""
+    cause = getattr(e, "cause", None) or e
+    lines = [ln for ln in str(cause).splitlines() if ln.strip()]
+    return f"{type(cause).__name__}: {lines[-1] if lines else ''}"[:500]
 
 
 def gpus_wanted(args, resources) -> float:
