@@ -17,6 +17,7 @@ import math
 import os
 import posixpath
 import sys
+import tempfile
 
 import numpy as np
 import pandas as pd
@@ -464,11 +465,12 @@ def report(path: str, sweep: str | None = None, out: str | None = None) -> dict:
     trials, epochs = results.load(root, sweep, required_trial=REQUIRED)
     if trials.empty:
         raise ReportError(f"{root.rstrip('/')}/{sweep}/trials: no trial rows yet")
+    upload = None
     if out is None:
         fs, base = results.filesystem(root)
-        if "://" in root and not root.startswith("file://"):
-            raise ReportError(f"{root}: pass --out DIR to write the report of a remote results folder locally")
         out = posixpath.join(base, sweep, "report")
+        if not isinstance(fs, results.pafs.LocalFileSystem):  # s3://, gs://: render here, then upload
+            upload, out = (fs, out), tempfile.mkdtemp(prefix="rnnsweep-report-")
     os.makedirs(out, exist_ok=True)
     s = summary(trials)
     s.to_csv(os.path.join(out, "summary.csv"), index=False)
@@ -480,6 +482,10 @@ def report(path: str, sweep: str | None = None, out: str | None = None) -> dict:
     with open(os.path.join(out, "index.html"), "w", encoding="utf-8") as fh:
         fh.write(index_html(sweep, s, md, figs))
     files = ["summary.csv", "summary.md"] + [n for n, _ in figs.written] + ["index.html"]
+    if upload:
+        fs, dest = upload
+        results.pafs.copy_files(out, dest, destination_filesystem=fs)
+        out = f"{root.rstrip('/')}/{sweep}/report"
     return {"sweep": sweep, "out": out, "files": files, "notes": figs.notes, "summary": s}
 
 
