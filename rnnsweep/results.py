@@ -203,7 +203,8 @@ def locate(path: str, sweep: str | None = None) -> tuple[str, str]:
     if sweep is None:
         if fs.get_file_info(posixpath.join(base, "trials")).type == pafs.FileType.Directory:
             parent, sweep = posixpath.split(base.rstrip("/"))
-            path = path.rstrip("/")[: -len(sweep)].rstrip("/") or parent
+            uri, q, query = path.partition("?")  # s3://b/p/sweep?endpoint_override=... keeps its query
+            path = (uri.rstrip("/")[: -len(sweep)].rstrip("/") or parent) + q + query
         else:
             found = sweeps(path)
             if len(found) != 1:

@@ -49,7 +49,9 @@ def test_sweep_results_and_report_on_s3(s3_uri):
     trials, epochs = results.load(s3_uri, "tiny")
     assert sorted(trials["name"]) == ["GRU-4-bs64", "LSTM-4-bs64"] and len(epochs) == 2
     assert results.read_json(s3_uri, "tiny", "sweep.json")["runs"][-1]["counts"]["ok"] == 1
-    r = report.report(s3_uri, "tiny")
+    sweep_uri = s3_uri.replace("/results?", "/results/tiny?")
+    assert results.load(sweep_uri)[0]["trial_id"].tolist() == trials["trial_id"].tolist()
+    r = report.report(sweep_uri)
     fs, base = results.filesystem(s3_uri)
     listed = {i.base_name for i in fs.get_file_info(pafs.FileSelector(f"{base}/tiny/report"))}
     assert set(r["files"]) <= listed and "index.html" in listed
