@@ -78,7 +78,8 @@ def summary(trials: pd.DataFrame) -> pd.DataFrame:
     for cid, g in t.groupby("config_id", sort=False):
         ok = g[g["status"] == "ok"]
         statuses = g["status"].value_counts()
-        row = {"config": g["config_name"].iloc[0], "config_id": cid, **{k: g[k].iloc[0] for k in keys},
+        row = {"config": g["config_name"].iloc[0], "config_id": cid, "study": g["study"].iloc[0],
+               **{k: g[k].iloc[0] for k in keys},
                "status": ", ".join(f"{s} {c}" if len(g) > 1 else s for s, c in statuses.items()),
                "n": len(g), "n_ok": len(ok)}
         for m in METRICS:
@@ -91,6 +92,8 @@ def summary(trials: pd.DataFrame) -> pd.DataFrame:
         row["errors"] = "; ".join(sorted({str(e) for e in g["error"].dropna()}))[:300] or None
         rows.append(row)
     s = pd.DataFrame(rows)
+    if s["study"].isna().all():
+        s = s.drop(columns="study")
     s = s.sort_values("test_accuracy", ascending=False, na_position="last", kind="stable").reset_index(drop=True)
     s.insert(0, "rank", s["test_accuracy"].rank(ascending=False, method="min").astype("Int64"))
     return s
@@ -360,7 +363,8 @@ def fig_study(ok, x, keys, figs, label):
         stats = [(v, *ci95(h["test_accuracy"])) for v, h in g.groupby(x)]
         xs = np.array([s[0] for s in stats], dtype=float)
         mean = np.array([s[1] for s in stats])
-        lo, hi = np.array([s[3] for s in stats]), np.array([s[4] for s in stats])
+        # An accuracy lies in [0, 1]: so does the drawn interval (a 2-seed t-interval can overshoot).
+        lo, hi = np.clip([s[3] for s in stats], 0, 1), np.clip([s[4] for s in stats], 0, 1)
         err = np.where(np.isnan(lo), 0, [mean - lo, hi - mean])
         name = " ".join([key[0]] + [f"{k}={v}" for k, v in zip(others, key[1:])])
         within = [m for m, (k, _) in enumerate(groups) if (k if isinstance(k, tuple) else (k,))[0] == key[0]]
@@ -374,6 +378,17 @@ def fig_study(ok, x, keys, figs, label):
     ax.set_xticks(sorted(ok[x].unique()), [str(v) for v in sorted(ok[x].unique())])
     _legend_outside(ax)
     figs.save(fig, f"accuracy_vs_{x}.png", f"Study view: test accuracy against {label}.")
+
+
+def study_trials(ok: pd.DataFrame, x: str) -> pd.DataFrame:
+    """The trials of the studies that vary ``x`` (a sweep with ``studies``), else all of them:
+    a sequence-length curve must not mix in the hidden-size study's points."""
+    if ok["study"].isna().all():
+        return ok
+    labels = ok["study"].fillna("").str.split(",")
+    studies = {s for ls in labels for s in ls if s}
+    keep = {s for s in studies if ok[labels.map(lambda ls, s=s: s in ls)][x].nunique() > 1}
+    return ok[labels.map(lambda ls: bool(keep & set(ls)))]
 
 
 def _has_repeats(ok):
@@ -420,8 +435,9 @@ def draw_figures(trials: pd.DataFrame, epochs: pd.DataFrame, figs: Figures):
     fig_accuracy_vs_time(ok, figs)
     fig_accuracy_vs_params(ok, figs)
     for x, label in (("maxlen", "sequence length (tokens)"), ("units", "hidden units")):
-        if ok[x].nunique() > 1:
-            fig_study(ok, x, keys, figs, label)
+        sub = study_trials(ok, x)
+        if sub[x].nunique() > 1:
+            fig_study(sub, x, varying(sub), figs, label)
         else:
             figs.skip(f"Test accuracy vs {label}", f"the sweep has one value of {x}")
     if ok["arch"].nunique() > 1:

@@ -33,7 +33,7 @@ CONFIG_COLUMNS = [(s, k) for s, (defaults, _) in SECTIONS.items() for k in defau
 assert len({k for _, k in CONFIG_COLUMNS}) == len(CONFIG_COLUMNS), "config keys must be unique across sections"
 
 _f, _i, _s = pa.float64(), pa.int64(), pa.string()
-TRIAL_FIELDS = [("sweep", _s), ("trial_id", _s), ("config_id", _s), ("name", _s)] + \
+TRIAL_FIELDS = [("sweep", _s), ("study", _s), ("trial_id", _s), ("config_id", _s), ("name", _s)] + \
     [(k, _KIND_TYPE.get(KEY_CHECK.get(k), _s)) for _, k in CONFIG_COLUMNS] + [
     ("status", _s), ("error", _s), ("test_loss", _f), ("test_accuracy", _f), ("test_auc", _f),
     ("best_val_accuracy", _f), ("best_val_epoch", _i), ("best_val_loss", _f),
@@ -78,7 +78,8 @@ def trial_row(result: dict, budget: dict | None = None) -> dict:
                                            "non_trainable_params", "host", "device", "tf_version",
                                            "keras_version", "ray_version", "started_at",
                                            "finished_at", "dataset_zero_copy")})
-    row.update(sweep=cfg.get("sweep"), best_val_accuracy=best[0], best_val_epoch=best[1], best_val_loss=best[2],
+    row.update(sweep=cfg.get("sweep"), study=cfg.get("study"),
+               best_val_accuracy=best[0], best_val_epoch=best[1], best_val_loss=best[2],
                final_val_accuracy=last.get("val_accuracy"), final_val_loss=last.get("val_loss"),
                final_accuracy=last.get("accuracy"), final_loss=last.get("loss"),
                seconds_per_epoch=sum(secs) / len(secs) if secs else None,

@@ -21,7 +21,7 @@ from .trial import TRAINING_DEFAULTS
 SECTIONS = {"dataset": (DATASET_DEFAULTS, DATASET_CHOICES),
             "model": (MODEL_DEFAULTS, MODEL_CHOICES),
             "training": (TRAINING_DEFAULTS, {})}
-TOP_KEYS = ("name", "description", "dataset", "model", "training")
+TOP_KEYS = ("name", "description", "dataset", "model", "training", "studies")
 
 
 class SweepError(ValueError):
@@ -109,6 +109,21 @@ def validate(spec: dict) -> dict:
             raise _unknown(where, key, TOP_KEYS)
     if not isinstance(spec.get("name"), str) or not spec["name"].replace("_", "").replace("-", "").isalnum():
         raise SweepError(f"{where}name: needs a name of letters, digits, '-' and '_'")
+    _validate_sections(spec, where)
+    studies = spec.get("studies", {})
+    if not isinstance(studies, dict):
+        raise SweepError(f"{where}studies: must be a dict of study name → sections, got {type(studies).__name__}")
+    for study, body in studies.items():
+        if not isinstance(body, dict):
+            raise SweepError(f"{where}studies.{study}: must be a dict of sections")
+        for key in body:
+            if key not in SECTIONS:
+                raise _unknown(f"{where}studies.{study}.", key, SECTIONS)
+        _validate_sections(body, f"{where}studies.{study}: ")
+    return spec
+
+
+def _validate_sections(spec, where):
     for section, (defaults, _) in SECTIONS.items():
         body = spec.get(section, {})
         if not isinstance(body, dict):
@@ -117,7 +132,6 @@ def validate(spec: dict) -> dict:
             if key not in defaults:
                 raise _unknown(f"{where}{section}.", key, defaults)
             check_value(section, key, value, where)
-    return spec
 
 # ----------------------------------------------------------------------------- expansion
 
@@ -139,11 +153,29 @@ def _name(cfg, gridded):
 
 def expand(spec: dict, overrides: dict | None = None) -> list[dict]:
     """Trial configs of a sweep. ``overrides``: ``{"training": {"epochs": 2}}`` and the like —
-    budget changes that enter the configs (and so the ids) of every trial."""
+    budget changes that enter the configs (and so the ids) of every trial.
+
+    With ``studies`` (``{"sequence_length": {"dataset": {"maxlen": grid(...)}}, ...}``) each study
+    is the base spec with its sections laid over it; the sweep is the union of the studies, and a
+    trial two studies share (the base point) runs once and is labelled with both."""
     validate(spec)
     for section, body in (overrides or {}).items():
         for key, value in body.items():
             check_value(section, key, value, "override ")
+    if not spec.get("studies"):
+        return _expand_grid(spec, overrides)
+    trials = {}
+    for study, body in spec["studies"].items():
+        merged = {**spec, **{s: {**spec.get(s, {}), **body.get(s, {})} for s in SECTIONS}}
+        for t in _expand_grid(merged, overrides):
+            if t["trial_id"] in trials:
+                trials[t["trial_id"]]["study"] += f",{study}"
+            else:
+                trials[t["trial_id"]] = {**t, "study": study}
+    return list(trials.values())
+
+
+def _expand_grid(spec: dict, overrides: dict | None) -> list[dict]:
     gridded = [(s, k) for s in SECTIONS for k, v in spec.get(s, {}).items() if isinstance(v, Grid)]
     choices = [spec[s][k].values for s, k in gridded]
     trials = []

@@ -126,3 +126,33 @@ def test_pareto_front():
     x = np.array([1.0, 2.0, 3.0, 1.5, 4.0])
     y = np.array([0.5, 0.7, 0.6, 0.4, 0.9])
     assert report.pareto_front(x, y).tolist() == [0, 1, 4]
+
+
+def test_study_views_use_each_studys_own_trials(tmp_path):
+    """A sweep with a sequence-length and a hidden-size study, 2 seeds each: each study curve has
+    only its own points, with CI error bars (real trials, written and read as Parquet)."""
+    from rnnsweep.sweep import expand, grid
+
+    spec = dict(name="studies", dataset={**FIXTURE_DATASET, "maxlen": 30},
+                model=dict(arch=grid("GRU", "LSTM"), units=2),
+                training=dict(batch_size=64, epochs=1, limit_train=96, seed=grid(1, 2)),
+                studies=dict(seq=dict(dataset=dict(maxlen=grid(10, 30))), hidden=dict(model=dict(units=grid(2, 6)))))
+    trials = expand(spec)
+    assert len(trials) == 12
+    prepared = {}
+    for t in trials:
+        key = t["dataset"]["maxlen"]
+        prepared[key] = prepared.get(key) or text.prepare(t["dataset"])
+        results.write_trial(str(tmp_path), "studies", run_trial(t, prepared[key]))
+    r = report.report(str(tmp_path / "studies"))
+    for name in ("accuracy_vs_maxlen.png", "accuracy_vs_units.png"):
+        assert name in r["files"]
+        _non_blank_png(tmp_path / "studies" / "report" / name)
+    ok = report.prepare_trials(results.load(str(tmp_path), "studies")[0])
+    seq = report.study_trials(ok, "maxlen")
+    assert len(seq) == 8 and set(seq["units"]) == {2}          # no hidden-size points on the maxlen curve
+    hidden = report.study_trials(ok, "units")
+    assert len(hidden) == 8 and set(hidden["maxlen"]) == {30}
+    s = r["summary"]
+    assert len(s) == 6 and (s["n"] == 2).all() and s["test_accuracy_ci_low"].notna().all()
+    assert set(s["study"]) == {"seq", "hidden", "seq,hidden"}

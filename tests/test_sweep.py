@@ -72,3 +72,21 @@ def test_select_by_glob_and_id():
     tid = trials[5]["trial_id"]
     assert select(trials, f"{tid[:8]},LSTM-64-bs32")[0]["trial_id"] == tid
     assert len(select(trials, f"{tid[:8]},LSTM-64-bs32")) == 2
+
+
+def test_studies_are_a_union_sharing_the_base_point():
+    from rnn_studies import SWEEP as STUDIES
+
+    trials = expand(STUDIES)
+    assert len(trials) == 3 * 3 * (5 + 5) - 3 * 3  # the base point (maxlen 100, units 5) runs once
+    assert len({t["trial_id"] for t in trials}) == len({t["name"] for t in trials}) == 81
+    shared = [t for t in trials if t["study"] == "sequence_length,hidden_size"]
+    assert len(shared) == 9 and {(t["dataset"]["maxlen"], t["model"]["units"]) for t in shared} == {(100, 5)}
+    seq = [t for t in trials if "sequence_length" in t["study"]]
+    assert {t["dataset"]["maxlen"] for t in seq} == {25, 50, 100, 200, 400}
+    assert {t["model"]["units"] for t in seq} == {5}
+    assert len({t["config_id"] for t in trials}) == 27  # three seeds per configuration
+    with pytest.raises(SweepError, match=r"studies\.hidden_size\.modle: unknown key \(did you mean 'model'\?\)"):
+        validate({**STUDIES, "studies": {"hidden_size": {"modle": {}}}})
+    with pytest.raises(SweepError, match=r"studies\.hidden_size: model\.units: 0 is not a positive integer"):
+        validate({**STUDIES, "studies": {"hidden_size": {"model": {"units": grid(0, 5)}}}})
