@@ -60,7 +60,7 @@ def _fmt(x, spec=".3f"):
 def trial_line(r: dict) -> str:
     h = r.get("history") or []
     val = max((e["val_accuracy"] for e in h if e.get("val_accuracy") is not None), default=None)
-    line = (f"{r['name']:<28} {r['status']:<8} val_acc {_fmt(val)}  test_acc {_fmt(r.get('test_accuracy'))}  "
+    line = (f"{r['name']:<34} {r['status']:<8} val_acc {_fmt(val)}  test_acc {_fmt(r.get('test_accuracy'))}  "
             f"test_auc {_fmt(r.get('test_auc'))}  {r.get('seconds', 0) / 60:.1f} min")
     return line + (f"  ({r['error']})" if r.get("error") else "")
 
@@ -115,10 +115,20 @@ def remote_trial(config: dict, prepared, cpus: float, gpus: float, gpu_memory_mb
 # ----------------------------------------------------------------------------- main
 
 
-def run_local(trial: dict, b: dict):
+def _prepare(trial: dict):
+    """The trial's dataset, or a one-line exit naming the missing/bad file (nothing has run yet)."""
+    from .data import DataFormatError, DataNotFound
+
+    try:
+        return text.prepare(trial["dataset"])
+    except (DataNotFound, DataFormatError) as e:
+        sys.exit(f"error: dataset of {trial['name']}: {e}")
+
+
+def run_local(trial: dict):
     """One trial in this process, no Ray: for debugging a configuration."""
     print(f"preparing dataset for {trial['name']} ...", flush=True)
-    prepared = text.prepare(trial["dataset"])
+    prepared = _prepare(trial)
     print(f"  {len(prepared.x_train)} train / {len(prepared.x_test)} test rows, vocab {prepared.vocab_size}"
           + (f", GloVe {prepared.meta['config']['glove_dim']}d coverage {prepared.meta['glove_coverage']:.1%}"
              if prepared.embedding is not None else ""), flush=True)
@@ -148,7 +158,7 @@ def main(spec: dict, argv=None) -> dict:
         if len(chosen) != 1:
             sys.exit(f"error: --trial {args.trial!r} matches {len(chosen)} trials of {name}; "
                      f"names: {', '.join(t['name'] for t in trials[:6])}, ...")
-        r = run_local(chosen[0], b)
+        r = run_local(chosen[0])
         return {"results": [r]}
 
     chosen = select(trials, args.only)
@@ -162,7 +172,7 @@ def main(spec: dict, argv=None) -> dict:
           + (f"  (budget: {b})" if b else ""), flush=True)
     if args.dry_run:
         for t in chosen:
-            print(f"  {t['trial_id']}  {t['name']:<28} {have.get(t['trial_id'], 'todo')}")
+            print(f"  {t['trial_id']}  {t['name']:<34} {have.get(t['trial_id'], 'todo')}")
         return {"todo": todo, "done": have}
     if not todo:
         print("nothing to do: every trial is already done (use --rerun-failed to retry failed ones)")
@@ -174,6 +184,17 @@ def run_ray(spec, trials, todo, args, b, where) -> dict:
     import ray
     from tqdm import tqdm
 
+    # Each distinct dataset config prepared once (from the on-disk cache when it can be), before
+    # Ray starts: a missing or bad data file stops the sweep here, with nothing started.
+    datasets = {}
+    for t in todo:
+        key = dataset_key(t)
+        if key not in datasets:
+            t0 = time.time()
+            datasets[key] = p = _prepare(t)
+            print(f"dataset {key}: {len(p.x_train)} train / {len(p.x_test)} test rows "
+                  f"prepared in {time.time() - t0:.1f} s{' (cached)' if p.meta.get('cached') else ''}", flush=True)
+
     # The running cluster when there is one (the head node after `ray up`), else a local one.
     address = args.address or os.environ.get("RAY_ADDRESS") or ("auto" if _cluster_running() else "local")
     owns_ray = not ray.is_initialized()
@@ -181,30 +202,21 @@ def run_ray(spec, trials, todo, args, b, where) -> dict:
         ray.init(address=address, log_to_driver=False, configure_logging=False,
                  **({"include_dashboard": False} if address == "local" else {}))
     resources = ray.cluster_resources()
-    capacity = int(resources.get("GPU" if gpus_wanted(args, resources) else "CPU", 1)
-                   / (gpus_wanted(args, resources) or args.cpus_per_trial))
     gpus = gpus_wanted(args, resources)
+    # How many trials the cluster runs at once right now (an autoscaler may add nodes later).
+    capacity = max(1, int(resources.get("GPU" if gpus else "CPU", 1) / (gpus or args.cpus_per_trial)))
     started = time.time()
     run_info = {"started_at": started, "host": socket.gethostname(), "cluster_resources": resources,
                 "budget": b, "todo": [t["trial_id"] for t in todo], "gpus_per_trial": gpus,
                 "cpus_per_trial": args.cpus_per_trial}
     meta = results.read_json(args.results, spec["name"], "sweep.json") or {}
     meta.update(spec=_jsonable(spec), trials=trials, code_version=code_version())
-    meta.setdefault("runs", []).append(run_info)
+    meta.setdefault("runs", []).append(run_info)  # the same dict: updated with the counts at the end
     results.write_json(args.results, spec["name"], "sweep.json", meta)
 
-    # One preparation and one ray.put per distinct dataset config, shared by all its trials.
-    refs = {}
-    for t in todo:
-        key = dataset_key(t)
-        if key not in refs:
-            t0 = time.time()
-            prepared = text.prepare(t["dataset"])
-            refs[key] = ray.put(prepared)
-            print(f"dataset {key}: {len(prepared.x_train)} train / {len(prepared.x_test)} test rows "
-                  f"prepared in {time.time() - t0:.1f} s{' (cached)' if prepared.meta.get('cached') else ''}",
-                  flush=True)
-            del prepared
+    # One ray.put per distinct dataset config, shared by every trial that uses it.
+    refs = {key: ray.put(p) for key, p in datasets.items()}
+    datasets.clear()  # the object store holds them now
 
     task = ray.remote(max_calls=1, max_retries=args.max_retries)(remote_trial)
     pending = {}
@@ -228,7 +240,7 @@ def run_ray(spec, trials, todo, args, b, where) -> dict:
             finished.append(r)
             counts[r["status"]] = counts.get(r["status"], 0) + 1
             bar.update(1)
-            bar.set_postfix(running=min(len(pending), max(1, capacity)),
+            bar.set_postfix(running=min(len(pending), capacity),
                             failed=counts["failed"], diverged=counts["diverged"])
             bar.write(trial_line(r))
     except KeyboardInterrupt:

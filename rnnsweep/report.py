@@ -208,24 +208,33 @@ def fig_val_accuracy_all(e, figs):
               "darker = wider; line style: batch size).")
 
 
+def _lines(e):
+    """One curve per configuration, ordered by batch size, labelled by its batch size when that
+    is all that tells them apart (else by the configuration's name)."""
+    configs = e.drop_duplicates("config_name").sort_values(["batch_size", "config_name"])
+    by_bs = configs["batch_size"].is_unique
+    return [(e[e["config_name"] == name], f"batch {bs}" if by_bs else name)
+            for name, bs in zip(configs["config_name"], configs["batch_size"])]
+
+
 def fig_per_width(e, figs):
     plt = _plt()
     archs = sorted(e["arch"].unique())
     for u in sorted(e["units"].unique()):
         sub = e[e["units"] == u]
         fig, axes = plt.subplots(len(archs), 2, figsize=(10, 3.2 * len(archs)), squeeze=False)
-        batch_sizes = sorted(sub["batch_size"].unique())
         for i, arch in enumerate(archs):
             for j, (metric, label) in enumerate((("val_loss", "validation loss (binary cross-entropy)"),
                                                  ("val_accuracy", "validation accuracy"))):
                 ax = axes[i][j]
-                for k, bs in enumerate(batch_sizes):
-                    g = sub[(sub["arch"] == arch) & (sub["batch_size"] == bs)]
+                lines = _lines(sub[sub["arch"] == arch])
+                for k, (g, lab) in enumerate(lines):
                     ax.plot(g["epoch"], g[metric], LINESTYLES[k % 4], marker=MARKERS[k % len(MARKERS)], ms=4,
-                            color=_color(arch, (k + 1) / len(batch_sizes)), label=f"batch {bs}")
+                            color=_color(arch, (k + 1) / len(lines)), label=lab)
                 ax.set(title=f"{arch}-{u}: {label.split(' (')[0]}", xlabel="epoch", ylabel=label)
                 _epoch_axis(ax)
-                ax.legend(loc="best", frameon=False)
+                if j == 1 and ax.lines:  # one legend per row, beside the right panel
+                    _legend_outside(ax)
         fig.suptitle(f"Width {u} units: validation curves by batch size", y=1.0)
         fig.tight_layout()
         figs.save(fig, f"width_{u}_val_curves.png", f"Width {u}: validation loss and accuracy per epoch for each "
@@ -238,12 +247,11 @@ def fig_overfitting(e, figs):
     widest = e[e["arch"] == arch]["units"].max()
     sub = e[(e["arch"] == arch) & (e["units"] == widest)]
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    batch_sizes = sorted(sub["batch_size"].unique())
-    for k, bs in enumerate(batch_sizes):
-        g = sub[sub["batch_size"] == bs]
-        c = _color(arch, (k + 1) / len(batch_sizes))
-        ax.plot(g["epoch"], g["loss"], "-", marker="o", ms=3, color=c, label=f"batch {bs}: training")
-        ax.plot(g["epoch"], g["val_loss"], "--", marker="s", ms=3, color=c, label=f"batch {bs}: validation")
+    lines = _lines(sub)
+    for k, (g, lab) in enumerate(lines):
+        c = _color(arch, (k + 1) / len(lines))
+        ax.plot(g["epoch"], g["loss"], "-", marker="o", ms=3, color=c, label=f"{lab}: training")
+        ax.plot(g["epoch"], g["val_loss"], "--", marker="s", ms=3, color=c, label=f"{lab}: validation")
     ax.set(title=f"Overfitting check, widest {arch} ({arch}-{widest}): training vs validation loss",
            xlabel="epoch", ylabel="loss (binary cross-entropy)")
     _epoch_axis(ax)

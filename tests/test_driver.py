@@ -125,3 +125,11 @@ def test_ctrl_c_and_sigkill_lose_nothing_and_resume(tmp_path):
 def test_unknown_only_pattern_is_one_line(tmp_path):
     with pytest.raises(SystemExit, match="--only 'GRU-999' matches none of the 2 trials of tiny"):
         main(SWEEP, ["--results", str(tmp_path), "--only", "GRU-999"] + LOCAL)
+
+
+def test_missing_data_file_stops_before_anything_runs(tmp_path):
+    spec = {**SWEEP, "dataset": {**SWEEP["dataset"], "path": str(tmp_path / "reviews.csv")}}
+    with pytest.raises(SystemExit) as e:
+        main(spec, ["--results", str(tmp_path / "res")] + LOCAL)
+    assert str(e.value) == f"error: dataset of GRU-4-bs64: imdb_reviews: {tmp_path / 'reviews.csv'} does not exist"
+    assert not (tmp_path / "res" / "tiny" / "trials").exists()
