@@ -9,7 +9,6 @@ Every loader looks for its files in this order:
 """
 from __future__ import annotations
 
-import csv
 import gzip
 import hashlib
 import io
@@ -346,7 +345,7 @@ def amazon_food(path=None) -> pd.DataFrame:
     """Amazon Fine Food reviews (seed 003), Kaggle ``Reviews.csv`` columns incl. ``Score, Text``."""
     p = amazon_food_path(path)
     try:
-        df = pd.read_csv(p, quoting=csv.QUOTE_MINIMAL)
+        df = pd.read_csv(p)
     except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as e:
         raise DataFormatError(f"{p}: not a readable CSV ({str(e).splitlines()[0]})") from None
     missing = {"Score", "Text"} - set(df.columns)
