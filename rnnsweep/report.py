@@ -73,7 +73,7 @@ def summary(trials: pd.DataFrame) -> pd.DataFrame:
     ranked by mean test accuracy. Diverged and failed trials stay in, with their status."""
     t = prepare_trials(trials)
     keys = varying(t)
-    repeats = t.groupby("config_id")["trial_id"].count().max() > 1
+    repeats = _has_repeats(t)
     rows = []
     for cid, g in t.groupby("config_id", sort=False):
         ok = g[g["status"] == "ok"]
@@ -399,7 +399,8 @@ def study_trials(ok: pd.DataFrame, x: str) -> pd.DataFrame:
     return ok[labels.map(lambda ls: bool(keep & set(ls)))]
 
 
-def _has_repeats(ok):
+def _has_repeats(ok) -> bool:
+    """Does any configuration appear with more than one seed?"""
     return ok.groupby("config_id")["trial_id"].count().max() > 1
 
 

@@ -175,18 +175,21 @@ REQUIRED_TRIAL = ("trial_id", "status")
 REQUIRED_EPOCH = ("trial_id", "epoch")
 
 
-def read_tables(uri: str, sweep: str, required_trial=REQUIRED_TRIAL, required_epoch=REQUIRED_EPOCH):
-    """Both tables as Arrow; a file lacking a required column is a one-line ValueError naming it."""
+def read_table(uri: str, sweep: str, table: str, required=()) -> pa.Table:
+    """One table ("trials" or "epochs") as Arrow; a file lacking a ``required`` column is a
+    one-line ValueError naming it."""
     fs, base = filesystem(uri)
-    return (_read_dir(fs, posixpath.join(base, sweep, "trials"), TRIAL_SCHEMA, required_trial),
-            _read_dir(fs, posixpath.join(base, sweep, "epochs"), EPOCH_SCHEMA, required_epoch))
+    return _read_dir(fs, posixpath.join(base, sweep, table), {"trials": TRIAL_SCHEMA, "epochs": EPOCH_SCHEMA}[table],
+                     required)
+
+
+def read_tables(uri: str, sweep: str, required_trial=REQUIRED_TRIAL, required_epoch=REQUIRED_EPOCH):
+    return read_table(uri, sweep, "trials", required_trial), read_table(uri, sweep, "epochs", required_epoch)
 
 
 def done(uri: str, sweep: str) -> dict:
-    """{trial_id: status} of every trial already written."""
-    fs, base = filesystem(uri)
-    t = _read_dir(fs, posixpath.join(base, sweep, "trials"), TRIAL_SCHEMA, REQUIRED_TRIAL).select(
-        ["trial_id", "status"])
+    """{trial_id: status} of every trial already written (the epochs table is not read)."""
+    t = read_table(uri, sweep, "trials", REQUIRED_TRIAL)
     return dict(zip(t.column("trial_id").to_pylist(), t.column("status").to_pylist()))
 
 
