@@ -1,14 +1,17 @@
-"""Stage 1 — data sources: find the raw files, download them when allowed, read them.
+"""Stage 1 — raw data: find the files, download them when allowed, read them. No text work here.
 
-Every loader looks for its files in this order:
+``SOURCES`` is the one table of raw data: name → file names, download URL, checksum, reader.
+``locate(name)`` finds a source's file in this order:
   1. an explicit ``path`` argument;
-  2. the data directory: ``$RNNSWEEP_DATA`` (default ``~/.cache/rnnsweep``);
-  3. a download from the canonical URL into that directory (atomic: temp file + rename),
-     unless ``RNNSWEEP_OFFLINE=1``;
+  2. the data directory: ``$RNNSWEEP_DATA`` (default ``~/.cache/rnnsweep``), then, for Keras's
+     own files, Keras's cache (``~/.keras/datasets``);
+  3. a download from the URL into the data directory (atomic, checked), unless ``RNNSWEEP_OFFLINE=1``;
   4. otherwise a one-line ``DataNotFound`` naming the files and the variable to set.
+``read(name, path)`` locates, then reads it (a malformed file is a one-line ``DataFormatError``).
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import io
@@ -19,25 +22,16 @@ import tarfile
 import tempfile
 import urllib.request
 import zipfile
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 DATA_ENV = "RNNSWEEP_DATA"
 OFFLINE_ENV = "RNNSWEEP_OFFLINE"
-
-ACLIMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
-ACLIMDB_SIZE = 84_125_825
-GLOVE_URL = "https://nlp.stanford.edu/data/glove.6B.zip"
-WORD_INDEX_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/imdb_word_index.json"
-WORD_INDEX_MD5 = "bfafd718b763782e994055a2d397834f"
-
-IMDB_CSV_NAMES = ("IMDB Dataset.csv", "IMDB Dataset.csv.gz", "imdb_50k.csv.gz", "imdb_50k.csv")
-ACLIMDB_NAMES = ("aclImdb", "aclImdb_v1.tar.gz", "aclImdb_labeled.tar.gz")
-
-# Keras's default Tokenizer / text_to_word_sequence filters (apostrophe is *not* among them).
-KERAS_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 
 
 class DataNotFound(FileNotFoundError):
@@ -47,42 +41,236 @@ class DataNotFound(FileNotFoundError):
 class DataFormatError(ValueError):
     """A data file exists but is not in the expected format."""
 
+# ----------------------------------------------------------------------------- readers
+
+
+def _read_csv(path: Path, columns) -> pd.DataFrame:
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, EOFError, OSError) as e:
+        raise DataFormatError(f"{path}: not a readable CSV ({str(e).splitlines()[0]})") from None
+    missing = set(columns) - set(df.columns)
+    if missing:
+        raise DataFormatError(f"{path}: missing column(s) {sorted(missing)}; expected {','.join(columns)}")
+    return df
+
+
+def read_imdb_reviews(path: Path) -> pd.DataFrame:
+    """``review, label (0/1), split, rating`` from Kaggle's CSV (``review,sentiment``; no split) or
+    Stanford's aclImdb layout, a folder or a tarball (the official 25k/25k split in ``split``)."""
+    if path.is_dir() or ".tar" in path.name or path.name.endswith(".tgz"):
+        return _read_aclimdb(path)
+    df = _read_csv(path, ("review", "sentiment"))
+    bad = ~df["sentiment"].isin(["positive", "negative"])
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataFormatError(f"{path}: row {row + 2}: sentiment {df['sentiment'][row]!r} "
+                              "is not 'positive' or 'negative'")
+    return pd.DataFrame({"review": df["review"], "label": (df["sentiment"] == "positive").astype("int8"),
+                         "split": None, "rating": np.nan})
+
+
+_ACL_RE = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
+
+
+def _aclimdb_files(path: Path):
+    """(name, bytes) of each review file in an aclImdb folder or tarball."""
+    if path.is_dir():
+        root = path if path.name == "aclImdb" else path / "aclImdb"
+        for f in root.glob("*/*/*.txt"):
+            yield str(f.relative_to(root.parent)), f.read_bytes()
+    else:
+        with tarfile.open(path, "r:*") as tar:
+            for m in tar:
+                if m.isfile() and _ACL_RE.search(m.name):
+                    yield m.name, tar.extractfile(m).read()
+
+
+def _read_aclimdb(path: Path) -> pd.DataFrame:
+    rows = []
+    try:
+        for name, content in _aclimdb_files(path):
+            m = _ACL_RE.search(name)
+            if m:
+                split, pol, rid, rating = m.groups()
+                rows.append((split, pol, int(rid), int(rating), content.decode("utf-8")))
+    except (tarfile.TarError, EOFError, OSError, UnicodeDecodeError, zlib.error) as e:
+        raise DataFormatError(f"{path}: not a readable aclImdb folder or tar archive ({e})") from None
+    if not rows:
+        raise DataFormatError(f"{path}: no aclImdb/{{train,test}}/{{pos,neg}}/<id>_<rating>.txt files")
+    # Stable order: train then test, pos then neg, ascending id (the order of the staged CSV).
+    rows.sort(key=lambda r: (r[0] != "train", r[1] != "pos", r[2]))
+    split, pol, _, rating, text = zip(*rows)
+    return pd.DataFrame({"review": list(text), "label": (np.array(pol) == "pos").astype("int8"),
+                         "split": list(split), "rating": np.array(rating, dtype=float)})
+
+
+def read_imdb_npz(path: Path) -> dict:
+    """Keras's ``imdb.npz``: ragged ``x_train, y_train, x_test, y_test`` (word ranks, not yet offset).
+    Pickled object arrays: only Keras's published file (checked by sha256 when downloaded)."""
+    try:
+        with np.load(path, allow_pickle=True) as z:
+            return {k: z[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+        raise DataFormatError(f"{path}: not Keras's imdb.npz ({e})") from None
+
+
+def read_json(path: Path) -> dict:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except (ValueError, OSError) as e:
+        raise DataFormatError(f"{path}: not readable JSON ({e})") from None
+
+
+def read_names(path: Path) -> pd.DataFrame:
+    """NLTK names corpus (seed 002): ``name, label`` with label 1 = female, 0 = male."""
+    frames = []
+    for fname, label in (("male.txt", 0), ("female.txt", 1)):
+        f = path / fname
+        if not f.exists():
+            raise DataNotFound(f"names corpus: {f} does not exist")
+        lines = [ln.strip() for ln in f.read_text(encoding="utf-8").splitlines()]
+        frames.append(pd.DataFrame({"name": [n for n in lines if n and not n.startswith("#")], "label": label}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def read_amazon_food(path: Path) -> pd.DataFrame:
+    """Amazon Fine Food reviews (seed 003), Kaggle ``Reviews.csv`` columns incl. ``Score, Text``."""
+    df = _read_csv(path, ("Score", "Text"))
+    score = pd.to_numeric(df["Score"], errors="coerce")
+    if score.isna().any():
+        row = int(np.flatnonzero(score.isna())[0])
+        raise DataFormatError(f"{path}: row {row + 2}: Score {df['Score'][row]!r} is not a number")
+    return df.assign(Score=score.astype(int))
+
+
+def read_glove(path: Path, dim: int, vocab=None) -> dict:
+    """Vectors ``{word: float32[dim]}`` from GloVe's text format (plain, .gz, or in glove.6B.zip),
+    keeping only ``vocab`` words when given (reading all 400k 100d vectors takes ~1 GB)."""
+    if path.suffix == ".zip":
+        fh = io.TextIOWrapper(zipfile.ZipFile(path).open(f"glove.6B.{dim}d.txt"), encoding="utf-8")
+    else:
+        fh = gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
+    vectors = {}
+    try:
+        with fh:
+            for n, line in enumerate(fh, 1):
+                word, _, rest = line.rstrip("\n").partition(" ")
+                if vocab is not None and word not in vocab:
+                    continue
+                vec = np.array(rest.split(" "), dtype=np.float32)
+                if vec.shape != (dim,):
+                    raise DataFormatError(f"{path}: line {n} ({word!r}) has {vec.size} values, expected {dim}")
+                vectors[word] = vec
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as e:
+        raise DataFormatError(f"{path}: not a readable GloVe file ({e})") from None
+    return vectors
+
+
+# ----------------------------------------------------------------------------- the table of sources
+
+
+@dataclass(frozen=True)
+class Source:
+    what: str                      # for messages
+    names: tuple                   # file names looked for in the data dir, in this order
+    read: Callable                 # reader(path, **kw)
+    url: str | None = None         # download URL (None: the user must provide the file)
+    size: int | None = None        # expected download size, bytes
+    sha256: str | None = None      # expected download checksum
+    keras_cache: bool = False      # also look in Keras's own datasets cache
+
+
+ACLIMDB = ("aclImdb", "aclImdb_v1.tar.gz", "aclImdb_labeled.tar.gz")
+_ACL_URL = dict(url="https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz", size=84_125_825)
+_KERAS = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+SOURCES = {
+    "imdb_reviews": Source("imdb_reviews", ("IMDB Dataset.csv", "IMDB Dataset.csv.gz", "imdb_50k.csv.gz",
+                                            "imdb_50k.csv") + ACLIMDB, read_imdb_reviews, **_ACL_URL),
+    "aclimdb": Source("imdb_reviews (aclImdb layout)", ACLIMDB, read_imdb_reviews, **_ACL_URL),
+    "imdb_npz": Source("Keras imdb.npz", ("imdb.npz",), read_imdb_npz, _KERAS + "imdb.npz", 17_464_789,
+                       "69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4676b9f", keras_cache=True),
+    "imdb_word_index": Source("imdb_word_index", ("imdb_word_index.json",), read_json, _KERAS + "imdb_word_index.json",
+                              1_641_221, "027313fe9a320280f3bf0fac5baf58c4a683cf39a7ed9c3d3d3912bde4284cf6",
+                              keras_cache=True),
+    "names": Source("names corpus (names/male.txt, names/female.txt)", ("names",), read_names),
+    "amazon_food": Source("Amazon Fine Food reviews", ("Reviews.csv", "Reviews.csv.gz",
+                                                       "amazon_fine_food_sample.csv.gz"), read_amazon_food),
+    **{f"glove{d}": Source(f"GloVe {d}d", (f"glove.6B.{d}d.txt", f"glove.6B.{d}d.txt.gz", f"glove.6B.{d}d.imdb.txt.gz",
+                                           "glove.6B.zip"), functools.partial(read_glove, dim=d),
+                           "https://nlp.stanford.edu/data/glove.6B.zip") for d in (50, 100, 200, 300)},
+}
+
+# ----------------------------------------------------------------------------- finding and downloading
+
 
 def data_dir() -> Path:
     return Path(os.environ.get(DATA_ENV) or Path.home() / ".cache" / "rnnsweep").expanduser()
+
+
+def keras_cache_dir() -> Path:
+    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser() / "datasets"
 
 
 def offline() -> bool:
     return os.environ.get(OFFLINE_ENV, "").lower() in ("1", "true", "yes")
 
 
-def find(names, path=None, url=None, size=None, md5=None, what="data") -> Path:
-    """Resolve a data file: explicit path → data dir → download → one-line error."""
+def locate(name: str, path=None, download=True) -> Path:
+    """The file of source ``name``: explicit path → data dir → download → one-line error."""
+    src = SOURCES[name]
     if path is not None:
         p = Path(path).expanduser()
         if not p.exists():
-            raise DataNotFound(f"{what}: {p} does not exist")
-        return p
-    d = data_dir()
-    for name in names:
-        if (d / name).exists():
-            return d / name
-    if url and not offline():
-        dest = d / Path(url).name
-        download(url, dest, size=size, md5=md5)
-        return dest
-    why = f"{OFFLINE_ENV} is set" if offline() else "no download URL"
-    raise DataNotFound(f"{what}: none of {', '.join(names)} in {d} ({why}); "
+            raise DataNotFound(f"{src.what}: {p} does not exist")
+        return _checked(name, p)
+    dirs = [data_dir()] + ([keras_cache_dir()] if src.keras_cache else [])
+    for d in dirs:
+        for n in src.names:
+            if (d / n).exists():
+                return _checked(name, d / n)
+    if src.url and download and not offline():
+        return _checked(name, fetch(src.url, data_dir() / Path(src.url).name, size=src.size, sha256=src.sha256))
+    why = f"{OFFLINE_ENV} is set" if offline() and src.url else "no download URL" if not src.url else "not downloaded"
+    raise DataNotFound(f"{src.what}: none of {', '.join(src.names)} in {data_dir()} ({why}); "
                        f"set {DATA_ENV} to the folder that holds them or pass path=")
 
 
-def download(url, dest: Path, size=None, md5=None) -> Path:
+def _checked(name: str, p: Path) -> Path:
+    m = re.fullmatch(r"glove(\d+)", name)
+    if m and p.suffix == ".zip":  # glove.6B.zip holds every dimension: this one must be in it
+        try:
+            with zipfile.ZipFile(p) as z:
+                found = f"glove.6B.{m[1]}d.txt" in z.namelist()
+        except (zipfile.BadZipFile, OSError) as e:
+            raise DataFormatError(f"{p}: not a readable zip ({e})") from None
+        if not found:
+            raise DataNotFound(f"{p}: has no glove.6B.{m[1]}d.txt")
+    return p
+
+
+def available(name: str) -> bool:
+    """Is the source's file here already (no download)?"""
+    try:
+        locate(name, download=False)
+        return True
+    except (DataNotFound, DataFormatError):
+        return False
+
+
+def read(name: str, path=None, **kw):
+    """Locate source ``name`` (or take ``path``) and read it with its reader."""
+    return SOURCES[name].read(locate(name, path), **kw)
+
+
+def fetch(url, dest: Path, size=None, sha256=None) -> Path:
     """Download to a temp file beside ``dest``, check it, then rename: never a half file."""
     from tqdm import tqdm
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
-    digest = hashlib.md5()
+    digest = hashlib.sha256()
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url) as resp:
             total = int(resp.headers.get("Content-Length") or 0) or size
@@ -94,8 +282,8 @@ def download(url, dest: Path, size=None, md5=None) -> Path:
         got = os.path.getsize(tmp)
         if size and got != size:
             raise DataFormatError(f"{url}: downloaded {got} bytes, expected {size} bytes")
-        if md5 and digest.hexdigest() != md5:
-            raise DataFormatError(f"{url}: md5 {digest.hexdigest()} != expected {md5}")
+        if sha256 and digest.hexdigest() != sha256:
+            raise DataFormatError(f"{url}: sha256 {digest.hexdigest()} != expected {sha256}")
         os.replace(tmp, dest)
     finally:
         if os.path.exists(tmp):
@@ -116,239 +304,3 @@ def checksum(path: Path) -> str:
             while chunk := fh.read(1 << 20):
                 h.update(chunk)
     return h.hexdigest()
-
-
-# --------------------------------------------------------------------------- IMDB reviews
-
-def imdb_reviews(path=None, fmt="auto") -> pd.DataFrame:
-    """The 50k labeled IMDB reviews as a DataFrame ``review, label (0/1), split, rating``.
-
-    ``fmt``: "csv" (Kaggle's ``IMDB Dataset.csv``, ``review,sentiment``), "aclimdb"
-    (Stanford's layout; keeps the official 25k/25k split in ``split``) or "auto" (the path's
-    format; in the data dir the CSV first, as seed 000 used it, then aclImdb).
-    """
-    path = imdb_reviews_path(path, fmt)
-    if path.is_dir() or ".tar" in path.name or path.name.endswith(".tgz"):
-        return _read_aclimdb(path)
-    return _read_imdb_csv(path)
-
-
-def imdb_reviews_path(path=None, fmt="auto") -> Path:
-    names = {"csv": IMDB_CSV_NAMES, "aclimdb": ACLIMDB_NAMES}.get(fmt, IMDB_CSV_NAMES + ACLIMDB_NAMES)
-    return find(names, path=path, url=None if fmt == "csv" else ACLIMDB_URL, size=ACLIMDB_SIZE, what="imdb_reviews")
-
-
-def _read_imdb_csv(path: Path) -> pd.DataFrame:
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as e:
-        raise DataFormatError(f"{path}: not a readable CSV ({str(e).splitlines()[0]})") from None
-    missing = {"review", "sentiment"} - set(df.columns)
-    if missing:
-        raise DataFormatError(f"{path}: missing column(s) {sorted(missing)}; expected 'review,sentiment'")
-    bad = ~df["sentiment"].isin(["positive", "negative"])
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise DataFormatError(f"{path}: row {row + 2}: sentiment {df['sentiment'][row]!r} "
-                              "is not 'positive' or 'negative'")
-    return pd.DataFrame({"review": df["review"],
-                         "label": (df["sentiment"] == "positive").astype("int8"),
-                         "split": None, "rating": np.nan})
-
-
-_ACL_RE = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
-
-
-def _read_aclimdb(path: Path) -> pd.DataFrame:
-    """Read ``aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt`` from a folder or tarball."""
-    rows = []
-
-    def add(name, text):
-        m = _ACL_RE.search(name)
-        if m:
-            split, pol, rid, rating = m.groups()
-            rows.append((split, pol, int(rid), int(rating), text))
-
-    if path.is_dir():
-        root = path if path.name == "aclImdb" else path / "aclImdb"
-        for f in root.glob("*/*/*.txt"):
-            add(str(f.relative_to(root.parent)), f.read_text(encoding="utf-8"))
-    else:
-        try:
-            with tarfile.open(path, "r:*") as tar:
-                for m in tar:
-                    if m.isfile() and _ACL_RE.search(m.name):
-                        add(m.name, tar.extractfile(m).read().decode("utf-8"))
-        except (tarfile.TarError, EOFError, OSError) as e:
-            raise DataFormatError(f"{path}: not a readable tar archive ({e})") from None
-    if not rows:
-        raise DataFormatError(f"{path}: no aclImdb/{{train,test}}/{{pos,neg}}/<id>_<rating>.txt files")
-    # Stable order: train then test, pos then neg, ascending id (the order of the staged CSV).
-    rows.sort(key=lambda r: (r[0] != "train", r[1] != "pos", r[2]))
-    split, pol, _, rating, text = zip(*rows)
-    return pd.DataFrame({"review": list(text),
-                         "label": (np.array(pol) == "pos").astype("int8"),
-                         "split": list(split), "rating": np.array(rating, dtype=float)})
-
-
-# --------------------------------------------------------------------------- Keras IMDB
-
-def keras_imdb(num_words=None, path=None, word_index_path=None, seed=113,
-               start_char=1, oov_char=2, index_from=3):
-    """``(x_train, y_train), (x_test, y_test)`` exactly as ``keras.datasets.imdb.load_data``.
-
-    Uses Keras's own loader when its ``imdb.npz`` is cached (or downloadable); otherwise
-    rebuilds the same encoding from the aclImdb reviews (official split) and the published
-    ``imdb_word_index.json``. Sequences are lists of ints (ragged), labels int8.
-    """
-    cached = Path.home() / ".keras" / "datasets" / "imdb.npz"
-    if path is None and (cached.exists() or not offline()):
-        try:
-            import keras
-            (xtr, ytr), (xte, yte) = keras.datasets.imdb.load_data(
-                num_words=num_words, seed=seed, start_char=start_char, oov_char=oov_char,
-                index_from=index_from)
-            return (list(map(list, xtr)), ytr.astype("int8")), (list(map(list, xte)), yte.astype("int8"))
-        except Exception:  # no network / corrupt cache: fall back to the rebuild below
-            pass
-    word_index = imdb_word_index(word_index_path)
-    df = imdb_reviews(path, fmt="aclimdb")
-    if df["split"].isna().any():
-        raise DataFormatError(f"keras_imdb needs the aclImdb layout (official split), got {path}")
-    out = []
-    for split in ("train", "test"):
-        part = df[df["split"] == split]
-        xs = [encode_keras_imdb(t, word_index, num_words, start_char, oov_char, index_from)
-              for t in part["review"]]
-        ys = part["label"].to_numpy()
-        # keras.datasets.imdb shuffles each split with RandomState(seed).
-        idx = np.arange(len(xs))
-        np.random.RandomState(seed).shuffle(idx)
-        out.append(([xs[i] for i in idx], ys[idx]))
-    return out[0], out[1]
-
-
-def imdb_word_index_path(path=None) -> Path:
-    return find(("imdb_word_index.json",), path=path, url=WORD_INDEX_URL, md5=WORD_INDEX_MD5, what="imdb_word_index")
-
-
-def imdb_word_index(path=None) -> dict:
-    with open(imdb_word_index_path(path), encoding="utf-8") as fh:
-        return json.load(fh)
-
-
-def text_to_word_sequence(text, filters=KERAS_FILTERS, lower=True, split=" "):
-    """Keras's legacy ``text_to_word_sequence``: lowercase, filters → split char, drop empties."""
-    if lower:
-        text = text.lower()
-    text = text.translate(str.maketrans({c: split for c in filters}))
-    return [w for w in text.split(split) if w]
-
-
-def encode_keras_imdb(text, word_index, num_words=None, start_char=1, oov_char=2, index_from=3):
-    seq = [start_char] if start_char is not None else []
-    for w in text_to_word_sequence(text):
-        i = word_index.get(w)
-        i = oov_char if i is None else i + index_from
-        if num_words is not None and i >= num_words:
-            i = oov_char
-        seq.append(i)
-    return seq
-
-
-# --------------------------------------------------------------------------- GloVe
-
-def glove_path(dim=100, path=None, download=True) -> Path:
-    names = (f"glove.6B.{dim}d.txt", f"glove.6B.{dim}d.txt.gz", f"glove.6B.{dim}d.imdb.txt.gz",
-             "glove.6B.zip")
-    p = find(names, path=path, url=GLOVE_URL if download else None, what=f"GloVe {dim}d")
-    if p.name == "glove.6B.zip":
-        with zipfile.ZipFile(p) as z:
-            if f"glove.6B.{dim}d.txt" not in z.namelist():
-                raise DataNotFound(f"{p}: has no glove.6B.{dim}d.txt")
-    return p
-
-
-def glove_available(dim) -> bool:
-    try:
-        glove_path(dim, download=False)
-        return True
-    except DataNotFound:
-        return False
-
-
-def load_glove(vocab=None, dim=100, path=None) -> dict:
-    """Vectors ``{word: float32[dim]}`` from GloVe's text format (plain, .gz, or in glove.6B.zip),
-    keeping only ``vocab`` words when given (reading all 400k 100d vectors takes ~1 GB)."""
-    p = glove_path(dim, path)
-    if p.suffix == ".zip":
-        z = zipfile.ZipFile(p)
-        fh = io.TextIOWrapper(z.open(f"glove.6B.{dim}d.txt"), encoding="utf-8")
-    elif p.suffix == ".gz":
-        fh = gzip.open(p, "rt", encoding="utf-8")
-    else:
-        fh = open(p, encoding="utf-8")
-    vectors = {}
-    with fh:
-        for n, line in enumerate(fh, 1):
-            word, _, rest = line.rstrip("\n").partition(" ")
-            if vocab is not None and word not in vocab:
-                continue
-            vec = np.array(rest.split(" "), dtype=np.float32)
-            if vec.shape != (dim,):
-                raise DataFormatError(f"{p}: line {n} ({word!r}) has {vec.size} values, expected {dim}")
-            vectors[word] = vec
-    return vectors
-
-
-def embedding_matrix(word_index: dict, vectors: dict, dim: int, rows: int):
-    """Seed 000's matrix: row i = GloVe vector of the word with index i, zeros where not found.
-    Returns (matrix float32[rows, dim], coverage = found / words with index < rows)."""
-    m = np.zeros((rows, dim), dtype=np.float32)
-    found = total = 0
-    for word, i in word_index.items():
-        if i < rows:
-            total += 1
-            v = vectors.get(word)
-            if v is not None:
-                m[i] = v
-                found += 1
-    return m, (found / total if total else 0.0)
-
-
-# --------------------------------------------------------------------------- names, Amazon
-
-def names_path(path=None) -> Path:
-    return find(("names",), path=path, what="names corpus (names/male.txt, names/female.txt)")
-
-
-def amazon_food_path(path=None) -> Path:
-    return find(("Reviews.csv", "Reviews.csv.gz", "amazon_fine_food_sample.csv.gz"), path=path,
-                what="Amazon Fine Food reviews")
-
-
-def names(path=None) -> pd.DataFrame:
-    """NLTK names corpus (seed 002): ``name, label`` with label 1 = female, 0 = male."""
-    d = names_path(path)
-    frames = []
-    for fname, label in (("male.txt", 0), ("female.txt", 1)):
-        f = d / fname
-        if not f.exists():
-            raise DataNotFound(f"names corpus: {f} does not exist")
-        lines = [ln.strip() for ln in f.read_text(encoding="utf-8").splitlines()]
-        frames.append(pd.DataFrame({"name": [n for n in lines if n and not n.startswith("#")],
-                                    "label": label}))
-    return pd.concat(frames, ignore_index=True)
-
-
-def amazon_food(path=None) -> pd.DataFrame:
-    """Amazon Fine Food reviews (seed 003), Kaggle ``Reviews.csv`` columns incl. ``Score, Text``."""
-    p = amazon_food_path(path)
-    try:
-        df = pd.read_csv(p)
-    except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as e:
-        raise DataFormatError(f"{p}: not a readable CSV ({str(e).splitlines()[0]})") from None
-    missing = {"Score", "Text"} - set(df.columns)
-    if missing:
-        raise DataFormatError(f"{p}: missing column(s) {sorted(missing)}")
-    return df

@@ -158,34 +158,35 @@ def main(spec: dict, argv=None) -> dict:
         if len(chosen) != 1:
             sys.exit(f"error: --trial {args.trial!r} matches {len(chosen)} trials of {name}; "
                      f"names: {', '.join(t['name'] for t in trials[:6])}, ...")
-        r = run_local(chosen[0])
-        return {"results": [r]}
+        return {"results": [run_local(chosen[0])]}
 
     chosen = select(trials, args.only)
     if not chosen:
         sys.exit(f"error: --only {args.only!r} matches none of the {len(trials)} trials of {name}")
-    have = results.done(args.results, name)
-    skip = {"ok", "diverged"} | (set() if args.rerun_failed else {"failed"})
-    todo = [t for t in chosen if have.get(t["trial_id"]) not in skip]
-    where = f"{args.results.rstrip('/')}/{name}"
-    print(f"{name}: {len(chosen)} trials, {len(chosen) - len(todo)} already in {where}, {len(todo)} to run"
-          + (f"  (budget: {b})" if b else ""), flush=True)
-    if args.dry_run:
-        for t in chosen:
-            print(f"  {t['trial_id']}  {t['name']:<34} {have.get(t['trial_id'], 'todo')}")
-        return {"todo": todo, "done": have}
-    if not todo:
-        print("nothing to do: every trial is already done (use --rerun-failed to retry failed ones)")
-        return {"todo": [], "results": []}
-    return run_ray(spec, trials, todo, args, b, where)
+    try:
+        have = results.done(args.results, name)
+        skip = {"ok", "diverged"} | (set() if args.rerun_failed else {"failed"})
+        todo = [t for t in chosen if have.get(t["trial_id"]) not in skip]
+        where = f"{args.results.rstrip('/')}/{name}"
+        print(f"{name}: {len(chosen)} trials, {len(chosen) - len(todo)} already in {where}, {len(todo)} to run"
+              + (f"  (budget: {b})" if b else ""), flush=True)
+        if args.dry_run:
+            for t in chosen:
+                print(f"  {t['trial_id']}  {t['name']:<34} {have.get(t['trial_id'], 'todo')}")
+            return {"todo": todo, "done": have}
+        if not todo:
+            print("nothing to do: every trial is already done (use --rerun-failed to retry failed ones)")
+            return {"todo": [], "results": []}
+        return run_ray(spec, trials, todo, args, b, where)
+    except results.ResultsError as e:
+        sys.exit(f"error: {e}")
+
+# ----------------------------------------------------------------------------- the sweep on Ray, step by step
 
 
-def run_ray(spec, trials, todo, args, b, where) -> dict:
-    import ray
-    from tqdm import tqdm
-
-    # Each distinct dataset config prepared once (from the on-disk cache when it can be), before
-    # Ray starts: a missing or bad data file stops the sweep here, with nothing started.
+def prepare_datasets(todo: list[dict]) -> dict:
+    """Each distinct dataset config prepared once (from the on-disk cache when it can be), before
+    Ray starts: a missing or bad data file stops the sweep here, with nothing started."""
     datasets = {}
     for t in todo:
         key = dataset_key(t)
@@ -194,39 +195,55 @@ def run_ray(spec, trials, todo, args, b, where) -> dict:
             datasets[key] = p = _prepare(t)
             print(f"dataset {key}: {len(p.x_train)} train / {len(p.x_test)} test rows "
                   f"prepared in {time.time() - t0:.1f} s{' (cached)' if p.meta.get('cached') else ''}", flush=True)
+    return datasets
 
-    # The running cluster when there is one (the head node after `ray up`), else a local one.
+
+def connect(args) -> bool:
+    """Join the running cluster when there is one (the head node after `ray up`), else start a
+    local Ray. Returns whether this process started Ray (and so shuts it down)."""
+    import ray
+
+    if ray.is_initialized():
+        return False
     address = args.address or os.environ.get("RAY_ADDRESS") or ("auto" if _cluster_running() else "local")
-    owns_ray = not ray.is_initialized()
-    if owns_ray:
-        ray.init(address=address, log_to_driver=False, configure_logging=False,
-                 **({"include_dashboard": False} if address == "local" else {}))
-    resources = ray.cluster_resources()
-    gpus = gpus_wanted(args, resources)
-    # How many trials the cluster runs at once right now (an autoscaler may add nodes later).
-    capacity = max(1, int(resources.get("GPU" if gpus else "CPU", 1) / (gpus or args.cpus_per_trial)))
-    started = time.time()
-    run_info = {"started_at": started, "host": socket.gethostname(), "cluster_resources": resources,
-                "budget": b, "todo": [t["trial_id"] for t in todo], "gpus_per_trial": gpus,
-                "cpus_per_trial": args.cpus_per_trial}
+    ray.init(address=address, log_to_driver=False, configure_logging=False,
+             **({"include_dashboard": False} if address == "local" else {}))
+    return True
+
+
+def record_run(spec, trials, todo, args, b, gpus) -> tuple[dict, dict]:
+    """Append this run to ``sweep.json`` (spec, expanded trials, code version, resources);
+    returns (the whole file, this run's entry), to be written again with the counts at the end."""
+    import ray
+
+    run = {"started_at": time.time(), "host": socket.gethostname(), "cluster_resources": ray.cluster_resources(),
+           "budget": b, "todo": [t["trial_id"] for t in todo], "gpus_per_trial": gpus,
+           "cpus_per_trial": args.cpus_per_trial}
     meta = results.read_json(args.results, spec["name"], "sweep.json") or {}
     meta.update(spec=_jsonable(spec), trials=trials, code_version=code_version())
-    meta.setdefault("runs", []).append(run_info)  # the same dict: updated with the counts at the end
+    meta.setdefault("runs", []).append(run)
     results.write_json(args.results, spec["name"], "sweep.json", meta)
+    return meta, run
 
-    # One ray.put per distinct dataset config, shared by every trial that uses it.
-    refs = {key: ray.put(p) for key, p in datasets.items()}
-    datasets.clear()  # the object store holds them now
+
+def submit(todo, refs, args, gpus) -> dict:
+    """One Ray task per trial, in a fresh worker each (``max_calls=1``), retried by Ray when its
+    worker or node dies; ``{object ref: trial}``."""
+    import ray
 
     task = ray.remote(max_calls=1, max_retries=args.max_retries)(remote_trial)
-    pending = {}
-    for t in todo:
-        ref = task.options(num_cpus=args.cpus_per_trial, num_gpus=gpus, name=t["name"]).remote(
-            t, refs[dataset_key(t)], args.cpus_per_trial, gpus, args.gpu_memory_mb)
-        pending[ref] = t
+    return {task.options(num_cpus=args.cpus_per_trial, num_gpus=gpus, name=t["name"]).remote(
+        t, refs[dataset_key(t)], args.cpus_per_trial, gpus, args.gpu_memory_mb): t for t in todo}
+
+
+def collect(pending: dict, args, name: str, b: dict, capacity: int) -> tuple[list, dict]:
+    """Ray's ``ray.wait`` loop: write each result the moment it arrives; a task that died with
+    its retries spent is written as ``failed``."""
+    import ray
+    from tqdm import tqdm
+
     finished, counts = [], {"ok": 0, "diverged": 0, "failed": 0}
-    bar = tqdm(total=len(todo), unit="trial", dynamic_ncols=True, file=sys.stdout)
-    try:
+    with tqdm(total=len(pending), unit="trial", dynamic_ncols=True, file=sys.stdout) as bar:
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
             t = pending.pop(ready[0])
@@ -234,26 +251,40 @@ def run_ray(spec, trials, todo, args, b, where) -> dict:
                 r = ray.get(ready[0])
             except Exception as e:  # the task itself died (retries exhausted), not an error inside it
                 r = {"trial_id": t["trial_id"], "config_id": t["config_id"], "name": t["name"], "config": t,
-                     "status": "failed", "error": _task_error(e),
-                     "history": [], "finished_at": time.time()}
-            results.write_trial(args.results, spec["name"], r, b)
+                     "status": "failed", "error": _task_error(e), "history": [], "finished_at": time.time()}
+            results.write_trial(args.results, name, r, b)
             finished.append(r)
             counts[r["status"]] = counts.get(r["status"], 0) + 1
             bar.update(1)
-            bar.set_postfix(running=min(len(pending), capacity),
-                            failed=counts["failed"], diverged=counts["diverged"])
+            bar.set_postfix(running=min(len(pending), capacity), failed=counts["failed"], diverged=counts["diverged"])
             bar.write(trial_line(r))
+    return finished, counts
+
+
+def run_ray(spec, trials, todo, args, b, where) -> dict:
+    import ray
+
+    datasets = prepare_datasets(todo)
+    owns_ray = connect(args)
+    resources = ray.cluster_resources()
+    gpus = gpus_wanted(args, resources)
+    # How many trials the cluster runs at once right now (an autoscaler may add nodes later).
+    capacity = max(1, int(resources.get("GPU" if gpus else "CPU", 1) / (gpus or args.cpus_per_trial)))
+    meta, run = record_run(spec, trials, todo, args, b, gpus)
+    refs = {key: ray.put(p) for key, p in datasets.items()}  # one copy per dataset, shared by its trials
+    datasets.clear()  # the object store holds them now
+    pending = submit(todo, refs, args, gpus)
+    try:
+        finished, counts = collect(pending, args, spec["name"], b, capacity)
     except KeyboardInterrupt:
         for ref in pending:
             ray.cancel(ref, force=True)
-        bar.close()
-        print(f"\ninterrupted: {len(finished)} trials saved in {where}; {len(pending)} cancelled. "
+        print(f"\ninterrupted: {len(todo) - len(pending)} trials saved in {where}; {len(pending)} cancelled. "
               "Run the same command again to resume.", flush=True)
         raise SystemExit(130) from None
-    bar.close()
-    run_info.update(finished_at=time.time(), counts=counts)
+    run.update(finished_at=time.time(), counts=counts)
     results.write_json(args.results, spec["name"], "sweep.json", meta)
-    print(f"done in {(time.time() - started) / 60:.1f} min: {counts}; results in {where}", flush=True)
+    print(f"done in {(time.time() - run['started_at']) / 60:.1f} min: {counts}; results in {where}", flush=True)
     if owns_ray:
         ray.shutdown()
     return {"results": finished, "datasets_put": len(refs), "counts": counts}

@@ -4,38 +4,11 @@
     GRU, optionally Bidirectional) → [Dense hidden] → [Dropout] → Dense(1, sigmoid)
 
 or, with ``arch="bag"``, seed 002's dense bag-of-tokens model (multi-hot → Dense × layers → Dense(1)).
+Every key of the spec and its default is declared in ``settings.MODEL``.
 """
 from __future__ import annotations
 
-MODEL_DEFAULTS = dict(
-    arch="LSTM",                 # SimpleRNN | LSTM | GRU | bag
-    units=32,
-    layers=1,                    # stacked recurrent (or, for bag, hidden Dense) layers
-    bidirectional=False,
-    activation="tanh",           # of the recurrent layers (seed 000: relu)
-    kernel_initializer="glorot_uniform",  # he_normal | glorot_normal | glorot_uniform | random_normal
-    init_stddev=0.05,            # stddev when an initializer is random_normal
-    dropout=0.0,                 # inside the recurrent layers
-    recurrent_dropout=0.0,
-    embedding_dim=100,           # ignored with a pretrained matrix (its width is used)
-    embedding_trainable=None,    # None: learned → trainable, pretrained (GloVe) → frozen
-    mask_zero=False,
-    embedding_dropout=0.0,       # Dropout right after the embedding (seed 003)
-    dense_units=None,            # optional hidden Dense: int, or "same" = units (seed 000)
-    dense_activation="relu",
-    dense_initializer="glorot_uniform",
-    output_dropout=0.0,          # Dropout before the output layer (seed 004)
-    output_initializer="glorot_uniform",
-    optimizer="adam",            # adam | rmsprop | sgd
-    learning_rate=1e-3,
-)
-MODEL_CHOICES = dict(
-    arch=("SimpleRNN", "LSTM", "GRU", "bag"),
-    kernel_initializer=("he_normal", "glorot_normal", "glorot_uniform", "random_normal"),
-    dense_initializer=("he_normal", "glorot_normal", "glorot_uniform", "random_normal"),
-    output_initializer=("he_normal", "glorot_normal", "glorot_uniform", "random_normal"),
-    optimizer=("adam", "rmsprop", "sgd"),
-)
+from . import settings
 
 
 def _init(name, stddev):
@@ -51,7 +24,7 @@ def build_model(spec: dict, vocab_size: int, maxlen: int, embedding=None):
     import keras
     from keras import layers
 
-    s = {**MODEL_DEFAULTS, **spec}
+    s = {**settings.defaults("model"), **spec}
     rnn = {"SimpleRNN": layers.SimpleRNN, "LSTM": layers.LSTM, "GRU": layers.GRU}.get(s["arch"])
     inputs = keras.Input(shape=(maxlen,), dtype="int32", name="tokens")
     if s["arch"] == "bag":

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import posixpath
 import uuid
 
@@ -21,20 +22,18 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from .sweep import KEY_CHECK, SECTIONS
+from . import settings
 
 # ----------------------------------------------------------------------------- schema
 
-_KIND_TYPE = {"positive integer": pa.int64(), "positive integer or None": pa.int64(), "integer": pa.int64(),
-              "fraction in [0, 1)": pa.float64(), "positive number": pa.float64(),
-              "true or false": pa.bool_(), "true, false or None": pa.bool_()}
-# Config fields flattened into columns by their bare key (sections share no key names).
-CONFIG_COLUMNS = [(s, k) for s, (defaults, _) in SECTIONS.items() for k in defaults]
-assert len({k for _, k in CONFIG_COLUMNS}) == len(CONFIG_COLUMNS), "config keys must be unique across sections"
+_ARROW = {"bool": pa.bool_(), "int64": pa.int64(), "float64": pa.float64(), "string": pa.string()}
+# Config fields flattened into columns by their bare key (settings keeps keys unique across sections),
+# typed by each setting's declared type.
+CONFIG_COLUMNS = [(section, key) for section, key, _ in settings.columns()]
 
 _f, _i, _s = pa.float64(), pa.int64(), pa.string()
 TRIAL_FIELDS = [("sweep", _s), ("study", _s), ("trial_id", _s), ("config_id", _s), ("name", _s)] + \
-    [(k, _KIND_TYPE.get(KEY_CHECK.get(k), _s)) for _, k in CONFIG_COLUMNS] + [
+    [(k, _ARROW[setting.column_type]) for _, k, setting in settings.columns()] + [
     ("status", _s), ("error", _s), ("test_loss", _f), ("test_accuracy", _f), ("test_auc", _f),
     ("best_val_accuracy", _f), ("best_val_epoch", _i), ("best_val_loss", _f),
     ("final_val_accuracy", _f), ("final_val_loss", _f), ("final_accuracy", _f), ("final_loss", _f),
@@ -103,8 +102,6 @@ def filesystem(uri: str):
     """(pyarrow FileSystem, path) for a local path or a URI such as s3://bucket/prefix."""
     if "://" in uri:
         return pafs.FileSystem.from_uri(uri)
-    import os
-
     return pafs.LocalFileSystem(), os.path.abspath(uri)
 
 
@@ -142,13 +139,28 @@ def write_json(uri: str, sweep: str, name: str, obj: dict):
     _atomic_write(fs, posixpath.join(base, sweep, name), lambda o: o.write(blob))
 
 
+class ResultsError(OSError):
+    """The results cannot be read or written; the message names the file or URI."""
+
+
 def read_json(uri: str, sweep: str, name: str) -> dict | None:
+    """The JSON file, or None when it does not exist. Any other failure (unreadable, corrupt, a
+    network error) is a one-line ``ResultsError``: a caller must never mistake it for "no file"
+    and write a fresh one over the old."""
     fs, base = filesystem(uri)
+    path = posixpath.join(base, sweep, name)
     try:
-        with fs.open_input_stream(posixpath.join(base, sweep, name)) as f:
+        if fs.get_file_info(path).type == pafs.FileType.NotFound:
+            return None
+        with fs.open_input_stream(path) as f:
             return json.loads(f.read())
-    except (FileNotFoundError, OSError):
-        return None
+    except (OSError, ValueError) as e:
+        raise ResultsError(f"{uri.rstrip('/')}/{sweep}/{name}: cannot be read ({_first_line(e)})") from None
+
+
+def _first_line(e: Exception) -> str:
+    lines = [ln for ln in str(e).splitlines() if ln.strip()]
+    return f"{type(e).__name__}: {lines[0] if lines else ''}"
 
 
 def _read_dir(fs, path: str, schema: pa.Schema, required=()) -> pa.Table:
@@ -160,7 +172,10 @@ def _read_dir(fs, path: str, schema: pa.Schema, required=()) -> pa.Table:
                    and not posixpath.basename(i.path).startswith((".", "_")))
     tables = []
     for f in files:
-        t = pq.read_table(f, filesystem=fs)
+        try:
+            t = pq.read_table(f, filesystem=fs)
+        except (OSError, pa.ArrowException) as e:
+            raise ResultsError(f"{f}: not a readable Parquet file ({_first_line(e)})") from None
         missing = [c for c in required if c not in t.column_names]
         if missing:
             raise ValueError(f"{f}: missing column(s) {', '.join(missing)}")
@@ -201,21 +216,41 @@ def sweeps(uri: str) -> list[str]:
                   and fs.get_file_info(posixpath.join(i.path, "trials")).type == pafs.FileType.Directory)
 
 
+def is_sweep(path: str) -> bool:
+    """Is ``path`` one sweep's folder (it holds a trials/ table)?"""
+    fs, base = filesystem(path)
+    return fs.get_file_info(posixpath.join(base, "trials")).type == pafs.FileType.Directory
+
+
 def locate(path: str, sweep: str | None = None) -> tuple[str, str]:
     """(results root, sweep name) from a sweep folder, or a root plus ``sweep`` (or holding one)."""
-    fs, base = filesystem(path)
     if sweep is None:
-        if fs.get_file_info(posixpath.join(base, "trials")).type == pafs.FileType.Directory:
-            parent, sweep = posixpath.split(base.rstrip("/"))
+        if is_sweep(path):
             uri, q, query = path.partition("?")  # s3://b/p/sweep?endpoint_override=... keeps its query
-            path = (uri.rstrip("/")[: -len(sweep)].rstrip("/") or parent) + q + query
+            root, sweep = posixpath.split(uri.rstrip("/"))
+            if "://" not in uri:
+                root, sweep = os.path.split(os.path.abspath(uri))
+            path = root + q + query
         else:
             found = sweeps(path)
             if len(found) != 1:
-                raise FileNotFoundError(f"{path}: no trials/ table here" if not found else
+                raise FileNotFoundError(f"{path}: no <sweep>/trials table here" if not found else
                                         f"{path}: holds several sweeps ({', '.join(found)}); pass sweep=")
             sweep = found[0]
     return path, sweep
+
+
+def local_folder(uri: str, sweep: str, *parts) -> str | None:
+    """The local folder ``<uri>/<sweep>/<parts>``, or None when the results live remotely."""
+    fs, base = filesystem(uri)
+    return posixpath.join(base, sweep, *parts) if isinstance(fs, pafs.LocalFileSystem) else None
+
+
+def upload_folder(local: str, uri: str, sweep: str, *parts) -> str:
+    """Copy a local folder to ``<uri>/<sweep>/<parts>`` (s3://, gs://); returns that URI."""
+    fs, base = filesystem(uri)
+    pafs.copy_files(local, posixpath.join(base, sweep, *parts), destination_filesystem=fs)
+    return "/".join([uri.partition("?")[0].rstrip("/"), sweep, *parts])
 
 
 def load(path: str, sweep: str | None = None, **required):

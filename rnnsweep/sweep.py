@@ -1,26 +1,23 @@
 """Sweep specs: a study written as data, expanded into trial configs.
 
-A sweep is a dict with a ``name`` and three sections, ``dataset``, ``model`` and ``training``;
-any value may be ``grid(a, b, ...)``. Expanding gives one config per point of the product,
-each with a stable content-hash ``trial_id`` (same config → same id, whatever the key order),
-a ``config_id`` that ignores the random seed (repeats share it), and a readable name.
+A sweep is a dict with a ``name`` and three sections, ``dataset``, ``model`` and ``training``
+(every key is declared in ``settings``); any value may be ``grid(a, b, ...)``. Expanding gives one
+config per point of the product, each with a stable content-hash ``trial_id``, a ``config_id``
+that ignores the random seed (repeats share it), and a readable name unique in the sweep.
 Everything is checked before anything runs.
 """
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import hashlib
 import itertools
 import json
 from dataclasses import dataclass
 
-from .models import MODEL_CHOICES, MODEL_DEFAULTS
-from .text import DATASET_CHOICES, DATASET_DEFAULTS
-from .trial import TRAINING_DEFAULTS
+from . import settings
+from .settings import SECTIONS
 
-SECTIONS = {"dataset": (DATASET_DEFAULTS, DATASET_CHOICES),
-            "model": (MODEL_DEFAULTS, MODEL_CHOICES),
-            "training": (TRAINING_DEFAULTS, {})}
 TOP_KEYS = ("name", "description", "dataset", "model", "training", "studies")
 
 
@@ -39,64 +36,22 @@ def grid(*values) -> Grid:
         raise SweepError("grid() needs at least one value")
     return Grid(tuple(values))
 
-
 # ----------------------------------------------------------------------------- validation
-
-def _pos_int(v):
-    return isinstance(v, int) and not isinstance(v, bool) and v > 0
-
-
-def _opt(check):
-    return lambda v: v is None or check(v)
-
-
-def _fraction(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1
-
-
-_CHECKS = {
-    "positive integer": ("units", "layers", "embedding_dim", "maxlen", "batch_size", "epochs"),
-    "positive integer or None": ("num_words", "limit_train", "limit_test", "early_stopping"),
-    "fraction in [0, 1)": ("dropout", "recurrent_dropout", "embedding_dropout", "output_dropout",
-                           "validation_split", "test_size"),
-    "true or false": ("bidirectional", "mask_zero", "char_level", "lower"),
-    "true, false or None": ("embedding_trainable",),
-    "integer": ("seed", "split_seed"),
-    "positive number": ("learning_rate", "init_stddev"),
-    "string": ("activation", "dense_activation", "early_stopping_monitor"),
-    "string or None": ("oov_token", "path"),
-    "positive integer, 'same' or None": ("dense_units",),
-}
-_TESTS = {
-    "positive integer": _pos_int,
-    "positive integer or None": _opt(_pos_int),
-    "fraction in [0, 1)": _fraction,
-    "true or false": lambda v: isinstance(v, bool),
-    "true, false or None": lambda v: v is None or isinstance(v, bool),
-    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "positive number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0,
-    "string": lambda v: isinstance(v, str) and v != "",
-    "string or None": _opt(lambda v: isinstance(v, str)),
-    "positive integer, 'same' or None": lambda v: v is None or v == "same" or _pos_int(v),
-}
-KEY_CHECK = {key: kind for kind, keys in _CHECKS.items() for key in keys}
 
 
 def _unknown(where, key, valid):
-    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+    close = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.5)
     hint = f" (did you mean '{close[0]}'?)" if close else f" (valid: {', '.join(sorted(valid))})"
     return SweepError(f"{where}{key}: unknown key{hint}")
 
 
 def check_value(section, key, value, where=""):
-    _, choices = SECTIONS[section]
-    values = value.values if isinstance(value, Grid) else (value,)
-    for v in values:
-        if key in choices and v not in choices[key]:
-            raise SweepError(f"{where}{section}.{key}: {v!r} is not one of {', '.join(map(repr, choices[key]))}")
-        kind = KEY_CHECK.get(key)
-        if kind and not _TESTS[kind](v):
-            raise SweepError(f"{where}{section}.{key}: {v!r} is not a {kind}")
+    """Raise a one-line ``SweepError`` naming ``section.key`` unless every value is allowed."""
+    setting = SECTIONS[section][key]
+    for v in value.values if isinstance(value, Grid) else (value,):
+        problem = setting.problem(v)
+        if problem:
+            raise SweepError(f"{where}{section}.{key}: {problem}")
 
 
 def validate(spec: dict) -> dict:
@@ -124,31 +79,75 @@ def validate(spec: dict) -> dict:
 
 
 def _validate_sections(spec, where):
-    for section, (defaults, _) in SECTIONS.items():
+    for section, declared in SECTIONS.items():
         body = spec.get(section, {})
         if not isinstance(body, dict):
             raise SweepError(f"{where}{section}: must be a dict, got {type(body).__name__}")
         for key, value in body.items():
-            if key not in defaults:
-                raise _unknown(f"{where}{section}.", key, defaults)
+            if key not in declared:
+                raise _unknown(f"{where}{section}.", key, declared)
             check_value(section, key, value, where)
 
-# ----------------------------------------------------------------------------- expansion
+# ----------------------------------------------------------------------------- ids and names
 
 
 def stable_hash(obj, n=12) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:n]
 
 
+def _non_default(body: dict) -> dict:
+    """The values of each section that differ from its defaults: what an id hashes, so that a
+    setting added later (whose default keeps today's behaviour) leaves every existing id as it is."""
+    out = {}
+    for section, values in body.items():
+        declared = SECTIONS[section]
+        changed = {k: v for k, v in values.items()
+                   if k not in declared or not (v == declared[k].default and type(v) is type(declared[k].default))}
+        if changed:
+            out[section] = changed
+    return out
+
+
+def trial_id(body: dict) -> str:
+    """Content hash of a trial's sections: same config → same id, whatever the key order, and
+    writing a default explicitly changes nothing."""
+    return stable_hash(_non_default(body))
+
+
+def config_id(body: dict) -> str:
+    """Like ``trial_id`` but blind to the random seed: seed repeats share it."""
+    return trial_id({**body, "training": {k: v for k, v in body["training"].items() if k != "seed"}})
+
+
+def _label(key, v):
+    return f"{key}{v}" if not isinstance(v, bool) else (key if v else f"no_{key}")
+
+
 def _name(cfg, gridded):
     m, t = cfg["model"], cfg["training"]
     parts = [f"{m['arch']}-{m['units']}-bs{t['batch_size']}"]
     shown = {("model", "arch"), ("model", "units"), ("training", "batch_size")}
-    for section, key in gridded:
-        if (section, key) not in shown:
-            v = cfg[section][key]
-            parts.append(f"{key}{v}" if not isinstance(v, bool) else (key if v else f"no_{key}"))
+    parts += [_label(k, cfg[s][k]) for s, k in gridded if (s, k) not in shown]
     return "-".join(parts)
+
+
+def _unique_names(trials: list[dict]):
+    """Trials of one sweep (across all its studies) that share a name get the settings that tell
+    them apart appended (``GRU-10-bs32-embedding_dim50``), then, if still equal, an id prefix."""
+    by_name: dict[str, list[dict]] = {}
+    for t in trials:
+        by_name.setdefault(t["name"], []).append(t)
+    for group in (g for g in by_name.values() if len(g) > 1):
+        differ = [(s, k) for s in SECTIONS for k in group[0][s]
+                  if len({json.dumps(t[s][k]) for t in group}) > 1]
+        for t in group:
+            t["name"] = "-".join([t["name"]] + [_label(k, t[s][k]) for s, k in differ])
+    names = [t["name"] for t in trials]
+    for t in trials:
+        if names.count(t["name"]) > 1:
+            t["name"] = f"{t['name']}-{t['trial_id'][:6]}"
+
+# ----------------------------------------------------------------------------- expansion
 
 
 def expand(spec: dict, overrides: dict | None = None) -> list[dict]:
@@ -162,46 +161,37 @@ def expand(spec: dict, overrides: dict | None = None) -> list[dict]:
     for section, body in (overrides or {}).items():
         for key, value in body.items():
             check_value(section, key, value, "override ")
-    if not spec.get("studies"):
-        return _expand_grid(spec, overrides)
-    trials = {}
-    for study, body in spec["studies"].items():
+    studies = spec.get("studies") or {None: {}}
+    trials: dict[str, dict] = {}
+    for study, body in studies.items():
         merged = {**spec, **{s: {**spec.get(s, {}), **body.get(s, {})} for s in SECTIONS}}
         for t in _expand_grid(merged, overrides):
             if t["trial_id"] in trials:
                 trials[t["trial_id"]]["study"] += f",{study}"
             else:
-                trials[t["trial_id"]] = {**t, "study": study}
-    return list(trials.values())
+                trials[t["trial_id"]] = {**t, "study": study} if study else t
+    out = list(trials.values())
+    _unique_names(out)
+    return out
 
 
 def _expand_grid(spec: dict, overrides: dict | None) -> list[dict]:
     gridded = [(s, k) for s in SECTIONS for k, v in spec.get(s, {}).items() if isinstance(v, Grid)]
-    choices = [spec[s][k].values for s, k in gridded]
     trials = []
-    for point in itertools.product(*choices):
-        cfg = {s: {**defaults, **{k: v for k, v in spec.get(s, {}).items() if not isinstance(v, Grid)}}
-               for s, (defaults, _) in SECTIONS.items()}
+    for point in itertools.product(*(spec[s][k].values for s, k in gridded)):
+        body = {s: {**settings.defaults(s), **{k: v for k, v in spec.get(s, {}).items() if not isinstance(v, Grid)}}
+                for s in SECTIONS}
         for (s, k), v in zip(gridded, point):
-            cfg[s][k] = v
-        for s, body in (overrides or {}).items():
-            cfg[s].update(body)
-        name = _name(cfg, gridded)
-        body = {s: cfg[s] for s in SECTIONS}
-        no_seed = {**body, "training": {k: v for k, v in cfg["training"].items() if k != "seed"}}
-        trials.append({"sweep": spec["name"], "trial_id": stable_hash(body), "config_id": stable_hash(no_seed),
-                       "name": name, **body})
-    names = [t["name"] for t in trials]
-    for t in trials:  # a grid over a key the name leaves out: keep names unique
-        if names.count(t["name"]) > 1:
-            t["name"] = f"{t['name']}-{t['trial_id'][:6]}"
+            body[s][k] = v
+        for s, values in (overrides or {}).items():
+            body[s].update(values)
+        trials.append({"sweep": spec["name"], "trial_id": trial_id(body), "config_id": config_id(body),
+                       "name": _name(body, gridded), **body})
     return trials
 
 
 def select(trials: list[dict], pattern: str | None) -> list[dict]:
     """Trials whose name or id matches any comma-separated glob in ``pattern``."""
-    import fnmatch
-
     if not pattern:
         return trials
     pats = [p.strip() for p in pattern.split(",") if p.strip()]

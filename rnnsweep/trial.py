@@ -12,16 +12,7 @@ import socket
 import time
 import traceback
 
-TRAINING_DEFAULTS = dict(
-    batch_size=32,
-    epochs=10,
-    validation_split=0.2,     # Keras: the *last* 20 % of the training arrays
-    seed=42,                  # keras.utils.set_random_seed
-    early_stopping=None,      # patience in epochs (restores the best weights), or None
-    early_stopping_monitor="val_loss",
-    limit_train=None,         # use only the first N training samples (a budget override)
-    limit_test=None,          # evaluate on the first N test samples only (a budget override)
-)
+from . import settings
 
 METRICS = ("loss", "accuracy", "auc")
 
@@ -93,15 +84,78 @@ def _finite(x):
     return x if math.isfinite(x) else None
 
 
+def split_validation(x, y, validation_split):
+    """Keras's ``validation_split``, done here so the counts are what is trained on: the *last*
+    ``validation_split`` of the arrays, cut at ``floor(n * (1 - validation_split))`` as Keras cuts."""
+    if not validation_split:
+        return (x, y), None
+    n = len(x)
+    at = int(math.floor(n * (1.0 - validation_split)))
+    if at in (0, n):
+        raise ValueError(f"validation_split={validation_split} of {n} samples leaves no training or "
+                         "no validation samples")
+    return (x[:at], y[:at]), (x[at:], y[at:])
+
+
+def _history(h: dict, seconds: list) -> list[dict]:
+    """One row per epoch: every metric and its val_ twin (None where non-finite), and its seconds."""
+    rows = []
+    for e in range(len(h.get("loss", []))):
+        row = {"epoch": e + 1, "seconds": seconds[e] if e < len(seconds) else None}
+        for m in METRICS:
+            for k in (m, f"val_{m}"):
+                row[k] = _finite(h[k][e]) if k in h and e < len(h[k]) else None
+        rows.append(row)
+    return rows
+
+
+def _fit(model, train, val, training, result, verbose):
+    """``model.fit`` with the divergence stop, epoch timer and optional early stopping; fills
+    ``result`` with the history and sample counts; returns the divergence callback."""
+    import keras
+
+    stop, timer = _diverged_callback(), _timer_callback()
+    callbacks = [stop, timer]
+    if training["early_stopping"]:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor=training["early_stopping_monitor"], patience=training["early_stopping"],
+            restore_best_weights=True))
+    t0 = time.perf_counter()
+    hist = model.fit(*train, validation_data=val, batch_size=training["batch_size"], epochs=training["epochs"],
+                     callbacks=callbacks, verbose=verbose)
+    result["fit_seconds"] = time.perf_counter() - t0
+    result["history"] = _history(hist.history, timer.seconds)
+    n_epochs, n_train = len(result["history"]), len(train[0])
+    result.update(epochs_run=n_epochs, train_samples=n_train, val_samples=len(val[0]) if val else 0,
+                  samples_per_second=n_train * n_epochs / result["fit_seconds"] if n_epochs else None)
+    if stop.diverged_at is not None:
+        result["status"] = "diverged"
+        result["error"] = f"loss became non-finite in epoch {n_epochs}, batch {stop.diverged_at}"
+    return stop
+
+
+def _evaluate(model, prepared, training, result):
+    n_test = min(len(prepared.x_test), training["limit_test"] or len(prepared.x_test))
+    t0 = time.perf_counter()
+    scores = model.evaluate(prepared.x_test[:n_test], prepared.y_test[:n_test],
+                            batch_size=max(256, training["batch_size"]), verbose=0, return_dict=True)
+    result["evaluate_seconds"] = time.perf_counter() - t0
+    for m in METRICS:
+        result[f"test_{m}"] = _finite(scores[m])
+    if result["test_loss"] is None:
+        result["status"], result["error"] = "diverged", "test loss is non-finite"
+
+
 def run_trial(config: dict, prepared, cpus=None, gpu_memory_mb=None, verbose=0) -> dict:
     """Train ``config`` (sections ``model`` and ``training``; ids/names passed through) on a
-    ``text.Prepared`` dataset and return the result dict."""
+    ``cache.Prepared`` dataset and return the result dict."""
     t_start = time.time()
-    training = {**TRAINING_DEFAULTS, **config.get("training", {})}
+    training = {**settings.defaults("training"), **config.get("training", {})}
     result = dict(trial_id=config.get("trial_id"), name=config.get("name"),
                   config_id=config.get("config_id"), config=config, status="ok", error=None,
                   history=[], seed=training["seed"], host=socket.gethostname(), pid=os.getpid(),
-                  dataset=prepared.meta, started_at=t_start)
+                  dataset=prepared.meta, started_at=t_start,
+                  test_samples=min(len(prepared.x_test), training["limit_test"] or len(prepared.x_test)))
     try:
         configure_tf(cpus, gpu_memory_mb)
         import keras
@@ -111,49 +165,12 @@ def run_trial(config: dict, prepared, cpus=None, gpu_memory_mb=None, verbose=0) 
 
         result.update(device=device_name(), tf_version=tf.__version__, keras_version=keras.__version__)
         keras.utils.set_random_seed(training["seed"])
-        x, y = prepared.x_train, prepared.y_train
-        if training["limit_train"]:
-            x, y = x[: training["limit_train"]], y[: training["limit_train"]]
-        model = build_model(config.get("model", {}), prepared.vocab_size, x.shape[1], prepared.embedding)
+        n = training["limit_train"] or len(prepared.x_train)
+        train, val = split_validation(prepared.x_train[:n], prepared.y_train[:n], training["validation_split"])
+        model = build_model(config.get("model", {}), prepared.vocab_size, train[0].shape[1], prepared.embedding)
         result["trainable_params"], result["non_trainable_params"] = param_counts(model)
-
-        stop, timer = _diverged_callback(), _timer_callback()
-        callbacks = [stop, timer]
-        if training["early_stopping"]:
-            callbacks.append(keras.callbacks.EarlyStopping(
-                monitor=training["early_stopping_monitor"], patience=training["early_stopping"],
-                restore_best_weights=True))
-        t0 = time.perf_counter()
-        hist = model.fit(x, y, batch_size=training["batch_size"], epochs=training["epochs"],
-                         validation_split=training["validation_split"], callbacks=callbacks,
-                         verbose=verbose)
-        result["fit_seconds"] = time.perf_counter() - t0
-        h = hist.history
-        n_epochs = len(h.get("loss", []))
-        for e in range(n_epochs):
-            row = {"epoch": e + 1, "seconds": timer.seconds[e] if e < len(timer.seconds) else None}
-            for m in METRICS:
-                for k in (m, f"val_{m}"):
-                    row[k] = _finite(h[k][e]) if k in h and e < len(h[k]) else None
-            result["history"].append(row)
-        n_train = len(x) - int(len(x) * training["validation_split"])
-        result.update(epochs_run=n_epochs, train_samples=n_train, val_samples=len(x) - n_train,
-                      test_samples=min(len(prepared.x_test), training["limit_test"] or len(prepared.x_test)),
-                      samples_per_second=n_train * n_epochs / result["fit_seconds"] if n_epochs else None)
-        if stop.diverged_at is not None:
-            result["status"] = "diverged"
-            result["error"] = f"loss became non-finite in epoch {n_epochs}, batch {stop.diverged_at}"
-        else:
-            t0 = time.perf_counter()
-            n_test = training["limit_test"] or len(prepared.x_test)
-            scores = model.evaluate(prepared.x_test[:n_test], prepared.y_test[:n_test],
-                                    batch_size=max(256, training["batch_size"]),
-                                    verbose=0, return_dict=True)
-            result["evaluate_seconds"] = time.perf_counter() - t0
-            for m in METRICS:
-                result[f"test_{m}"] = _finite(scores[m])
-            if result["test_loss"] is None:
-                result["status"], result["error"] = "diverged", "test loss is non-finite"
+        if _fit(model, train, val, training, result, verbose).diverged_at is None:
+            _evaluate(model, prepared, training, result)
     except Exception as e:  # recorded, never raised: the sweep must go on
         result["status"] = "failed"
         result["error"] = f"{type(e).__name__}: {e}".strip()[:2000]

@@ -34,7 +34,7 @@ def test_sweep_writes_resumes_reruns_failed_and_extends(tmp_path, capsys):
     assert len(failed) == 2 and failed["error"].str.contains("no_such_activation").all()
     ok = trials[trials["status"] == "ok"]
     assert set(ok["arch"]) == {"GRU", "LSTM"} and (ok["units"] == 4).all() and (ok["epochs_run"] == 1).all()
-    assert ok["test_accuracy"].between(0, 1).all() and (ok["train_samples"] == 103).all()
+    assert ok["test_accuracy"].between(0, 1).all() and (ok["train_samples"] == 102).all()
     assert (ok["budget"].isna()).all() and (ok["device"] == "CPU").all() and ok["ray_version"].notna().all()
     assert len(epochs) == 2 and set(epochs["trial_id"]) == set(ok["trial_id"])
     meta = results.read_json(out, "tiny", "sweep.json")
@@ -63,7 +63,7 @@ def test_budget_overrides_are_recorded(tmp_path):
     out = str(tmp_path / "res")
     s = main(SWEEP, ["--results", out, "--epochs", "2", "--limit-train", "64", "--only", "LSTM-*"] + LOCAL)
     (r,) = s["results"]
-    assert r["epochs_run"] == 2 and r["train_samples"] == 52
+    assert r["epochs_run"] == 2 and r["train_samples"] == 51
     trials, epochs = results.load(out, "tiny")
     assert trials["budget"].tolist() == ["epochs=2 limit_train=64"] and trials["epochs"].tolist() == [2]
     assert epochs["epoch"].tolist() == [1, 2]

@@ -90,3 +90,49 @@ def test_studies_are_a_union_sharing_the_base_point():
         validate({**STUDIES, "studies": {"hidden_size": {"modle": {}}}})
     with pytest.raises(SweepError, match=r"studies\.hidden_size: model\.units: 0 is not a positive integer"):
         validate({**STUDIES, "studies": {"hidden_size": {"model": {"units": grid(0, 5)}}}})
+
+
+def test_names_are_unique_across_studies():
+    """Bug: two studies gridding units, one with embedding_dim=50, both named GRU-10-bs32."""
+    spec = {"name": "two", "model": {"arch": "GRU"},
+            "studies": {"wide": {"model": {"units": grid(10, 20)}},
+                        "small_emb": {"model": {"units": grid(10, 20), "embedding_dim": 50}}}}
+    trials = expand(spec)
+    names = [t["name"] for t in trials]
+    assert len(trials) == 4 and len(set(names)) == 4
+    assert {"GRU-10-bs32-embedding_dim100", "GRU-10-bs32-embedding_dim50"} <= set(names)
+    assert len(select(trials, "GRU-10-bs32-embedding_dim50")) == 1  # --trial can pick either
+
+
+def test_a_new_setting_with_a_neutral_default_keeps_every_id(monkeypatch):
+    """Bug: ids hashed every default, so adding a setting (say unroll=False) changed every id and
+    a rerun of a finished sweep ran it all again."""
+    from rnnsweep import settings
+
+    before = {t["name"]: (t["trial_id"], t["config_id"]) for t in expand(SWEEP)}
+    monkeypatch.setitem(settings.MODEL, "unroll", settings.Setting(False, bool, "unroll the recurrence"))
+    after = expand(SWEEP)
+    assert all(t["model"]["unroll"] is False for t in after)
+    assert {t["name"]: (t["trial_id"], t["config_id"]) for t in after} == before
+    changed = expand({**SWEEP, "model": {**SWEEP["model"], "unroll": True}})
+    assert not {t["trial_id"] for t in changed} & {v[0] for v in before.values()}
+
+
+def test_every_setting_declares_a_valid_default_and_a_column_type():
+    from rnnsweep import settings
+
+    for section, key, s in settings.columns():
+        assert s.problem(s.default) is None, f"{section}.{key}"
+        assert s.column_type in ("bool", "int64", "float64", "string") and s.doc, f"{section}.{key}"
+    assert settings.MODEL["dense_units"].column_type == "string"      # int or "same"
+    assert settings.DATASET["maxlen"].column_type == "int64"
+    assert settings.MODEL["dropout"].problem(1.5) == "1.5 is not a fraction in [0, 1)"
+    assert settings.TRAINING["early_stopping"].kind() == "positive integer or None"
+
+
+def test_reading_results_and_checking_a_sweep_do_not_import_tensorflow():
+    code = ("import sys, rnnsweep.results, rnnsweep.report, rnnsweep.sweep; "
+            "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules, "
+            "[m for m in sys.modules if m.startswith(('keras', 'tensorflow'))][:3]")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr

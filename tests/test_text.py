@@ -19,7 +19,7 @@ def test_seed000_cleaning_example():
 
 @pytest.fixture(scope="module")
 def reviews():
-    df = data.imdb_reviews(FIXTURES / "imdb_400.csv.gz")
+    df = data.read("imdb_reviews", FIXTURES / "imdb_400.csv.gz")
     return [text.clean_seed000(t) for t in df["review"]] + df["review"].tolist()[:100]
 
 
@@ -38,7 +38,7 @@ def test_tokenizer_parity_with_legacy_keras(reviews, kwargs):
 def test_char_level_tokenizer_parity(fixture_data):
     from tf_keras.preprocessing.text import Tokenizer as Legacy
 
-    names = data.names(fixture_data / "names")["name"].tolist()
+    names = data.read("names", fixture_data / "names")["name"].tolist()
     ours, theirs = text.Tokenizer(char_level=True).fit_on_texts(names), Legacy(char_level=True)
     theirs.fit_on_texts(names)
     assert ours.word_index == theirs.word_index
@@ -61,7 +61,7 @@ def test_prepare_fixture_seed000_and_cache(cache_root):
     # Split: train_test_split(test_size=0.2, random_state=42) over the rows, as seed 000.
     tr, te = train_test_split(np.arange(400), test_size=0.2, random_state=42)
     assert p.meta["train_rows"] == tr.tolist() and p.meta["test_rows"] == te.tolist()
-    labels = data.imdb_reviews(FIXTURE_DATASET["path"])["label"].to_numpy()
+    labels = data.read("imdb_reviews", FIXTURE_DATASET["path"])["label"].to_numpy()
     assert np.array_equal(p.y_test, labels[te])
     again = text.prepare(FIXTURE_DATASET)
     assert again.meta.get("cached") and again.meta["fingerprint"] == p.meta["fingerprint"]
@@ -100,7 +100,7 @@ def test_prepare_names_char_level_and_amazon(fixture_data):
     assert set(np.unique(names.y_train)) == {0.0, 1.0}
     amazon = text.prepare(dict(source="amazon_food", path=str(fixture_data / "amazon_300.csv.gz"), maxlen=50))
     n = len(amazon.x_train) + len(amazon.x_test)
-    scores = data.amazon_food(fixture_data / "amazon_300.csv.gz")["Score"]
+    scores = data.read("amazon_food", fixture_data / "amazon_300.csv.gz")["Score"]
     assert n == (scores != 3).sum() and amazon.y_train.mean() > 0.5  # 3-star reviews dropped; mostly positive
 
 
@@ -108,3 +108,74 @@ def test_prepare_keras_imdb_official_split(full_data):
     p = text.prepare(dict(source="keras_imdb", num_words=10_000, maxlen=200, split="official"))
     assert p.x_train.shape == (25_000, 200) and p.x_test.shape == (25_000, 200)
     assert p.vocab_size == 10_000 and p.x_train.max() == 9_999
+
+
+def _npz_source(tmp_path):
+    """A Keras-format imdb.npz and word index built from the real mini aclImdb reviews, served
+    from file:// URLs (a real download, no network)."""
+    import collections
+    import json
+
+    df = data.read("aclimdb", FIXTURES / "aclImdb_mini.tar.gz")
+    counts = collections.Counter(w for t in df["review"] for w in text.text_to_word_sequence(t))
+    word_index = {w: i for i, (w, _) in enumerate(counts.most_common(), 1)}
+    server = tmp_path / "server"
+    server.mkdir()
+    (server / "imdb_word_index.json").write_text(json.dumps(word_index))
+    arrays = {}
+    for split in ("train", "test"):
+        part = df[df["split"] == split]
+        xs = np.empty(len(part), dtype=object)
+        xs[:] = text.imdb_ranks(part["review"], word_index)
+        arrays[f"x_{split}"], arrays[f"y_{split}"] = xs, part["label"].to_numpy()
+    np.savez(server / "imdb.npz", **arrays)
+    return server
+
+
+def test_keras_imdb_downloads_uses_and_fingerprints_imdb_npz(tmp_path, monkeypatch):
+    """Bug: without a cached imdb.npz, preparation downloaded aclImdb (84 MB) only to checksum it,
+    while imdb.npz was what got used; the fingerprint and meta named the wrong file."""
+    import dataclasses
+
+    server = _npz_source(tmp_path)
+    for name, f in (("imdb_npz", "imdb.npz"), ("imdb_word_index", "imdb_word_index.json")):
+        src = data.SOURCES[name]
+        monkeypatch.setitem(data.SOURCES, name, dataclasses.replace(
+            src, url=(server / f).as_uri(), size=None, sha256=data.checksum(server / f)))
+    for name in ("aclimdb", "imdb_reviews"):  # any attempt to fetch aclImdb fails loudly
+        monkeypatch.setitem(data.SOURCES, name, dataclasses.replace(
+            data.SOURCES[name], url=(tmp_path / "nowhere" / "aclImdb_v1.tar.gz").as_uri()))
+    online, offline = tmp_path / "online", tmp_path / "offline"
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setenv("RNNSWEEP_DATA", str(online))
+    monkeypatch.setenv("RNNSWEEP_OFFLINE", "0")
+    cfg = dict(source="keras_imdb", num_words=60, maxlen=30, split="official")
+    p = text.prepare(cfg)
+    assert p.meta["sources"] == {"npz": str(online / "imdb.npz"), "word_index": str(online / "imdb_word_index.json")}
+    assert sorted(f.name for f in online.iterdir()) == ["imdb.npz", "imdb_word_index.json"]  # no aclImdb
+
+    # Offline, with only the reviews and the word index: the same arrays, rebuilt; another fingerprint.
+    offline.mkdir()
+    (offline / "aclImdb_labeled.tar.gz").symlink_to(FIXTURES / "aclImdb_mini.tar.gz")
+    (offline / "imdb_word_index.json").symlink_to(server / "imdb_word_index.json")
+    monkeypatch.setenv("RNNSWEEP_DATA", str(offline))
+    monkeypatch.setenv("RNNSWEEP_OFFLINE", "1")
+    r = text.prepare(cfg)
+    assert r.meta["sources"]["reviews"] == str(offline / "aclImdb_labeled.tar.gz")
+    assert r.meta["fingerprint"] != p.meta["fingerprint"]
+    for k in ("x_train", "y_train", "x_test", "y_test"):
+        assert np.array_equal(getattr(r, k), getattr(p, k)), k
+    assert p.x_train.shape == (17, 30) and p.x_train.max() == 59 and (p.x_train == 2).any()  # OOV beyond num_words
+
+
+def test_keras_imdb_shuffles_like_keras():
+    """Both splits shuffled by one RandomState(113), train first, exactly as keras.datasets.imdb."""
+    train = ([[i] for i in range(10)], np.arange(10))
+    test = ([[i] for i in range(10, 18)], np.arange(10, 18))
+    (xtr, ytr), (xte, yte) = text.keras_imdb(train, test, num_words=100)
+    rng = np.random.RandomState(113)
+    a, b = np.arange(10), np.arange(8)
+    rng.shuffle(a)
+    rng.shuffle(b)
+    assert ytr.tolist() == a.tolist() and yte.tolist() == (b + 10).tolist()
+    assert xtr[0] == [1, int(a[0]) + 3] and xte[0] == [1, int(b[0]) + 13]

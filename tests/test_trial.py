@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 from conftest import FIXTURE_DATASET
 
@@ -35,7 +36,7 @@ def test_same_seed_same_result(prepared):
     cfg = {"model": {**MODEL, "units": 4}, "training": dict(batch_size=64, epochs=1, seed=3, limit_train=128)}
     a, b = run_trial(cfg, prepared), run_trial(cfg, prepared)
     assert a["history"][0]["loss"] == pytest.approx(b["history"][0]["loss"], rel=1e-5)
-    assert a["train_samples"] == 128 - 25
+    assert a["train_samples"] == 102  # Keras cuts at floor(128 * 0.8), not 128 - int(128 * 0.2)
 
 
 def test_nan_loss_stops_at_once_as_diverged(prepared):
@@ -56,3 +57,29 @@ def test_early_stopping_restores_best(prepared):
     cfg = {"model": {**MODEL, "learning_rate": 0.05}, "training": dict(batch_size=64, epochs=30, early_stopping=1)}
     r = run_trial(cfg, prepared)
     assert r["status"] == "ok" and r["epochs_run"] < 30
+
+
+@pytest.mark.parametrize("n,split,expected", [(512, 0.2, (409, 103)), (128, 0.2, (102, 26)), (320, 0.2, (256, 64)),
+                                              (100, 0.3, (70, 30)), (10, 0.0, (10, 0))])
+def test_validation_counts_are_what_keras_trains_on(n, split, expected):
+    """Bug: 512 samples with validation_split=0.2 were recorded as 410 trained; Keras trains on 409."""
+    import numpy as np
+    from keras.src.trainers.data_adapters.array_slicing import train_validation_split
+
+    from rnnsweep.trial import split_validation
+
+    x, y = np.arange(n * 2).reshape(n, 2), np.arange(n)
+    (xt, yt), val = split_validation(x, y, split)
+    assert (len(xt), len(val[0]) if val else 0) == expected
+    if split:  # the very arrays Keras's own validation_split would give
+        (kx, ky, _), (vx, vy, _) = train_validation_split((x, y, None), validation_split=split)
+        assert np.array_equal(kx, xt) and np.array_equal(vx, val[0]) and np.array_equal(vy, val[1])
+
+
+def test_512_samples_train_on_409(prepared):
+    big = text.Prepared(np.concatenate([prepared.x_train] * 2)[:512], np.concatenate([prepared.y_train] * 2)[:512],
+                        prepared.x_test, prepared.y_test, prepared.embedding, prepared.vocab_size, prepared.meta)
+    r = run_trial({"model": {**MODEL, "units": 2}, "training": dict(batch_size=128, epochs=1)}, big)
+    assert r["status"] == "ok", r.get("error")
+    assert (r["train_samples"], r["val_samples"]) == (409, 103)
+    assert r["samples_per_second"] == pytest.approx(409 / r["fit_seconds"])

@@ -1,0 +1,157 @@
+"""Every setting of a sweep, in one place: its section, default, type and allowed values.
+
+A trial's config has three sections, ``dataset`` (stage ``text``), ``model`` (stage ``models``)
+and ``training`` (stage ``trial``). Each stage reads its defaults from here, ``sweep`` checks a
+spec against these declarations before anything runs, and ``results`` takes each config
+column's Parquet type from ``Setting.type``. Plain Python on purpose: importing it costs nothing,
+so reading results or checking a sweep never loads TensorFlow.
+
+Rule for adding a setting: its default must keep today's behaviour. Trial ids hash only the
+values that differ from the defaults (see ``sweep.trial_id``), so such a setting leaves every
+existing id, and every finished result, valid. Never change an existing default: add a setting.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+INITIALIZERS = ("he_normal", "glorot_normal", "glorot_uniform", "random_normal")
+
+
+@dataclass(frozen=True)
+class Setting:
+    default: object
+    type: type                # bool | int | float | str: what a value is, and its Parquet column type
+    doc: str = ""
+    choices: tuple = ()       # the allowed values, when they are a fixed list
+    ge: float | None = None   # lower bound, inclusive
+    gt: float | None = None   # lower bound, exclusive
+    lt: float | None = None   # upper bound, exclusive
+    none: bool = False        # None allowed (means "off" / "not set")
+    also: tuple = ()          # literal values allowed beside the type (dense_units="same")
+
+    def allows(self, v) -> bool:
+        if v is None:
+            return self.none
+        if isinstance(v, (str, int, float)) and v in self.also:
+            return True
+        if self.choices:
+            return any(v == c and type(v) is type(c) for c in self.choices)
+        if self.type is bool or isinstance(v, bool):
+            return self.type is bool and isinstance(v, bool)
+        if self.type is str:
+            return isinstance(v, str) and v != ""
+        if not isinstance(v, int if self.type is int else (int, float)) or not math.isfinite(v):
+            return False
+        return ((self.ge is None or v >= self.ge) and (self.gt is None or v > self.gt)
+                and (self.lt is None or v < self.lt))
+
+    def kind(self) -> str:
+        """What a valid value is, in words, for one-line errors: 'positive integer or None'."""
+        if self.choices:
+            return "one of " + ", ".join(map(repr, self.choices))
+        if self.type is bool:
+            alts = ["true", "false"]
+        elif self.type is str:
+            alts = ["string"]
+        elif self.ge == 0 and self.lt == 1:
+            alts = ["fraction in [0, 1)"]
+        elif (self.type is int and self.ge == 1) or self.gt == 0:
+            alts = [f"positive {'integer' if self.type is int else 'number'}"]
+        else:
+            alts = ["integer" if self.type is int else "number"]
+        alts += [repr(a) for a in self.also] + (["None"] if self.none else [])
+        return alts[0] if len(alts) == 1 else f"{', '.join(alts[:-1])} or {alts[-1]}"
+
+    def problem(self, v) -> str | None:
+        """None when ``v`` is allowed, else why not: "0 is not a positive integer"."""
+        if self.allows(v):
+            return None
+        return f"{v!r} is not {self.kind()}" if self.choices else f"{v!r} is not a {self.kind()}"
+
+    @property
+    def column_type(self) -> str:
+        """Parquet column type: the declared type, or string where other literals are allowed."""
+        mixed = any(type(c) is not self.type for c in self.choices + self.also)
+        return "string" if mixed else {bool: "bool", int: "int64", float: "float64", str: "string"}[self.type]
+
+
+S = Setting
+POSITIVE = dict(ge=1)
+FRACTION = dict(ge=0, lt=1)
+
+DATASET = {
+    "source": S("imdb_reviews", str, "raw data: IMDB 50k reviews, Keras's IMDB encoding, NLTK names, Amazon food",
+                choices=("imdb_reviews", "keras_imdb", "names", "amazon_food")),
+    "path": S(None, str, "explicit source file or folder (else the data dir, see data.py)", none=True),
+    "clean": S("none", str, "seed000: seed 000's regex cleaning", choices=("seed000", "none")),
+    "num_words": S(None, int, "Tokenizer(num_words=...): keep indices < num_words", none=True, **POSITIVE),
+    "oov_token": S(None, str, "Tokenizer(oov_token=...): index 1 when set", none=True),
+    "char_level": S(False, bool, "Tokenizer(char_level=True): seed 002's names"),
+    "lower": S(True, bool, "Tokenizer(lower=...)"),
+    "maxlen": S(100, int, "pad_sequences(maxlen=...)", **POSITIVE),
+    "padding": S("pre", str, "pad_sequences's default; seed 000 pads 'post'", choices=("pre", "post")),
+    "truncating": S("pre", str, "pad_sequences's default", choices=("pre", "post")),
+    "split": S("seed000", str, "seed000: train_test_split(test_size, random_state); official: aclImdb 25k/25k",
+               choices=("seed000", "official")),
+    "test_size": S(0.2, float, "train_test_split(test_size=...)", **FRACTION),
+    "split_seed": S(42, int, "train_test_split(random_state=...)"),
+    "embedding": S("learned", str, "glove: a pretrained matrix (frozen or not: model.embedding_trainable)",
+                   choices=("learned", "glove")),
+    "glove_dim": S("auto", int, "auto: 100 when its file is present (seed 000), else 50; recorded per trial",
+                   choices=(50, 100, 200, 300), also=("auto",)),
+    "embedding_rows": S("num_words", str, "num_words: only the rows sequences can reach; full: seed 000's matrix",
+                        choices=("num_words", "full")),
+}
+
+MODEL = {
+    "arch": S("LSTM", str, "the recurrent layer; bag: seed 002's dense bag-of-characters model",
+              choices=("SimpleRNN", "LSTM", "GRU", "bag")),
+    "units": S(32, int, "recurrent (or, for bag, hidden Dense) units", **POSITIVE),
+    "layers": S(1, int, "stacked recurrent (or, for bag, hidden Dense) layers", **POSITIVE),
+    "bidirectional": S(False, bool, "wrap each recurrent layer in Bidirectional"),
+    "activation": S("tanh", str, "of the recurrent layers (seed 000: relu)"),
+    "kernel_initializer": S("glorot_uniform", str, "of the recurrent layers", choices=INITIALIZERS),
+    "init_stddev": S(0.05, float, "stddev wherever an initializer is random_normal", gt=0),
+    "dropout": S(0.0, float, "inside the recurrent layers", **FRACTION),
+    "recurrent_dropout": S(0.0, float, "inside the recurrent layers", **FRACTION),
+    "embedding_dim": S(100, int, "ignored with a pretrained matrix (its width is used)", **POSITIVE),
+    "embedding_trainable": S(None, bool, "None: learned → trainable, pretrained (GloVe) → frozen", none=True),
+    "mask_zero": S(False, bool, "Embedding(mask_zero=...)"),
+    "embedding_dropout": S(0.0, float, "Dropout right after the embedding (seed 003)", **FRACTION),
+    "dense_units": S(None, int, "optional hidden Dense; 'same' = units (seed 000)", none=True, also=("same",),
+                     **POSITIVE),
+    "dense_activation": S("relu", str, "of the hidden Dense"),
+    "dense_initializer": S("glorot_uniform", str, "of the hidden Dense", choices=INITIALIZERS),
+    "output_dropout": S(0.0, float, "Dropout before the output layer (seed 004)", **FRACTION),
+    "output_initializer": S("glorot_uniform", str, "of the output Dense(1, sigmoid)", choices=INITIALIZERS),
+    "optimizer": S("adam", str, "Keras optimizer", choices=("adam", "rmsprop", "sgd")),
+    "learning_rate": S(1e-3, float, "the optimizer's learning rate", gt=0),
+}
+
+TRAINING = {
+    "batch_size": S(32, int, "model.fit(batch_size=...)", **POSITIVE),
+    "epochs": S(10, int, "model.fit(epochs=...)", **POSITIVE),
+    "validation_split": S(0.2, float, "Keras: the *last* fraction of the training arrays", **FRACTION),
+    "seed": S(42, int, "keras.utils.set_random_seed: repeats are a grid over it"),
+    "early_stopping": S(None, int, "patience in epochs (restores the best weights), or None", none=True, **POSITIVE),
+    "early_stopping_monitor": S("val_loss", str, "what early stopping watches"),
+    "limit_train": S(None, int, "train on the first N samples only (a budget override)", none=True, **POSITIVE),
+    "limit_test": S(None, int, "evaluate on the first N test samples only (a budget override)", none=True,
+                    **POSITIVE),
+}
+
+SECTIONS = {"dataset": DATASET, "model": MODEL, "training": TRAINING}
+
+
+def defaults(section: str) -> dict:
+    """``{key: default}`` of one section (a fresh dict: callers may fill it in)."""
+    return {k: s.default for k, s in SECTIONS[section].items()}
+
+
+def columns() -> list[tuple[str, str, Setting]]:
+    """(section, key, setting) of every config column; keys are unique across sections."""
+    return [(section, k, s) for section, body in SECTIONS.items() for k, s in body.items()]
+
+
+assert len({k for _, k, _ in columns()}) == len(columns()), "config keys must be unique across sections"

@@ -1,0 +1,159 @@
+"""Reading a sweep, part 1: the numbers. Summary per configuration (seed repeats pooled with a
+95 % Student-t interval), the failed trials, and the same rows as Markdown or HTML cells."""
+from __future__ import annotations
+
+import html
+import math
+
+import numpy as np
+import pandas as pd
+
+from .results import CONFIG_COLUMNS
+
+METRICS = ["test_accuracy", "test_auc", "test_loss", "best_val_accuracy", "best_val_epoch", "epochs_run", "minutes"]
+NOT_STUDIED = {"seed", "path"}  # columns that vary without being a studied setting
+
+# ----------------------------------------------------------------------------- statistics
+
+
+def ci95(values) -> tuple[float, float, float, float, int]:
+    """(mean, std, low, high, n) of the finite values; Student-t 95 % interval, NaN when n < 2."""
+    v = pd.to_numeric(pd.Series(values), errors="coerce").dropna().to_numpy(dtype=float)
+    n = len(v)
+    if n == 0:
+        return (math.nan,) * 4 + (0,)
+    mean = float(v.mean())
+    if n < 2:
+        return mean, math.nan, math.nan, math.nan, n
+    from scipy import stats
+
+    std = float(v.std(ddof=1))
+    half = float(stats.t.ppf(0.975, n - 1)) * std / math.sqrt(n)
+    return mean, std, mean - half, mean + half, n
+
+
+def prepare_trials(trials: pd.DataFrame) -> pd.DataFrame:
+    t = trials.copy()
+    t["minutes"] = t["seconds"] / 60
+    t["fit_minutes"] = t["fit_seconds"] / 60
+    t["config_name"] = t["name"].str.replace(r"-seed-?\d+", "", regex=True)
+    return t
+
+
+def varying(trials: pd.DataFrame) -> list[str]:
+    """Config columns that take more than one value in this sweep (the studied settings)."""
+    keys = [k for _, k in CONFIG_COLUMNS if k not in NOT_STUDIED and k in trials]
+    return [k for k in keys if trials[k].astype(str).nunique() > 1]
+
+
+def summary(trials: pd.DataFrame) -> pd.DataFrame:
+    """One row per configuration (seed repeats pooled): metrics, or n/mean/std/CI with repeats,
+    ranked by mean test accuracy. Diverged and failed trials stay in, with their status."""
+    t = prepare_trials(trials)
+    keys = varying(t)
+    repeats = has_repeats(t)
+    rows = []
+    for cid, g in t.groupby("config_id", sort=False):
+        ok = g[g["status"] == "ok"]
+        statuses = g["status"].value_counts()
+        row = {"config": g["config_name"].iloc[0], "config_id": cid, "study": g["study"].iloc[0],
+               **{k: g[k].iloc[0] for k in keys},
+               "status": ", ".join(f"{s} {c}" if len(g) > 1 else s for s, c in statuses.items()),
+               "n": len(g), "n_ok": len(ok)}
+        for m in METRICS:
+            mean, std, lo, hi, _ = ci95(ok[m] if m.startswith("test_") else g[m])
+            row[m] = mean
+            if repeats:
+                row.update({f"{m}_std": std, f"{m}_ci_low": lo, f"{m}_ci_high": hi})
+        row["trainable_params"] = g["trainable_params"].iloc[0]
+        row["non_trainable_params"] = g["non_trainable_params"].iloc[0]
+        row["errors"] = "; ".join(sorted({str(e) for e in g["error"].dropna()}))[:300] or None
+        rows.append(row)
+    s = pd.DataFrame(rows)
+    if s["study"].isna().all():
+        s = s.drop(columns="study")
+    s = s.sort_values("test_accuracy", ascending=False, na_position="last", kind="stable").reset_index(drop=True)
+    s.insert(0, "rank", s["test_accuracy"].rank(ascending=False, method="min").astype("Int64"))
+    return s
+
+
+def _fmt(x, digits=3):
+    if x is None or x is pd.NA or (isinstance(x, (float, np.floating)) and math.isnan(x)):
+        return "—"
+    if isinstance(x, (float, np.floating)) and digits <= 1 and float(x).is_integer():
+        return f"{int(x):,}"
+    if isinstance(x, (float, np.floating)):
+        return f"{x:,.{digits}f}"
+    return f"{x:,}" if isinstance(x, (int, np.integer)) else str(x)
+
+
+def _cell(row, m, digits=3):
+    if f"{m}_std" in row and row.get("n_ok", 0) > 1 and not math.isnan(row[f"{m}_std"]):
+        return (f"{_fmt(row[m], digits)} ± {_fmt(row[f'{m}_std'], digits)} "
+                f"[{_fmt(row[f'{m}_ci_low'], digits)}, {_fmt(row[f'{m}_ci_high'], digits)}]")
+    return _fmt(row[m], digits)
+
+
+def study_trials(ok: pd.DataFrame, x: str) -> pd.DataFrame:
+    """The trials of the studies that vary ``x`` (a sweep with ``studies``), else all of them:
+    a sequence-length curve must not mix in the hidden-size study's points."""
+    if ok["study"].isna().all():
+        return ok
+    labels = ok["study"].fillna("").str.split(",")
+    studies = {s for ls in labels for s in ls if s}
+    keep = {s for s in studies if ok[labels.map(lambda ls, s=s: s in ls)][x].nunique() > 1}
+    return ok[labels.map(lambda ls: bool(keep & set(ls)))]
+
+
+def has_repeats(ok) -> bool:
+    """Does any configuration appear with more than one seed?"""
+    return ok.groupby("config_id")["trial_id"].count().max() > 1
+
+
+# ----------------------------------------------------------------------------- rows for Markdown and HTML
+
+HEADER = ["rank", "config", "status", "n", "test acc", "test AUC", "test loss", "best val acc (epoch)", "epochs",
+          "minutes", "params (trainable / frozen)"]
+RIGHT = {"rank", "n", "epochs", "minutes"}
+
+
+def summary_cells(s: pd.DataFrame) -> list[list[str]]:
+    """The summary table as text cells, one list per configuration: what both the Markdown and the
+    HTML page show (counts as integers, a missing value as an empty cell)."""
+    return [[_fmt(r["rank"], 0), r["config"], r["status"], _fmt(r["n"], 0), _cell(r, "test_accuracy"),
+             _cell(r, "test_auc"), _cell(r, "test_loss"),
+             f"{_cell(r, 'best_val_accuracy')} ({_fmt(r['best_val_epoch'], 1)})".replace("— (—)", "—"),
+             _fmt(r["epochs_run"], 1), _fmt(r["minutes"], 2),
+             f"{_fmt(r['trainable_params'], 0)} / {_fmt(r['non_trainable_params'], 0)}"]
+            for _, r in s.iterrows()]
+
+
+def failures(trials: pd.DataFrame) -> list[dict]:
+    """The diverged and failed trials, by name: name, trial_id, status, error."""
+    bad = trials[trials["status"] != "ok"].sort_values("name")
+    return [{"name": r["name"], "trial_id": r["trial_id"], "status": r["status"], "error": r["error"] or "no message"}
+            for _, r in bad.iterrows()]
+
+
+def summary_markdown(s: pd.DataFrame, trials: pd.DataFrame, sweep: str) -> str:
+    lines = [f"# {sweep}: summary", "", f"{len(trials)} trials, {len(s)} configurations; ranked by mean test accuracy."
+             + (" Cells with repeats: mean ± std [95 % CI, Student t]." if "test_accuracy_std" in s else ""), "",
+             "| " + " | ".join(HEADER) + " |", "|" + "|".join("---:" if h in RIGHT else "---" for h in HEADER) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in summary_cells(s)]
+    lines += ["", "## Diverged and failed trials", ""]
+    bad = [f"- `{f['name']}` ({f['trial_id']}): **{f['status']}** — {f['error']}" for f in failures(trials)]
+    lines += bad or ["None."]
+    return "\n".join(lines) + "\n"
+
+
+def summary_html(s: pd.DataFrame) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in HEADER)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape('' if c == '—' else c)}</td>" for c in row) + "</tr>"
+                   for row in summary_cells(s))
+    return f"<table class='summary'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def failures_html(trials: pd.DataFrame) -> str:
+    items = [f"<li><code>{html.escape(f['name'])}</code> ({f['trial_id']}): <b>{f['status']}</b> — "
+             f"{html.escape(str(f['error']))}</li>" for f in failures(trials)]
+    return "<ul>" + "".join(items) + "</ul>" if items else "<p>None.</p>"
