@@ -165,6 +165,8 @@ def main(spec: dict, argv=None) -> dict:
         sys.exit(f"error: --only {args.only!r} matches none of the {len(trials)} trials of {name}")
     try:
         have = results.done(args.results, name)
+        # Read now, before anything starts: an unreadable sweep.json stops here, never overwritten.
+        meta = results.read_json(args.results, name, "sweep.json") or {}
         skip = {"ok", "diverged"} | (set() if args.rerun_failed else {"failed"})
         todo = [t for t in chosen if have.get(t["trial_id"]) not in skip]
         where = f"{args.results.rstrip('/')}/{name}"
@@ -177,7 +179,7 @@ def main(spec: dict, argv=None) -> dict:
         if not todo:
             print("nothing to do: every trial is already done (use --rerun-failed to retry failed ones)")
             return {"todo": [], "results": []}
-        return run_ray(spec, trials, todo, args, b, where)
+        return run_ray(spec, trials, todo, args, b, where, meta)
     except results.ResultsError as e:
         sys.exit(f"error: {e}")
 
@@ -211,19 +213,18 @@ def connect(args) -> bool:
     return True
 
 
-def record_run(spec, trials, todo, args, b, gpus) -> tuple[dict, dict]:
-    """Append this run to ``sweep.json`` (spec, expanded trials, code version, resources);
-    returns (the whole file, this run's entry), to be written again with the counts at the end."""
+def record_run(meta, spec, trials, todo, args, b, gpus) -> dict:
+    """Append this run to ``sweep.json``'s ``meta`` (spec, expanded trials, code version, resources)
+    and write it; returns this run's entry, to be written again with the counts at the end."""
     import ray
 
     run = {"started_at": time.time(), "host": socket.gethostname(), "cluster_resources": ray.cluster_resources(),
            "budget": b, "todo": [t["trial_id"] for t in todo], "gpus_per_trial": gpus,
            "cpus_per_trial": args.cpus_per_trial}
-    meta = results.read_json(args.results, spec["name"], "sweep.json") or {}
     meta.update(spec=_jsonable(spec), trials=trials, code_version=code_version())
     meta.setdefault("runs", []).append(run)
     results.write_json(args.results, spec["name"], "sweep.json", meta)
-    return meta, run
+    return run
 
 
 def submit(todo, refs, args, gpus) -> dict:
@@ -261,7 +262,7 @@ def collect(pending: dict, args, name: str, b: dict, capacity: int) -> tuple[lis
     return finished, counts
 
 
-def run_ray(spec, trials, todo, args, b, where) -> dict:
+def run_ray(spec, trials, todo, args, b, where, meta) -> dict:
     import ray
 
     datasets = prepare_datasets(todo)
@@ -270,7 +271,7 @@ def run_ray(spec, trials, todo, args, b, where) -> dict:
     gpus = gpus_wanted(args, resources)
     # How many trials the cluster runs at once right now (an autoscaler may add nodes later).
     capacity = max(1, int(resources.get("GPU" if gpus else "CPU", 1) / (gpus or args.cpus_per_trial)))
-    meta, run = record_run(spec, trials, todo, args, b, gpus)
+    run = record_run(meta, spec, trials, todo, args, b, gpus)
     refs = {key: ray.put(p) for key, p in datasets.items()}  # one copy per dataset, shared by its trials
     datasets.clear()  # the object store holds them now
     pending = submit(todo, refs, args, gpus)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -44,11 +45,14 @@ def _legend_outside(ax, **kw):
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, frameon=False, **kw)
 
 
+@dataclass
 class Figures:
-    """Collects the PNGs written (and what was skipped, with why) for index.html."""
+    """The folder figures go to, the PNGs written there (name, caption) and what was skipped, with
+    why: what index.html shows."""
 
-    def __init__(self, out: str):
-        self.out, self.written, self.notes = out, [], []
+    out: str
+    written: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
 
     def save(self, fig, name: str, caption: str):
         path = os.path.join(self.out, name)

@@ -103,6 +103,12 @@ def loopback_sshd(tmp_path):
     data.mkdir()
     os.symlink(FIXTURES / "imdb_400.csv.gz", data / "IMDB Dataset.csv.gz")
     os.symlink(FIXTURES / "glove.6B.50d.txt.gz", data / "glove.6B.50d.txt.gz")
+    # The "head node"'s login shell must run this environment's python and ray (a virtualenv's, when
+    # the tests run in one): a home of its own whose .bashrc puts them first on PATH (Ray's commands
+    # run in a login shell that sources ~/.bashrc, after /etc/profile has reset PATH).
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".bashrc").write_text(f"export PATH={os.path.dirname(sys.executable)}:$PATH\n")
     (d / "sshd_config").write_text(textwrap.dedent(f"""\
         ListenAddress 127.0.0.1
         Port 22
@@ -113,7 +119,7 @@ def loopback_sshd(tmp_path):
         StrictModes no
         UsePAM no
         PidFile {d}/sshd.pid
-        SetEnv RNNSWEEP_DATA={data} RNNSWEEP_OFFLINE=1 RNNSWEEP_CACHE={tmp_path}/cache
+        SetEnv HOME={home} RNNSWEEP_DATA={data} RNNSWEEP_OFFLINE=1 RNNSWEEP_CACHE={tmp_path}/cache
         """))
     os.makedirs("/run/sshd", exist_ok=True)
     proc = subprocess.Popen([sshd, "-D", "-e", "-f", str(d / "sshd_config")],
@@ -154,12 +160,8 @@ def test_ray_up_submit_rsync_down_on_loopback(tmp_path, loopback_sshd):
         assert p.returncode == 0, f"ray {' '.join(args)} failed:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
         return p.stdout + p.stderr
 
-    home = os.path.expanduser("~")
-    # Files `ray up`/`ray submit` leave on the "head node" (here: this machine); removed afterwards
-    # unless they were there before us.
-    left = [os.path.join(home, f) for f in ("imdb_grid.py", "ray_bootstrap_config.yaml", "ray_bootstrap_key.pem")]
-    left = [f for f in left if not os.path.exists(f)] + [
-        f"/tmp/ray/cluster-{config['cluster_name']}.{ext}" for ext in ("state", "lock")]
+    # Files `ray up` leaves on this machine outside the head's (temporary) home; removed afterwards.
+    left = [f"/tmp/ray/cluster-{config['cluster_name']}.{ext}" for ext in ("state", "lock")]
     ray("up", "-y", "--no-config-cache", str(cfg))
     try:
         out = ray("submit", str(cfg), "sweeps/imdb_grid.py", "--smoke", "--only", "GRU-32-bs*,LSTM-64-bs64",

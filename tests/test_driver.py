@@ -83,9 +83,27 @@ def _run_until(cmd, env, out_dir, n_files):
     while time.time() < deadline and p.poll() is None:
         if os.path.isdir(trials_dir) and len([f for f in os.listdir(trials_dir) if f.endswith(".parquet")]) >= n_files:
             break
-        time.sleep(0.5)
+        time.sleep(0.2)
     assert p.poll() is None, p.stdout.read()
     return p
+
+
+def _freeze_trials(driver_pid):
+    """SIGSTOP every Ray worker under the driver: no trial can finish until they are continued,
+    so a signal sent now lands while trials are still running, on a fast machine or a slow one."""
+    frozen = []
+    for proc in _descendants(driver_pid):
+        try:
+            if proc.cmdline() and proc.cmdline()[0].startswith("ray::"):
+                proc.suspend()
+                frozen.append(proc)
+        except psutil.NoSuchProcess:
+            pass
+    return frozen
+
+
+def _n_files(out):
+    return len([f for f in os.listdir(os.path.join(out, "tiny", "trials")) if f.endswith(".parquet")])
 
 
 def test_ctrl_c_and_sigkill_lose_nothing_and_resume(tmp_path):
@@ -93,25 +111,39 @@ def test_ctrl_c_and_sigkill_lose_nothing_and_resume(tmp_path):
     env = {**os.environ, "TINY_UNITS": "4,8,12"}  # 6 trials
     cmd = [sys.executable, str(ROOT / "tests" / "tiny_sweep.py"), "--results", out] + LOCAL
 
-    # Ctrl-C: running tasks cancelled, written results kept, a hint to resume.
+    # Ctrl-C while trials run: running tasks cancelled, written results kept, a hint to resume.
     p = _run_until(cmd, env, out, 1)
+    frozen = _freeze_trials(p.pid)
+    landed = _n_files(out)
     p.send_signal(signal.SIGINT)
+    time.sleep(3)  # the driver cancels (kills) the frozen workers; let any survivor go on
+    for proc in frozen:
+        try:
+            proc.resume()
+        except psutil.NoSuchProcess:
+            pass
     text = p.communicate(timeout=120)[0]
-    assert p.returncode == 130 and "Run the same command again to resume" in text
+    assert p.returncode == 130 and "Run the same command again to resume" in text, text[-2000:]
+    cancelled = int(text.split(" cancelled.")[0].rsplit(" ", 1)[-1])
     n_after_interrupt = len(results.done(out, "tiny"))
-    assert n_after_interrupt >= 1
+    assert 1 <= landed <= n_after_interrupt < 6 and cancelled >= 1  # trials were running when it landed
 
-    # SIGKILL of the driver in the middle of the sweep.
+    # SIGKILL of the driver in the middle of the sweep, trials running.
     p = _run_until(cmd, env, out, n_after_interrupt + 1)
     started = _descendants(p.pid)
+    _freeze_trials(p.pid)
     p.kill()
     p.wait()
-    gone, alive = psutil.wait_procs(started, timeout=20)
-    for proc in alive:  # Ray's agents of the killed local cluster: ours, stop them by pid
-        proc.kill()
+    for proc in started:  # Ray's processes of the killed local cluster: ours, stop them by pid
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(started, timeout=20)
 
     # Rerun: runs only what is missing and ends with exactly 6 rows.
     done_before = results.done(out, "tiny")
+    assert n_after_interrupt < len(done_before) < 6
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=400)
     assert p.returncode == 0, p.stdout + p.stderr
     assert f"{len(done_before)} already in" in p.stdout
@@ -120,6 +152,24 @@ def test_ctrl_c_and_sigkill_lose_nothing_and_resume(tmp_path):
     assert len(epochs) == 6 and not epochs.duplicated(["trial_id", "epoch"]).any()
     leftovers = [f for f in os.listdir(os.path.join(out, "tiny", "trials")) if not f.endswith(".parquet")]
     assert leftovers == []  # no half-written temp files left visible
+
+
+def test_unreadable_sweep_json_stops_before_anything_and_is_kept(tmp_path):
+    """Bug: any OSError reading sweep.json counted as "no file", and the driver wrote a fresh one
+    over the run history. Only "not found" means missing; anything else stops in one line."""
+    out = tmp_path / "res"
+    (out / "tiny" / "sweep.json").mkdir(parents=True)  # there, but not readable as a file
+    with pytest.raises(SystemExit) as e:
+        main(SWEEP, ["--results", str(out)] + LOCAL)
+    msg = str(e.value)
+    assert msg.startswith(f"error: {out}/tiny/sweep.json: cannot be read") and "\n" not in msg
+    assert (out / "tiny" / "sweep.json").is_dir() and not (out / "tiny" / "trials").exists()
+    (out / "tiny" / "sweep.json").rmdir()
+    (out / "tiny" / "sweep.json").write_text('{"runs": [{"started_at": 1')  # cut short
+    with pytest.raises(SystemExit, match=r"sweep.json: cannot be read \(JSONDecodeError"):
+        main(SWEEP, ["--results", str(out)] + LOCAL)
+    assert (out / "tiny" / "sweep.json").read_text() == '{"runs": [{"started_at": 1'
+    assert not (out / "tiny" / "trials").exists()
 
 
 def test_unknown_only_pattern_is_one_line(tmp_path):

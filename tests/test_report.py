@@ -12,7 +12,7 @@ import pytest
 from conftest import FIXTURE_DATASET, FIXTURES, ROOT
 from scipy import stats
 
-from rnnsweep import report, results, text
+from rnnsweep import figures, report, results, tables, text
 from rnnsweep.driver import main
 from rnnsweep.trial import run_trial
 
@@ -125,7 +125,7 @@ def test_bad_input_is_one_line(tmp_path):
 def test_pareto_front():
     x = np.array([1.0, 2.0, 3.0, 1.5, 4.0])
     y = np.array([0.5, 0.7, 0.6, 0.4, 0.9])
-    assert report.pareto_front(x, y).tolist() == [0, 1, 4]
+    assert figures.pareto_front(x, y).tolist() == [0, 1, 4]
 
 
 def test_study_views_use_each_studys_own_trials(tmp_path):
@@ -148,10 +148,10 @@ def test_study_views_use_each_studys_own_trials(tmp_path):
     for name in ("accuracy_vs_maxlen.png", "accuracy_vs_units.png"):
         assert name in r["files"]
         _non_blank_png(tmp_path / "studies" / "report" / name)
-    ok = report.prepare_trials(results.load(str(tmp_path), "studies")[0])
-    seq = report.study_trials(ok, "maxlen")
+    ok = tables.prepare_trials(results.load(str(tmp_path), "studies")[0])
+    seq = tables.study_trials(ok, "maxlen")
     assert len(seq) == 8 and set(seq["units"]) == {2}          # no hidden-size points on the maxlen curve
-    hidden = report.study_trials(ok, "units")
+    hidden = tables.study_trials(ok, "units")
     assert len(hidden) == 8 and set(hidden["maxlen"]) == {30}
     s = r["summary"]
     assert len(s) == 6 and (s["n"] == 2).all() and s["test_accuracy_ci_low"].notna().all()
