@@ -15,7 +15,7 @@ import sys
 import time
 
 from . import results, text
-from .sweep import SweepError, expand, select, stable_hash
+from .sweep import Grid, SweepError, expand, select, non_default, select_studies, stable_hash, studies_of
 
 SMOKE = {"epochs": 2, "limit_train": 512, "limit_test": 512}
 GPUS_ENV = "RNNSWEEP_GPUS_PER_TRIAL"
@@ -31,6 +31,9 @@ def parse_args(argv=None):
     p.add_argument("--gpu-memory-mb", type=int, default=None,
                    help="TF memory limit per trial with a fractional GPU (default: fraction × card memory)")
     p.add_argument("--only", default=None, help="comma-separated globs of trial names or id prefixes")
+    p.add_argument("--study", default=None, help="comma-separated study names: run only their trials")
+    p.add_argument("--seeds", default=None,
+                   help="random seeds of every configuration, e.g. 1-10 or 1,2,3 (replaces the sweep's own)")
     p.add_argument("--epochs", type=int, default=None, help="override training.epochs (recorded)")
     p.add_argument("--limit-train", type=int, default=None, help="train on the first N samples (recorded)")
     p.add_argument("--smoke", action="store_true",
@@ -51,6 +54,43 @@ def budget(args) -> dict:
     if args.limit_train:
         b["limit_train"] = args.limit_train
     return b
+
+
+def with_seeds(spec: dict, seeds: str | None) -> dict:
+    """The spec with ``training.seed`` set to ``grid(*seeds)`` in its base and every study: "1-10"
+    or "1,2,3". Trials of seeds it already had keep their ids (and results)."""
+    if not seeds:
+        return spec
+    values = []
+    for part in seeds.split(","):
+        lo, _, hi = part.partition("-")
+        if not (lo.strip().isdigit() and (not hi or hi.strip().isdigit())):
+            raise SweepError(f"--seeds {seeds!r}: expected integers like 1-10 or 1,2,3")
+        values += range(int(lo), int(hi or lo) + 1)
+
+    def seeded(body):
+        return {**body, "training": {**body.get("training", {}), "seed": Grid(tuple(values))}}
+
+    return {**seeded(spec), **({"studies": {k: seeded(v) for k, v in spec["studies"].items()}}
+                               if spec.get("studies") else {})}
+
+
+def dry_run(trials: list[dict], have: dict):
+    """Each trial and whether it is done, under the study it belongs to, with its settings."""
+    for study in studies_of(trials) or [None]:
+        group = [t for t in trials if study is None or study in (t.get("study") or "").split(",")]
+        if study:
+            print(f"study {study}: {len(group)} trials")
+        for t in group:
+            shared = f"  (also {t['study'].replace(study + ',', '').replace(',' + study, '')})" \
+                if study and "," in t["study"] else ""
+            print(f"  {t['trial_id']}  {t['name']:<34} {have.get(t['trial_id'], 'todo'):<8} {describe(t)}{shared}")
+
+
+def describe(t: dict) -> str:
+    """The settings of a trial that differ from the defaults, as ``section.key=value``."""
+    return " ".join(f"{k}={v}" for section in non_default({s: t[s] for s in ("dataset", "model", "training")}).values()
+                    for k, v in section.items())
 
 
 def _fmt(x, spec=".3f"):
@@ -149,7 +189,7 @@ def main(spec: dict, argv=None) -> dict:
     args = parse_args(argv)
     b = budget(args)
     try:
-        trials = expand(spec, {"training": b} if b else None)
+        trials = select_studies(expand(with_seeds(spec, args.seeds), {"training": b} if b else None), args.study)
     except SweepError as e:
         sys.exit(f"error: {e}")
     name = spec["name"]
@@ -173,8 +213,7 @@ def main(spec: dict, argv=None) -> dict:
         print(f"{name}: {len(chosen)} trials, {len(chosen) - len(todo)} already in {where}, {len(todo)} to run"
               + (f"  (budget: {b})" if b else ""), flush=True)
         if args.dry_run:
-            for t in chosen:
-                print(f"  {t['trial_id']}  {t['name']:<34} {have.get(t['trial_id'], 'todo')}")
+            dry_run(chosen, have)
             return {"todo": todo, "done": have}
         if not todo:
             print("nothing to do: every trial is already done (use --rerun-failed to retry failed ones)")

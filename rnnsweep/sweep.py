@@ -36,6 +36,11 @@ def grid(*values) -> Grid:
         raise SweepError("grid() needs at least one value")
     return Grid(tuple(values))
 
+def over(base: dict, **sections) -> dict:
+    """``base``'s sections with ``sections`` laid over them, key by key: a study that is a known
+    configuration with one setting changed, ``over(SEED001, dataset=dict(maxlen=grid(30, 50)))``."""
+    return {s: {**base.get(s, {}), **sections.get(s, {})} for s in SECTIONS if s in base or s in sections}
+
 # ----------------------------------------------------------------------------- validation
 
 
@@ -95,7 +100,7 @@ def stable_hash(obj, n=12) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:n]
 
 
-def _non_default(body: dict) -> dict:
+def non_default(body: dict) -> dict:
     """The values of each section that differ from its defaults: what an id hashes, so that a
     setting added later (whose default keeps today's behaviour) leaves every existing id as it is."""
     out = {}
@@ -111,7 +116,7 @@ def _non_default(body: dict) -> dict:
 def trial_id(body: dict) -> str:
     """Content hash of a trial's sections: same config → same id, whatever the key order, and
     writing a default explicitly changes nothing."""
-    return stable_hash(_non_default(body))
+    return stable_hash(non_default(body))
 
 
 def config_id(body: dict) -> str:
@@ -188,6 +193,25 @@ def _expand_grid(spec: dict, overrides: dict | None) -> list[dict]:
         trials.append({"sweep": spec["name"], "trial_id": trial_id(body), "config_id": config_id(body),
                        "name": _name(body, gridded), **body})
     return trials
+
+
+def studies_of(trials: list[dict]) -> list[str]:
+    """The study names of a sweep's trials, in order of appearance."""
+    return list(dict.fromkeys(s for t in trials for s in (t.get("study") or "").split(",") if s))
+
+
+def select_studies(trials: list[dict], names: str | None) -> list[dict]:
+    """Trials of any of the comma-separated ``names`` (a shared trial belongs to each of its studies)."""
+    if not names:
+        return trials
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    known = studies_of(trials)
+    for n in wanted:
+        if n not in known:
+            close = difflib.get_close_matches(n, known, n=1)
+            raise SweepError(f"--study {n!r}: no such study" + (f" (did you mean {close[0]!r}?)" if close else "")
+                             + f"; studies: {', '.join(known) or 'none'}")
+    return [t for t in trials if set(wanted) & set((t.get("study") or "").split(","))]
 
 
 def select(trials: list[dict], pattern: str | None) -> list[dict]:
