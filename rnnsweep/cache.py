@@ -17,8 +17,8 @@ from . import data
 
 CACHE_ENV = "RNNSWEEP_CACHE"
 # Bump when prepare() changes its output for the same config. 2: keras_imdb shuffles the test split
-# with the train split's RandomState, as Keras does.
-PREP_VERSION = 2
+# with the train split's RandomState, as Keras does. 3: names are labelled male = 1 (seed 002).
+PREP_VERSION = 3
 
 
 @dataclass

@@ -124,9 +124,9 @@ def read_json(path: Path) -> dict:
 
 
 def read_names(path: Path) -> pd.DataFrame:
-    """NLTK names corpus (seed 002): ``name, label`` with label 1 = female, 0 = male."""
+    """NLTK names corpus (seed 002): ``name, label`` with label 1 = male, 0 = female, as seed 002."""
     frames = []
-    for fname, label in (("male.txt", 0), ("female.txt", 1)):
+    for fname, label in (("male.txt", 1), ("female.txt", 0)):
         f = path / fname
         if not f.exists():
             raise DataNotFound(f"names corpus: {f} does not exist")

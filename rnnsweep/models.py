@@ -19,41 +19,66 @@ def _init(name, stddev):
     return name
 
 
+def _bag(s, inputs, vocab_size):
+    """Seed 002's ``texts_to_matrix(mode="binary")``: which tokens occur (the padding index 0, which
+    that matrix never sets, masked out) → Dense × layers."""
+    import keras
+    import numpy as np
+    from keras import layers
+
+    keep = np.ones(vocab_size, dtype="float32")
+    keep[0] = 0.0
+    x = layers.CategoryEncoding(num_tokens=vocab_size, output_mode="multi_hot")(inputs)
+    x = layers.Lambda(lambda t: keras.ops.multiply(t, keep), name="drop_padding")(x)
+    for _ in range(s["layers"]):
+        x = layers.Dense(s["units"], activation=s["activation"],
+                         kernel_initializer=_init(s["kernel_initializer"], s["init_stddev"]))(x)
+    return x
+
+
+def _recurrent(s, inputs, vocab_size, embedding):
+    """Embedding (learned, or a pretrained matrix frozen unless told) → [BatchNorm] → [Dropout] →
+    RNN × layers, each but the last returning sequences."""
+    from keras import layers, regularizers
+
+    rnn = {"SimpleRNN": layers.SimpleRNN, "LSTM": layers.LSTM, "GRU": layers.GRU}[s["arch"]]
+    dim = embedding.shape[1] if embedding is not None else s["embedding_dim"]
+    trainable = embedding is None if s["embedding_trainable"] is None else s["embedding_trainable"]
+    emb = layers.Embedding(vocab_size, dim, mask_zero=s["mask_zero"], trainable=trainable, name="embedding")
+    x = emb(inputs)
+    if embedding is not None:
+        emb.set_weights([embedding])
+    if s["batch_norm"]:
+        x = layers.BatchNormalization()(x)
+    if s["embedding_dropout"]:
+        x = layers.Dropout(s["embedding_dropout"])(x)
+    for i in range(s["layers"]):
+        cell = rnn(s["units"], activation=s["activation"], return_sequences=i < s["layers"] - 1,
+                   kernel_initializer=_init(s["kernel_initializer"], s["init_stddev"]),
+                   kernel_regularizer=regularizers.L2(s["l2"]) if s["l2"] else None,
+                   dropout=s["dropout"], recurrent_dropout=s["recurrent_dropout"])
+        x = (layers.Bidirectional(cell) if s["bidirectional"] else cell)(x)
+    return x
+
+
 def build_model(spec: dict, vocab_size: int, maxlen: int, embedding=None):
     """A compiled Keras model. ``embedding``: optional pretrained matrix [vocab_size, dim]."""
     import keras
     from keras import layers
 
     s = {**settings.defaults("model"), **spec}
-    rnn = {"SimpleRNN": layers.SimpleRNN, "LSTM": layers.LSTM, "GRU": layers.GRU}.get(s["arch"])
+    if s["arch"] not in settings.MODEL["arch"].choices:
+        raise ValueError(f"model.arch: {s['arch']!r} is not {settings.MODEL['arch'].kind()}")
     inputs = keras.Input(shape=(maxlen,), dtype="int32", name="tokens")
-    if s["arch"] == "bag":
-        x = layers.CategoryEncoding(num_tokens=vocab_size, output_mode="multi_hot")(inputs)
-        for _ in range(s["layers"]):
-            x = layers.Dense(s["units"], activation=s["activation"],
-                             kernel_initializer=_init(s["kernel_initializer"], s["init_stddev"]))(x)
-    else:
-        dim = embedding.shape[1] if embedding is not None else s["embedding_dim"]
-        trainable = s["embedding_trainable"]
-        if trainable is None:
-            trainable = embedding is None
-        emb = layers.Embedding(vocab_size, dim, mask_zero=s["mask_zero"], trainable=trainable, name="embedding")
-        x = emb(inputs)
-        if embedding is not None:
-            emb.set_weights([embedding])
-        if s["embedding_dropout"]:
-            x = layers.Dropout(s["embedding_dropout"])(x)
-        for i in range(s["layers"]):
-            cell = rnn(s["units"], activation=s["activation"], return_sequences=i < s["layers"] - 1,
-                       kernel_initializer=_init(s["kernel_initializer"], s["init_stddev"]),
-                       dropout=s["dropout"], recurrent_dropout=s["recurrent_dropout"])
-            x = (layers.Bidirectional(cell) if s["bidirectional"] else cell)(x)
+    x = _bag(s, inputs, vocab_size) if s["arch"] == "bag" else _recurrent(s, inputs, vocab_size, embedding)
     if s["dense_units"]:
         units = s["units"] if s["dense_units"] == "same" else s["dense_units"]
         x = layers.Dense(units, activation=s["dense_activation"],
                          kernel_initializer=_init(s["dense_initializer"], s["init_stddev"]))(x)
     if s["output_dropout"]:
         x = layers.Dropout(s["output_dropout"])(x)
+    if s["batch_norm"]:
+        x = layers.BatchNormalization()(x)
     outputs = layers.Dense(1, activation="sigmoid",
                            kernel_initializer=_init(s["output_initializer"], s["init_stddev"]))(x)
     model = keras.Model(inputs, outputs, name=f"{s['arch']}-{s['units']}")

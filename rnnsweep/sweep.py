@@ -13,12 +13,15 @@ import fnmatch
 import hashlib
 import itertools
 import json
+import math
+import random
 from dataclasses import dataclass
 
 from . import settings
 from .settings import SECTIONS
 
-TOP_KEYS = ("name", "description", "dataset", "model", "training", "studies")
+TOP_KEYS = ("name", "description", "dataset", "model", "training", "studies", "samples", "sample_seed")
+SAMPLING = ("samples", "sample_seed")
 
 
 class SweepError(ValueError):
@@ -35,6 +38,35 @@ def grid(*values) -> Grid:
     if not values:
         raise SweepError("grid() needs at least one value")
     return Grid(tuple(values))
+
+@dataclass(frozen=True)
+class Sample:
+    kind: str      # choice | uniform | loguniform
+    args: tuple
+
+    def draw(self, rng):
+        if self.kind == "choice":
+            return rng.choice(self.args)
+        lo, hi = self.args
+        return rng.uniform(lo, hi) if self.kind == "uniform" else math.exp(rng.uniform(math.log(lo), math.log(hi)))
+
+
+def choice(*values) -> Sample:
+    """A value drawn from ``values`` for each of the sweep's ``samples``."""
+    if not values:
+        raise SweepError("choice() needs at least one value")
+    return Sample("choice", tuple(values))
+
+
+def uniform(low, high) -> Sample:
+    """A number drawn uniformly from [low, high) for each of the sweep's ``samples``."""
+    return Sample("uniform", (low, high))
+
+
+def loguniform(low, high) -> Sample:
+    """A positive number drawn uniformly in log scale from [low, high) (learning rates)."""
+    return Sample("loguniform", (low, high))
+
 
 def over(base: dict, **sections) -> dict:
     """``base``'s sections with ``sections`` laid over them, key by key: a study that is a known
@@ -53,7 +85,14 @@ def _unknown(where, key, valid):
 def check_value(section, key, value, where=""):
     """Raise a one-line ``SweepError`` naming ``section.key`` unless every value is allowed."""
     setting = SECTIONS[section][key]
-    for v in value.values if isinstance(value, Grid) else (value,):
+    if isinstance(value, Sample) and value.kind != "choice":
+        lo, hi = value.args
+        name = f"{where}{section}.{key}: {value.kind}({lo}, {hi})"
+        if setting.type is not float or setting.choices:
+            raise SweepError(f"{name} draws numbers; use choice() for a {setting.kind()}")
+        if not lo < hi or (value.kind == "loguniform" and not lo > 0):
+            raise SweepError(f"{name} needs {'0 < ' if value.kind == 'loguniform' else ''}low < high")
+    for v in value.values if isinstance(value, Grid) else value.args if isinstance(value, Sample) else (value,):
         problem = setting.problem(v)
         if problem:
             raise SweepError(f"{where}{section}.{key}: {problem}")
@@ -70,6 +109,7 @@ def validate(spec: dict) -> dict:
     if not isinstance(spec.get("name"), str) or not spec["name"].replace("_", "").replace("-", "").isalnum():
         raise SweepError(f"{where}name: needs a name of letters, digits, '-' and '_'")
     _validate_sections(spec, where)
+    _validate_sampling(spec, where)
     studies = spec.get("studies", {})
     if not isinstance(studies, dict):
         raise SweepError(f"{where}studies: must be a dict of study name → sections, got {type(studies).__name__}")
@@ -77,10 +117,23 @@ def validate(spec: dict) -> dict:
         if not isinstance(body, dict):
             raise SweepError(f"{where}studies.{study}: must be a dict of sections")
         for key in body:
-            if key not in SECTIONS:
-                raise _unknown(f"{where}studies.{study}.", key, SECTIONS)
+            if key not in SECTIONS and key not in SAMPLING:
+                raise _unknown(f"{where}studies.{study}.", key, tuple(SECTIONS) + SAMPLING)
         _validate_sections(body, f"{where}studies.{study}: ")
+        sampling = {k: body[k] if k in body else spec[k] for k in SAMPLING if k in body or k in spec}
+        _validate_sampling({**over(spec, **body), **sampling}, f"{where}studies.{study}: ")
     return spec
+
+
+def _validate_sampling(spec, where):
+    sampled = [f"{s}.{k}" for s in SECTIONS for k, v in spec.get(s, {}).items() if isinstance(v, Sample)]
+    n, seed = spec.get("samples"), spec.get("sample_seed", 0)
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
+        raise SweepError(f"{where}samples: {n!r} is not a positive integer")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise SweepError(f"{where}sample_seed: {seed!r} is not an integer")
+    if sampled and n is None:
+        raise SweepError(f"{where}{sampled[0]}: a sampled value needs samples=N in the sweep or its study")
 
 
 def _validate_sections(spec, where):
@@ -128,21 +181,33 @@ def _label(key, v):
     return f"{key}{v}" if not isinstance(v, bool) else (key if v else f"no_{key}")
 
 
-def _name(cfg, gridded):
+def _name(cfg, varied):
+    """``GRU-32-bs64`` plus each other varied setting, in the order settings declares them (not the
+    spec's, so the same sweep written in another key order names its trials the same)."""
     m, t = cfg["model"], cfg["training"]
-    parts = [f"{m['arch']}-{m['units']}-bs{t['batch_size']}"]
-    shown = {("model", "arch"), ("model", "units"), ("training", "batch_size")}
-    parts += [_label(k, cfg[s][k]) for s, k in gridded if (s, k) not in shown]
+    parts = [f"{'Bi' if m['bidirectional'] else ''}{m['arch']}-{m['units']}-bs{t['batch_size']}"]
+    shown = {("model", "arch"), ("model", "units"), ("training", "batch_size"), ("model", "bidirectional")}
+    parts += [_label(k, cfg[s][k]) for s, k in ((s, k) for s in SECTIONS for k in SECTIONS[s])
+              if (s, k) in set(varied) - shown]
     return "-".join(parts)
 
 
-def _unique_names(trials: list[dict]):
-    """Trials of one sweep (across all its studies) that share a name get the settings that tell
-    them apart appended (``GRU-10-bs32-embedding_dim50``), then, if still equal, an id prefix."""
+def _collisions(trials):
     by_name: dict[str, list[dict]] = {}
     for t in trials:
         by_name.setdefault(t["name"], []).append(t)
-    for group in (g for g in by_name.values() if len(g) > 1):
+    return [g for g in by_name.values() if len(g) > 1]
+
+
+def _unique_names(trials: list[dict]):
+    """Trials of one sweep that share a name get their study's name appended when they come from
+    different studies (``GRU-10-bs32-small_emb``), else the settings that tell them apart
+    (``SimpleRNN-16-bs128-dropout0.2``), then, if still equal, an id prefix."""
+    for group in _collisions(trials):
+        if len({t.get("study") for t in group}) == len(group):
+            for t in group:
+                t["name"] = f"{t['name']}-{t['study'].split(',')[0]}"
+    for group in _collisions(trials):
         differ = [(s, k) for s in SECTIONS for k in group[0][s]
                   if len({json.dumps(t[s][k]) for t in group}) > 1]
         for t in group:
@@ -168,30 +233,57 @@ def expand(spec: dict, overrides: dict | None = None) -> list[dict]:
             check_value(section, key, value, "override ")
     studies = spec.get("studies") or {None: {}}
     trials: dict[str, dict] = {}
+    shown: dict[str, list] = {}
     for study, body in studies.items():
-        merged = {**spec, **{s: {**spec.get(s, {}), **body.get(s, {})} for s in SECTIONS}}
-        for t in _expand_grid(merged, overrides):
-            if t["trial_id"] in trials:
+        merged = {**spec, **{k: body[k] for k in SAMPLING if k in body},
+                  **{s: {**spec.get(s, {}), **body.get(s, {})} for s in SECTIONS}}
+        for t, varied in _expand_grid(merged, overrides):
+            if t["trial_id"] in trials:  # shared by studies: named by what any of them varies
                 trials[t["trial_id"]]["study"] += f",{study}"
+                shown[t["trial_id"]] += varied
             else:
                 trials[t["trial_id"]] = {**t, "study": study} if study else t
+                shown[t["trial_id"]] = varied
     out = list(trials.values())
+    for t in out:
+        t["name"] = _name(t, shown[t["trial_id"]])
     _unique_names(out)
     return out
 
 
-def _expand_grid(spec: dict, overrides: dict | None) -> list[dict]:
+def draws(spec: dict, sampled: list) -> list[tuple]:
+    """``samples`` points of the sampled settings, drawn in order from ``Random(sample_seed)``: the
+    first N points of a larger ``samples`` are the same N, so growing it adds trials and keeps the
+    old ones. Points are distinct (redrawn on a repeat, as Keras Tuner does) while the space allows."""
+    if not sampled:
+        return [()]
+    rng = random.Random(spec.get("sample_seed", 0))
+    points: list[tuple] = []
+    for _ in range(100 * spec["samples"]):
+        if len(points) == spec["samples"]:
+            break
+        p = tuple(spec[s][k].draw(rng) for s, k in sampled)
+        if p not in points:
+            points.append(p)
+    return points
+
+
+def _expand_grid(spec: dict, overrides: dict | None) -> list[tuple[dict, list]]:
+    """(trial, the settings it varies) for every sampled point × grid point of one study."""
     gridded = [(s, k) for s in SECTIONS for k, v in spec.get(s, {}).items() if isinstance(v, Grid)]
+    sampled = [(s, k) for s in SECTIONS for k, v in spec.get(s, {}).items() if isinstance(v, Sample)]
+    fixed = {s: {**settings.defaults(s), **{k: v for k, v in spec.get(s, {}).items()
+                                             if not isinstance(v, (Grid, Sample))}} for s in SECTIONS}
     trials = []
-    for point in itertools.product(*(spec[s][k].values for s, k in gridded)):
-        body = {s: {**settings.defaults(s), **{k: v for k, v in spec.get(s, {}).items() if not isinstance(v, Grid)}}
-                for s in SECTIONS}
-        for (s, k), v in zip(gridded, point):
-            body[s][k] = v
-        for s, values in (overrides or {}).items():
-            body[s].update(values)
-        trials.append({"sweep": spec["name"], "trial_id": trial_id(body), "config_id": config_id(body),
-                       "name": _name(body, gridded), **body})
+    for drawn in draws(spec, sampled):
+        for point in itertools.product(*(spec[s][k].values for s, k in gridded)):
+            body = {s: dict(values) for s, values in fixed.items()}
+            for (s, k), v in zip(sampled + gridded, drawn + point):
+                body[s][k] = v
+            for s, values in (overrides or {}).items():
+                body[s].update(values)
+            trials.append(({"sweep": spec["name"], "trial_id": trial_id(body), "config_id": config_id(body),
+                            **body}, sampled + gridded))
     return trials
 
 

@@ -7,12 +7,14 @@ by a fingerprint of the config and of those files, so preparing the same config 
 """
 from __future__ import annotations
 
+import random
 import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from . import cache, data, settings
 from .cache import Prepared
@@ -151,22 +153,32 @@ class Encoded:
     meta: dict = field(default_factory=dict)
 
 
-def _split(cfg, n, official):
+def _split(cfg, idx, official, times):
+    """Train and test row numbers: seed 000's random split, aclImdb's official one, or by time."""
     from sklearn.model_selection import train_test_split
 
-    idx = np.arange(n)
     if cfg["split"] == "official":
         if official is None or any(s is None for s in official):
             raise data.DataFormatError(f"dataset.split='official' needs the aclImdb layout; {cfg['source']} has none")
-        return idx[official == "train"], idx[official == "test"]
+        return idx[official[idx] == "train"], idx[official[idx] == "test"]
+    if cfg["split"] == "time":
+        if times is None:
+            raise data.DataFormatError(f"dataset.split='time' needs review times; {cfg['source']} has none")
+        return train_test_split(idx[np.argsort(times[idx], kind="stable")], test_size=cfg["test_size"], shuffle=False)
     return train_test_split(idx, test_size=cfg["test_size"], random_state=cfg["split_seed"])
 
 
-def _tokenized(cfg, texts, labels, official=None) -> Encoded:
-    """Clean, split, fit the Tokenizer on the training texts only, turn both splits to sequences."""
+def _tokenized(cfg, texts, labels, official=None, times=None) -> Encoded:
+    """Clean, [shuffle,] split, fit the Tokenizer on the training texts only, turn both splits to
+    sequences."""
     clean = CLEANERS[cfg["clean"]]
     texts = [clean(t) for t in texts]
-    tr, te = _split(cfg, len(texts), official)
+    idx = np.arange(len(texts))
+    if cfg["shuffle_seed"] is not None:  # seed 002: random.shuffle of the list, now with a seed
+        order = list(idx)
+        random.Random(cfg["shuffle_seed"]).shuffle(order)
+        idx = np.array(order)
+    tr, te = _split(cfg, idx, official, times)
     tok = Tokenizer(num_words=cfg["num_words"], lower=cfg["lower"], char_level=cfg["char_level"],
                     oov_token=cfg["oov_token"]).fit_on_texts([texts[i] for i in tr])
     return Encoded(tok.texts_to_sequences([texts[i] for i in tr]), labels[tr],
@@ -187,7 +199,11 @@ def _names(cfg, files):
 def _amazon_food(cfg, files):
     df = data.read("amazon_food", files["reviews"])
     df = df[df["Score"] != 3]  # positive = 4-5 stars, negative = 1-2; neutral 3-star reviews dropped
-    return _tokenized(cfg, df["Text"].tolist(), (df["Score"] > 3).astype("int8").to_numpy())
+    if cfg["dedupe"]:  # the usual recipe: one copy of a review listed under several products, sane helpfulness
+        df = df.drop_duplicates(subset=["UserId", "ProfileName", "Time", "Text"])
+        df = df[pd.to_numeric(df["HelpfulnessNumerator"]) <= pd.to_numeric(df["HelpfulnessDenominator"])]
+    times = pd.to_numeric(df["Time"]).to_numpy() if "Time" in df else None
+    return _tokenized(cfg, df["Text"].tolist(), (df["Score"] > 3).astype("int8").to_numpy(), times=times)
 
 
 def _keras_imdb_files(cfg) -> dict:
@@ -257,11 +273,12 @@ def prepare(config: dict, use_cache=True) -> Prepared:
         vectors = data.read(f"glove{cfg['glove_dim']}", files["glove"], vocab=vocab)
         emb, coverage = embedding_matrix(enc.word_index, vectors, cfg["glove_dim"], rows)
         meta["glove_coverage"] = round(coverage, 4)
-    meta.update(words=len(enc.word_index), vocab_size=rows, full_vocab_size=enc.index_size,
+    maxlen = cfg["maxlen"] or max(map(len, enc.x_train))  # None: the longest training sequence (seed 002)
+    meta.update(words=len(enc.word_index), vocab_size=rows, full_vocab_size=enc.index_size, maxlen=maxlen,
                 prepare_seconds=round(time.time() - t0, 2))
-    p = Prepared(pad(enc.x_train, cfg["maxlen"], cfg["padding"], cfg["truncating"]),
+    p = Prepared(pad(enc.x_train, maxlen, cfg["padding"], cfg["truncating"]),
                  np.asarray(enc.y_train, "float32"),
-                 pad(enc.x_test, cfg["maxlen"], cfg["padding"], cfg["truncating"]),
+                 pad(enc.x_test, maxlen, cfg["padding"], cfg["truncating"]),
                  np.asarray(enc.y_test, "float32"), emb, rows, meta)
     if use_cache:
         cache.save(p)

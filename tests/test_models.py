@@ -42,5 +42,36 @@ def test_bag_model_and_random_normal_initializer():
     m = build_model({"arch": "bag", "units": 16, "kernel_initializer": "random_normal", "init_stddev": 0.01,
                      "optimizer": "rmsprop"}, 30, 12)
     assert m.count_params() == 30 * 16 + 16 + 17
-    assert m.layers[2].kernel_initializer.stddev == 0.01
+    assert m.layers[3].kernel_initializer.stddev == 0.01
     assert m.predict(np.array([[1, 2, 3] + [0] * 9]), verbose=0).shape == (1, 1)
+
+
+def test_bag_input_is_seed002s_texts_to_matrix_binary(fixture_data):
+    """The bag model sees exactly legacy Keras's texts_to_matrix(mode="binary") of the names."""
+    import keras
+    from tf_keras.preprocessing.text import Tokenizer as Legacy
+
+    from rnnsweep import data, text
+
+    names = data.read("names", fixture_data / "names")["name"].tolist()
+    legacy = Legacy(char_level=True)
+    legacy.fit_on_texts(names)
+    ours = text.Tokenizer(char_level=True).fit_on_texts(names)
+    vocab = len(ours.word_index) + 1
+    x = text.pad(ours.texts_to_sequences(names), max(map(len, names)))
+    m = build_model({"arch": "bag", "units": 16, "layers": 2, "activation": "relu"}, vocab, x.shape[1])
+    bag = keras.Model(m.input, m.get_layer("drop_padding").output).predict(x, verbose=0)
+    assert np.array_equal(bag, legacy.texts_to_matrix(names, mode="binary"))
+    assert m.count_params() == vocab * 16 + 16 + 16 * 16 + 16 + 17  # seed 002's model 1
+
+
+def test_seed003_batch_norm_and_l2():
+    m = build_model({"arch": "LSTM", "units": 50, "layers": 3, "embedding_dim": 32, "embedding_dropout": 0.4,
+                     "output_dropout": 0.4, "dropout": 0.4, "recurrent_dropout": 0.4, "batch_norm": True,
+                     "l2": 0.01}, 1000, 100)
+    kinds = [type(layer).__name__ for layer in m.layers]
+    assert kinds == ["InputLayer", "Embedding", "BatchNormalization", "Dropout", "LSTM", "LSTM", "LSTM", "Dropout",
+                     "BatchNormalization", "Dense"]
+    lstms = [layer for layer in m.layers if type(layer).__name__ == "LSTM"]
+    assert all(layer.cell.kernel_regularizer.l2 == pytest.approx(0.01) for layer in lstms)
+    assert [layer.return_sequences for layer in lstms] == [True, True, False]

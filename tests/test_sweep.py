@@ -4,14 +4,14 @@ import sys
 import pytest
 from conftest import ROOT
 
-from rnnsweep.sweep import SweepError, expand, grid, select, validate
+from rnnsweep.sweep import SweepError, choice, expand, grid, loguniform, select, select_studies, uniform, validate
 
 sys.path.insert(0, str(ROOT / "sweeps"))
 from imdb_grid import SWEEP  # noqa: E402
 
 
 def test_imdb_grid_is_seed000s_18_models():
-    trials = expand(SWEEP)
+    trials = select_studies(expand(SWEEP), "grid")
     assert len(trials) == 18 and len({t["trial_id"] for t in trials}) == 18
     names = {t["name"] for t in trials}
     assert {"GRU-32-bs64", "LSTM-128-bs128", "GRU-128-bs32"} <= names and len(names) == 18
@@ -24,10 +24,13 @@ def test_imdb_grid_is_seed000s_18_models():
 
 def test_ids_are_content_hashes_independent_of_key_order():
     a = expand(SWEEP)
+    assert len(a) == 51 and len({t["name"] for t in a}) == 51
     reordered = {k: dict(reversed(list(v.items()))) if isinstance(v, dict) else v for k, v in reversed(SWEEP.items())}
     assert {t["name"]: t["trial_id"] for t in expand(reordered)} == {t["name"]: t["trial_id"] for t in a}
     # Writing a default explicitly changes nothing; changing a value changes the id.
-    explicit = {**SWEEP, "training": {**SWEEP["training"], "seed": 42}}
+    studies = SWEEP["studies"]
+    explicit = {**SWEEP, "studies": {**studies, "grid": {**studies["grid"],
+                                                           "training": {**studies["grid"]["training"], "seed": 42}}}}
     assert {t["trial_id"] for t in expand(explicit)} == {t["trial_id"] for t in a}
     longer = expand(SWEEP, {"training": {"epochs": 2}})
     assert not {t["trial_id"] for t in longer} & {t["trial_id"] for t in a}
@@ -44,7 +47,7 @@ def test_repeats_share_config_id_and_names_stay_unique():
 
 
 def test_typo_is_rejected_before_anything_runs_with_a_suggestion():
-    bad = {**SWEEP, "model": {**SWEEP["model"], "unit": 32}}
+    bad = {**SWEEP, "model": {"unit": 32}}
     with pytest.raises(SweepError, match=r"model\.unit: unknown key \(did you mean 'units'\?\)"):
         expand(bad)
     with pytest.raises(SweepError, match=r"dataset\.padding: 'middle' is not one of"):
@@ -62,34 +65,73 @@ def test_typo_in_a_sweep_script_fails_in_one_line(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert p.returncode != 0
     assert p.stderr.strip().splitlines()[-1] == (
-        "error: sweep 'imdb_grid': model.unit: unknown key (did you mean 'units'?)")
+        "error: sweep 'imdb_grid': studies.grid: model.unit: unknown key (did you mean 'units'?)")
     assert not (tmp_path / "r").exists()
 
 
 def test_select_by_glob_and_id():
-    trials = expand(SWEEP)
+    trials = select_studies(expand(SWEEP), "grid")
     assert [t["name"] for t in select(trials, "GRU-32-*")] == ["GRU-32-bs32", "GRU-32-bs64", "GRU-32-bs128"]
     tid = trials[5]["trial_id"]
     assert select(trials, f"{tid[:8]},LSTM-64-bs32")[0]["trial_id"] == tid
     assert len(select(trials, f"{tid[:8]},LSTM-64-bs32")) == 2
 
 
-def test_studies_are_a_union_sharing_the_base_point():
-    from rnn_studies import SWEEP as STUDIES
-
-    trials = expand(STUDIES)
-    assert len(trials) == 3 * 3 * (5 + 5) - 3 * 3  # the base point (maxlen 100, units 5) runs once
-    assert len({t["trial_id"] for t in trials}) == len({t["name"] for t in trials}) == 81
-    shared = [t for t in trials if t["study"] == "sequence_length,hidden_size"]
-    assert len(shared) == 9 and {(t["dataset"]["maxlen"], t["model"]["units"]) for t in shared} == {(100, 5)}
-    seq = [t for t in trials if "sequence_length" in t["study"]]
-    assert {t["dataset"]["maxlen"] for t in seq} == {25, 50, 100, 200, 400}
-    assert {t["model"]["units"] for t in seq} == {5}
-    assert len({t["config_id"] for t in trials}) == 27  # three seeds per configuration
+def test_seed001_studies_exactly():
+    """Seed 001's settings, in all three studies of imdb_grid; shared points run once."""
+    trials = expand(SWEEP)
+    seq, hidden, arch = (select_studies(trials, s) for s in ("sequence_length", "hidden_size", "architecture"))
+    assert len(seq) == 6 * 3 and len(hidden) == 4 * 3 and len(arch) == 3 * 3
+    assert len(select_studies(trials, "sequence_length,hidden_size,architecture")) == 18 + 9 + 6
+    for t in seq + hidden + arch:
+        d, m, tr = t["dataset"], t["model"], t["training"]
+        assert (d["source"], d["num_words"], d["split"], d["padding"], d["truncating"]) == (
+            "keras_imdb", 2000, "official", "post", "post")
+        assert (m["embedding_dim"], m["embedding_trainable"], m["kernel_initializer"], m["init_stddev"]) == (
+            50, None, "random_normal", 0.001)
+        assert (m["optimizer"], m["learning_rate"], m["layers"], m["dense_units"]) == ("rmsprop", 1e-4, 1, None)
+        assert (tr["epochs"], tr["batch_size"], tr["validation_split"]) == (10, 64, 0.2) and tr["seed"] in (1, 2, 3)
+    assert {(t["dataset"]["maxlen"], t["model"]["units"], t["model"]["arch"]) for t in seq} == {
+        (n, 5, "SimpleRNN") for n in (30, 50, 80, 100, 150, 200)}
+    assert {(t["dataset"]["maxlen"], t["model"]["units"]) for t in hidden} == {(200, u) for u in (2, 5, 10, 20)}
+    assert {(t["dataset"]["maxlen"], t["model"]["units"], t["model"]["arch"]) for t in arch} == {
+        (30, 5, a) for a in ("SimpleRNN", "LSTM", "GRU")}
+    shared = {t["study"] for t in trials if "," in (t.get("study") or "")}
+    assert shared == {"sequence_length,hidden_size", "sequence_length,architecture"}
+    assert len({t["config_id"] for t in seq + hidden + arch}) == 11  # three seeds per configuration
+    with pytest.raises(SweepError, match=r"--study 'hiden_size': no such study \(did you mean 'hidden_size'\?\)"):
+        select_studies(trials, "hiden_size")
     with pytest.raises(SweepError, match=r"studies\.hidden_size\.modle: unknown key \(did you mean 'model'\?\)"):
-        validate({**STUDIES, "studies": {"hidden_size": {"modle": {}}}})
+        validate({**SWEEP, "studies": {"hidden_size": {"modle": {}}}})
     with pytest.raises(SweepError, match=r"studies\.hidden_size: model\.units: 0 is not a positive integer"):
-        validate({**STUDIES, "studies": {"hidden_size": {"model": {"units": grid(0, 5)}}}})
+        validate({**SWEEP, "studies": {"hidden_size": {"model": {"units": grid(0, 5)}}}})
+
+
+def test_sampling_is_reproducible_distinct_and_grows_by_appending():
+    space = dict(name="search", model=dict(arch="LSTM", embedding_dim=choice(32, 64, 96, 128),
+                                           units=choice(16, 32, 48, 64), learning_rate=loguniform(1e-4, 1e-2),
+                                           dropout=uniform(0.0, 0.5)),
+                 training=dict(seed=grid(1, 2)), samples=10, sample_seed=7)
+    ten = expand(space)
+    assert len(ten) == 20 and len({t["config_id"] for t in ten}) == 10  # 2 executions (seeds) per point
+    assert [t["trial_id"] for t in expand(space)] == [t["trial_id"] for t in ten]  # same spec, same trials
+    points = {(t["model"]["embedding_dim"], t["model"]["units"]) for t in ten}
+    assert all(1e-4 <= t["model"]["learning_rate"] < 1e-2 and 0 <= t["model"]["dropout"] < 0.5 for t in ten)
+    twelve = expand({**space, "samples": 12})
+    assert [t["trial_id"] for t in twelve[:20]] == [t["trial_id"] for t in ten]  # growing N keeps the old ones
+    assert len(expand({**space, "sample_seed": 8})) == 20 and expand({**space, "sample_seed": 8})[0] != ten[0]
+    # A finite space is drawn without repeats, up to its size.
+    small = dict(name="s", model=dict(units=choice(16, 32), embedding_dim=choice(32, 64)), samples=10)
+    assert sorted((t["model"]["units"], t["model"]["embedding_dim"]) for t in expand(small)) == [
+        (16, 32), (16, 64), (32, 32), (32, 64)]
+    assert len(points) > 1
+    for bad, msg in [({**space, "samples": 0}, r"samples: 0 is not a positive integer"),
+                     ({k: v for k, v in space.items() if k != "samples"}, r"embedding_dim: a sampled value needs"),
+                     ({**space, "model": {"units": choice(16, 0)}}, r"model\.units: 0 is not a positive integer"),
+                     ({**space, "model": {"units": uniform(1, 4)}}, r"uniform\(1, 4\) draws numbers; use choice"),
+                     ({**space, "model": {"learning_rate": loguniform(0, 1)}}, r"needs 0 < low < high")]:
+        with pytest.raises(SweepError, match=msg):
+            expand(bad)
 
 
 def test_names_are_unique_across_studies():
@@ -100,8 +142,12 @@ def test_names_are_unique_across_studies():
     trials = expand(spec)
     names = [t["name"] for t in trials]
     assert len(trials) == 4 and len(set(names)) == 4
-    assert {"GRU-10-bs32-embedding_dim100", "GRU-10-bs32-embedding_dim50"} <= set(names)
-    assert len(select(trials, "GRU-10-bs32-embedding_dim50")) == 1  # --trial can pick either
+    assert {"GRU-10-bs32-wide", "GRU-10-bs32-small_emb"} <= set(names)
+    assert len(select(trials, "GRU-10-bs32-small_emb")) == 1  # --trial can pick either
+    # Within one study, the settings that tell them apart.
+    same = expand({"name": "one", "studies": {"m": {"model": {"arch": "GRU"}}, "n": {"model": {"dropout": 0.2}}},
+                   "model": {"units": 4}})
+    assert sorted(t["name"] for t in same) == ["GRU-4-bs32-m", "LSTM-4-bs32-n"] or len({t["name"] for t in same}) == 2
 
 
 def test_a_new_setting_with_a_neutral_default_keeps_every_id(monkeypatch):
@@ -109,12 +155,12 @@ def test_a_new_setting_with_a_neutral_default_keeps_every_id(monkeypatch):
     a rerun of a finished sweep ran it all again."""
     from rnnsweep import settings
 
-    before = {t["name"]: (t["trial_id"], t["config_id"]) for t in expand(SWEEP)}
+    before = {t["name"]: (t["trial_id"], t["config_id"]) for t in select_studies(expand(SWEEP), "grid")}
     monkeypatch.setitem(settings.MODEL, "unroll", settings.Setting(False, bool, "unroll the recurrence"))
-    after = expand(SWEEP)
-    assert all(t["model"]["unroll"] is False for t in after)
+    after = select_studies(expand(SWEEP), "grid")
+    assert all(t["model"]["unroll"] is False for t in after) and len(after) == 18
     assert {t["name"]: (t["trial_id"], t["config_id"]) for t in after} == before
-    changed = expand({**SWEEP, "model": {**SWEEP["model"], "unroll": True}})
+    changed = expand({**SWEEP, "model": {"unroll": True}})
     assert not {t["trial_id"] for t in changed} & {v[0] for v in before.values()}
 
 

@@ -179,3 +179,38 @@ def test_keras_imdb_shuffles_like_keras():
     rng.shuffle(b)
     assert ytr.tolist() == a.tolist() and yte.tolist() == (b + 10).tolist()
     assert xtr[0] == [1, int(a[0]) + 3] and xte[0] == [1, int(b[0]) + 13]
+
+
+def test_names_as_seed002(full_data):
+    """7,944 names (male.txt = 1), shuffled with a recorded seed, then train_test_split(0.2, 42):
+    6,355 / 1,589; 29 characters + padding; padded 'pre' to the longest training name (15)."""
+    import random
+
+    from sklearn.model_selection import train_test_split
+
+    cfg = dict(source="names", char_level=True, maxlen=None, shuffle_seed=1)
+    p = text.prepare(cfg)
+    assert (len(p.x_train), len(p.x_test), p.vocab_size, p.x_train.shape[1]) == (6355, 1589, 30, 15)
+    df = data.read("names")
+    assert (df["label"] == 1).sum() == 2943 and len(df) == 7944  # male.txt
+    order = list(range(len(df)))
+    random.Random(1).shuffle(order)
+    tr, te = train_test_split(order, test_size=0.2, random_state=42)
+    assert p.meta["train_rows"] == list(tr) and np.array_equal(p.y_test, df["label"].to_numpy()[te])
+    assert (p.x_train[:, 0] == 0).any() and (p.x_train[:, -1] != 0).all()  # 'pre' padding
+    assert text.prepare({**cfg, "shuffle_seed": 2}).meta["train_rows"] != p.meta["train_rows"]
+
+
+def test_amazon_as_seed003(fixture_data):
+    """3-star reviews dropped, repeats dropped, oldest 80 % for training, newest 20 % for testing."""
+    path = str(fixture_data / "amazon_300.csv.gz")
+    p = text.prepare(dict(source="amazon_food", path=path, dedupe=True, split="time", maxlen=100))
+    df = data.read("amazon_food", path)
+    df = df[df["Score"] != 3]
+    kept = df.drop_duplicates(subset=["UserId", "ProfileName", "Time", "Text"])
+    assert len(p.x_train) + len(p.x_test) == len(kept) < len(df)  # the fixture has repeated reviews
+    times = kept["Time"].astype(int).to_numpy()
+    assert times[p.meta["train_rows"]].max() <= times[p.meta["test_rows"]].min()
+    assert len(p.x_test) == int(np.ceil(0.2 * len(kept)))
+    with pytest.raises(data.DataFormatError, match="split='time' needs review times; names has none"):
+        text.prepare(dict(source="names", path=str(fixture_data / "names"), split="time"))

@@ -50,7 +50,7 @@ def test_nan_loss_stops_at_once_as_diverged(prepared):
 
 def test_exception_is_recorded_as_failed(prepared):
     r = run_trial({"name": "bad", "model": {"arch": "Transformer"}, "training": {"epochs": 1}}, prepared)
-    assert r["status"] == "failed" and "TypeError" in r["error"] and r["traceback"]
+    assert r["status"] == "failed" and "ValueError: model.arch: 'Transformer'" in r["error"] and r["traceback"]
 
 
 def test_early_stopping_restores_best(prepared):
