@@ -3,14 +3,13 @@ one colour in every figure (GRU blue, LSTM orange, SimpleRNN green); seed repeat
 their mean, with 95 % CI error bars in the study views."""
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from .tables import ci95, has_repeats, prepare_trials, study_trials, varying
+from .tables import prepare_trials, study_trials, varying
 
 LINESTYLES = ["-", "--", ":", "-."]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X"]
@@ -238,55 +237,11 @@ def fig_accuracy_vs_params(ok, figs):
     figs.save(fig, "accuracy_vs_params.png", "Test accuracy against model size (frozen embedding not counted).")
 
 
-def fig_study(ok, x, keys, figs, label):
-    """Test accuracy vs one studied setting: a line per architecture (and per other varied
-    setting), mean over seed repeats with 95 % CI error bars when there are repeats."""
-    plt = _plt()
-    others = [k for k in keys if k not in (x, "arch")]
-    fig, ax = plt.subplots(figsize=(8, 5))
-    groups = list(ok.groupby(["arch"] + others, dropna=False))
-    for n, (key, g) in enumerate(groups):
-        key = key if isinstance(key, tuple) else (key,)
-        stats = [(v, *ci95(h["test_accuracy"])) for v, h in g.groupby(x)]
-        xs = np.array([s[0] for s in stats], dtype=float)
-        mean = np.array([s[1] for s in stats])
-        # An accuracy lies in [0, 1]: so does the drawn interval (a 2-seed t-interval can overshoot).
-        lo, hi = np.clip([s[3] for s in stats], 0, 1), np.clip([s[4] for s in stats], 0, 1)
-        err = np.where(np.isnan(lo), 0, [mean - lo, hi - mean])
-        name = " ".join([key[0]] + [f"{k}={v}" for k, v in zip(others, key[1:])])
-        within = [m for m, (k, _) in enumerate(groups) if (k if isinstance(k, tuple) else (k,))[0] == key[0]]
-        k = within.index(n)
-        ax.errorbar(xs, mean, yerr=err, marker=MARKERS[k % len(MARKERS)], ls=LINESTYLES[k % 4], capsize=3, ms=4,
-                    color=_color(key[0], 1 - 0.5 * k / max(1, len(within))), label=name)
-    ax.set(title=f"Test accuracy vs {label}" + (" (error bars: 95 % CI over seeds)" if has_repeats(ok) else ""),
-           xlabel=label, ylabel="test accuracy")
-    if ok[x].max() / max(ok[x].min(), 1) >= 8:
-        ax.set_xscale("log", base=2)
-    ax.set_xticks(sorted(ok[x].unique()), [str(v) for v in sorted(ok[x].unique())])
-    _legend_outside(ax)
-    figs.save(fig, f"accuracy_vs_{x}.png", f"Study view: test accuracy against {label}.")
-
-
-def fig_time_per_arch(ok, figs):
-    plt = _plt()
-    archs = sorted(ok["arch"].unique())
-    stats = [ci95(ok[ok["arch"] == a]["seconds_per_epoch"]) for a in archs]
-    fig, ax = plt.subplots(figsize=(1.5 + 1.4 * len(archs), 4.5))
-    means = [s[0] for s in stats]
-    err = [[0 if math.isnan(s[2]) else s[0] - s[2] for s in stats],
-           [0 if math.isnan(s[3]) else s[3] - s[0] for s in stats]]
-    ax.bar(archs, means, yerr=err, capsize=4, color=[_color(a) for a in archs])
-    for i, s in enumerate(stats):
-        top = s[0] if math.isnan(s[3]) else s[3]  # above the error bar
-        ax.annotate(f"{s[0]:.1f} s\n(n={s[4]})", (i, top), ha="center", va="bottom", fontsize=8,
-                    xytext=(0, 3), textcoords="offset points")
-    ax.set(title="Training time per epoch by architecture (95 % CI over trials)", xlabel="architecture",
-           ylabel="seconds per epoch")
-    figs.save(fig, "time_per_arch.png", "Mean seconds per training epoch for each architecture, over all its trials.")
-
-
 def draw_figures(trials: pd.DataFrame, epochs: pd.DataFrame, figs: Figures):
+    """Seed 000's figures (curves per epoch, per width, batch size, heatmap) of the study that grids
+    batch sizes (all trials when there are no studies), then accuracy against time and size."""
     t = prepare_trials(trials)
+    t = study_trials(t, "batch_size") if study_trials(t, "batch_size")["batch_size"].nunique() > 1 else t
     ok = t[(t["status"] == "ok") & t["test_accuracy"].notna()].reset_index(drop=True)
     keys = varying(t)
     if epochs.empty:
@@ -306,14 +261,4 @@ def draw_figures(trials: pd.DataFrame, epochs: pd.DataFrame, figs: Figures):
     fig_heatmaps(ok, figs, [k for k in keys if k not in ("arch", "units", "batch_size")])
     fig_accuracy_vs_time(ok, figs)
     fig_accuracy_vs_params(ok, figs)
-    for x, label in (("maxlen", "sequence length (tokens)"), ("units", "hidden units")):
-        sub = study_trials(ok, x)
-        if sub[x].nunique() > 1:
-            fig_study(sub, x, varying(sub), figs, label)
-        else:
-            figs.skip(f"Test accuracy vs {label}", f"the sweep has one value of {x}")
-    if ok["arch"].nunique() > 1:
-        fig_time_per_arch(ok, figs)
-    else:
-        figs.skip("Training time per architecture", "the sweep has one architecture")
 

@@ -19,6 +19,7 @@ import tempfile
 
 from . import results, tables
 from .figures import Figures, draw_figures
+from .views import draw_study_views
 
 REQUIRED = ("trial_id", "config_id", "name", "status", "arch", "units", "batch_size", "test_accuracy")
 STYLE = ("body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}"
@@ -67,6 +68,7 @@ def report(path: str, sweep: str | None = None, out: str | None = None) -> dict:
         fh.write(tables.summary_markdown(s, trials, sweep))
     figs = Figures(out)
     draw_figures(trials, epochs, figs)
+    draw_study_views(trials, figs)
     with open(os.path.join(out, "index.html"), "w", encoding="utf-8") as fh:
         fh.write(index_html(sweep, s, trials, figs))
     if remote:

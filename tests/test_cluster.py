@@ -82,6 +82,22 @@ def _free_port():
         return s.getsockname()[1]
 
 
+# `ray down` runs `ray stop` on the head, which stops every Ray process of the machine: on this
+# loopback "head" that would kill any other Ray (a sweep someone runs beside the tests). The head's
+# shell stops only the cluster on $RNNSWEEP_TEST_RAY_PORT: its session's processes and its client server.
+_RAY_STOP_THIS_ONLY = """
+ray() {
+  if [ "$1" = stop ]; then
+    s=$(pgrep -af -- "--gcs_server_port=$RNNSWEEP_TEST_RAY_PORT" | grep -o "/tmp/ray/session_[0-9_-]*" | head -1)
+    [ -n "$s" ] && pkill -9 -f -- "$s"
+    pkill -9 -f -- "--address=[0-9.]*:$RNNSWEEP_TEST_RAY_PORT "
+    return 0
+  fi
+  command ray "$@"
+}
+"""
+
+
 @pytest.fixture
 def loopback_sshd(tmp_path):
     """sshd on 127.0.0.1:22 only, with a throw-away host key and client key; stopped by pid."""
@@ -108,7 +124,9 @@ def loopback_sshd(tmp_path):
     # run in a login shell that sources ~/.bashrc, after /etc/profile has reset PATH).
     home = tmp_path / "home"
     home.mkdir()
-    (home / ".bashrc").write_text(f"export PATH={os.path.dirname(sys.executable)}:$PATH\n")
+    port = _free_port()
+    (home / ".bashrc").write_text(f"export PATH={os.path.dirname(sys.executable)}:$PATH\n"
+                                  f"export RNNSWEEP_TEST_RAY_PORT={port}\n" + _RAY_STOP_THIS_ONLY)
     (d / "sshd_config").write_text(textwrap.dedent(f"""\
         ListenAddress 127.0.0.1
         Port 22
@@ -132,18 +150,18 @@ def loopback_sshd(tmp_path):
     else:
         proc.kill()
         pytest.fail(f"sshd did not start: {proc.stderr.read().decode()[-500:]}")
-    yield d / "client_key"
+    yield d / "client_key", port
     proc.terminate()
     proc.wait(timeout=10)
 
 
 def test_ray_up_submit_rsync_down_on_loopback(tmp_path, loopback_sshd):
-    port = _free_port()
+    key, port = loopback_sshd
     remote, local = tmp_path / "remote-results", tmp_path / "downloaded"
     config = {
         "cluster_name": f"rnnsweep-loopback-{port}",
         "provider": {"type": "local", "head_ip": "127.0.0.1", "worker_ips": []},
-        "auth": {"ssh_user": "root", "ssh_private_key": str(loopback_sshd)},
+        "auth": {"ssh_user": "root", "ssh_private_key": str(key)},
         "max_workers": 0,
         "file_mounts": {}, "setup_commands": [], "head_setup_commands": [],
         # No `ray stop` here: it would stop every Ray process on this machine, not only ours.

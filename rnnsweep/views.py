@@ -1,0 +1,141 @@
+"""Reading a sweep, part 3: one figure per study, with 95 % CI error bars over seeds — test accuracy
+against the setting a study varies (sequence length, hidden size), an architecture study's accuracy
+and training time, and the configurations of a sweep of named models side by side."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from .figures import LINESTYLES, MARKERS, Figures, _color, _legend_outside, _plt
+from .tables import ci95, has_repeats, prepare_trials, varying
+
+NUMERIC = {"maxlen": "sequence length (tokens)", "units": "hidden units", "embedding_dim": "embedding width"}
+
+
+def per_study(t: pd.DataFrame) -> list[tuple[str | None, pd.DataFrame]]:
+    """(study, its trials) for each study of the sweep (a shared trial in each), or [(None, all)]."""
+    if t["study"].isna().all():
+        return [(None, t)]
+    labels = t["study"].fillna("").str.split(",")
+    names = list(dict.fromkeys(s for ls in labels for s in ls if s))
+    return [(s, t[labels.map(lambda ls, s=s: s in ls)]) for s in names]
+
+
+def _errorbars(stats):
+    """Mean and (lower, upper) error of ci95 rows, clipped to [0, 1] (a 2-seed interval overshoots)."""
+    mean = np.array([s[0] for s in stats])
+    lo, hi = np.clip([s[2] for s in stats], 0, 1), np.clip([s[3] for s in stats], 0, 1)
+    return mean, np.where(np.isnan(lo), 0, [mean - lo, hi - mean])
+
+
+def fig_study(ok, x, keys, figs, label, fname=None):
+    """Test accuracy vs one studied setting: a line per architecture (and per other varied
+    setting), mean over seed repeats with 95 % CI error bars when there are repeats."""
+    plt = _plt()
+    others = [k for k in keys if k not in (x, "arch")]
+    fig, ax = plt.subplots(figsize=(8, 5))
+    groups = list(ok.groupby(["arch"] + others, dropna=False))
+    for n, (key, g) in enumerate(groups):
+        key = key if isinstance(key, tuple) else (key,)
+        xs = np.array(sorted(g[x].unique()), dtype=float)
+        mean, err = _errorbars([ci95(g[g[x] == v]["test_accuracy"]) for v in sorted(g[x].unique())])
+        name = " ".join([key[0]] + [f"{k}={v}" for k, v in zip(others, key[1:])])
+        within = [m for m, (k, _) in enumerate(groups) if (k if isinstance(k, tuple) else (k,))[0] == key[0]]
+        k = within.index(n)
+        ax.errorbar(xs, mean, yerr=err, marker=MARKERS[k % len(MARKERS)], ls=LINESTYLES[k % 4], capsize=3, ms=4,
+                    color=_color(key[0], 1 - 0.5 * k / max(1, len(within))), label=name)
+    ax.set(title=f"Test accuracy vs {label}" + (" (error bars: 95 % CI over seeds)" if has_repeats(ok) else ""),
+           xlabel=label, ylabel="test accuracy")
+    if ok[x].max() / max(ok[x].min(), 1) >= 8:
+        ax.set_xscale("log", base=2)
+    ax.set_xticks(sorted(ok[x].unique()), [str(v) for v in sorted(ok[x].unique())])
+    _legend_outside(ax)
+    figs.save(fig, f"{fname or 'accuracy_vs_' + x}.png", f"Study view: test accuracy against {label}.")
+
+
+def fig_time_per_arch(ok, figs):
+    plt = _plt()
+    archs = sorted(ok["arch"].unique())
+    stats = [ci95(ok[ok["arch"] == a]["seconds_per_epoch"]) for a in archs]
+    fig, ax = plt.subplots(figsize=(1.5 + 1.4 * len(archs), 4.5))
+    means = [s[0] for s in stats]
+    err = [[0 if math.isnan(s[2]) else s[0] - s[2] for s in stats],
+           [0 if math.isnan(s[3]) else s[3] - s[0] for s in stats]]
+    ax.bar(archs, means, yerr=err, capsize=4, color=[_color(a) for a in archs])
+    for i, s in enumerate(stats):
+        top = s[0] if math.isnan(s[3]) else s[3]  # above the error bar
+        ax.annotate(f"{s[0]:.1f} s\n(n={s[4]})", (i, top), ha="center", va="bottom", fontsize=8,
+                    xytext=(0, 3), textcoords="offset points")
+    ax.set(title="Training time per epoch by architecture (95 % CI over trials)", xlabel="architecture",
+           ylabel="seconds per epoch")
+    figs.save(fig, "time_per_arch.png", "Mean seconds per training epoch for each architecture, over all its trials.")
+
+
+
+
+def fig_architecture(ok, figs, study):
+    """An architecture study: test accuracy and seconds per epoch of each architecture, side by side."""
+    plt = _plt()
+    archs = [a for a in ("SimpleRNN", "LSTM", "GRU", "bag") if a in set(ok["arch"])]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    for ax, (col, label) in zip(axes, (("test_accuracy", "test accuracy"), ("fit_seconds", "training time (s)"))):
+        stats = [ci95(ok[ok["arch"] == a][col]) for a in archs]
+        mean = np.array([s[0] for s in stats])
+        lo = np.array([s[2] for s in stats])
+        err = np.where(np.isnan(lo), 0, [mean - lo, np.array([s[3] for s in stats]) - mean])
+        ax.bar(archs, mean, yerr=err, capsize=4, color=[_color(a) for a in archs])
+        for i, s in enumerate(stats):
+            ax.annotate(f"{s[0]:.3f}" if col == "test_accuracy" else f"{s[0]:.1f} s", (i, s[0]), ha="center",
+                        va="bottom", fontsize=8, xytext=(12, 2), textcoords="offset points")
+        ax.set(ylabel=label, title=f"{label.split(' (')[0].capitalize()} (n={stats[0][4]} per bar, 95 % CI)")
+        if col == "test_accuracy":
+            ax.set_ylim(max(0, np.nanmin(mean) - 0.15), min(1, np.nanmax(mean) + 0.1))
+    fig.suptitle(f"Study {study}: architectures compared")
+    fig.tight_layout()
+    figs.save(fig, f"study_{study}.png", f"Study {study}: test accuracy and training time of each architecture "
+              "(mean over seeds, 95 % CI).")
+
+
+def fig_configs(ok, figs, name, title):
+    """Named configurations side by side: test accuracy, mean ± 95 % CI over seeds."""
+    plt = _plt()
+    rows = [(cfg, g["arch"].iloc[0], ci95(g["test_accuracy"])) for cfg, g in ok.groupby("config_name", sort=False)]
+    rows.sort(key=lambda r: -r[2][0])
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(rows)), 4.8))
+    mean, err = _errorbars([r[2] for r in rows])
+    ax.bar(range(len(rows)), mean, yerr=err, capsize=4, color=[_color(r[1]) for r in rows])
+    for i, r in enumerate(rows):
+        ax.annotate(f"{r[2][0]:.3f}\n(n={r[2][4]})", (i, r[2][0]), ha="center", va="bottom", fontsize=8,
+                    xytext=(0, 12), textcoords="offset points")
+    ax.set_xticks(range(len(rows)), [r[0] for r in rows], rotation=20, ha="right", fontsize=8)
+    ax.set_ylim(max(0, np.nanmin(mean) - 0.15), min(1.05, np.nanmax(mean) + 0.1))
+    ax.set(title=title, ylabel="test accuracy")
+    figs.save(fig, name, f"{title}: mean test accuracy over seeds, 95 % CI error bars.")
+
+
+def draw_study_views(trials: pd.DataFrame, figs: Figures):
+    t = prepare_trials(trials)
+    ok = t[(t["status"] == "ok") & t["test_accuracy"].notna()].reset_index(drop=True)
+    if ok.empty:
+        return
+    studies = per_study(ok)
+    for x, label in NUMERIC.items():
+        varies = [(s, sub) for s, sub in studies if sub[x].nunique() > 1]
+        for s, sub in varies:
+            fig_study(sub, x, varying(sub), figs, label, f"accuracy_vs_{x}" + (f"_{s}" if len(varies) > 1 else ""))
+        if not varies and x != "embedding_dim":
+            figs.skip(f"Test accuracy vs {label}", f"the sweep has one value of {x}")
+    timed = False
+    for s, sub in studies:
+        if s is not None and varying(sub) == ["arch"]:
+            fig_architecture(sub, figs, s)
+        elif "arch" in varying(sub) and not timed:  # seed 000's grid: time per epoch of each architecture
+            fig_time_per_arch(sub, figs)
+            timed = True
+    singles = ok[ok["study"].isin([s for s, sub in studies if s is not None and sub["config_id"].nunique() == 1])]
+    if singles["config_id"].nunique() > 1:
+        fig_configs(singles, figs, "models_test_accuracy.png", "The models compared")
+    elif 1 < ok["config_id"].nunique() <= 12 and studies[0][0] is not None:
+        fig_configs(ok, figs, "models_test_accuracy.png", "The configurations compared")

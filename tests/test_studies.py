@@ -1,0 +1,97 @@
+"""Every sweep file of the five seed studies, end to end through the driver at --smoke budget on
+real fixture data (real Ray, real Keras, real Parquet), its report drawing each study's figure;
+and the seeds' exact settings in the expanded configs."""
+import os
+import sys
+
+import pandas as pd
+import pytest
+from conftest import FIXTURES, ROOT
+from test_report import _non_blank_png
+
+from rnnsweep import report, results
+from rnnsweep.driver import main
+from rnnsweep.sweep import expand, select_studies
+
+sys.path.insert(0, str(ROOT / "sweeps"))
+import amazon_food  # noqa: E402
+import imdb_grid  # noqa: E402
+import imdb_stacked  # noqa: E402
+import names_gender  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    """A data dir as a user would fill it, of real fixture files under the names the loaders look for."""
+    d = tmp_path_factory.mktemp("data")
+    for name, target in [("aclImdb_labeled.tar.gz", "aclImdb_mini.tar.gz"), ("imdb_word_index.json", None),
+                         ("names", None), ("amazon_fine_food_sample.csv.gz", "amazon_300.csv.gz"),
+                         ("IMDB Dataset.csv.gz", "imdb_400.csv.gz"), ("glove.6B.50d.txt.gz", None)]:
+        os.symlink(FIXTURES / (target or name), d / name)
+    return d
+
+
+def _smoke(spec, argv, data_dir, tmp_path):
+    out = str(tmp_path / "results")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RNNSWEEP_DATA", str(data_dir))
+        s = main(spec, ["--smoke", "--results", out, "--address", "local"] + argv)
+    assert s["counts"]["failed"] == 0, [r.get("error") for r in s["results"] if r["status"] == "failed"]
+    r = report.report(os.path.join(out, spec["name"]))
+    for name in r["files"]:
+        if name.endswith(".png"):
+            _non_blank_png(os.path.join(r["out"], name))
+    return s, r, results.load(out, spec["name"])[0]
+
+
+def test_seed001_studies_smoke(data_dir, tmp_path):
+    s, r, trials = _smoke(imdb_grid.SWEEP, ["--study", "sequence_length,hidden_size,architecture", "--seeds", "1"],
+                          data_dir, tmp_path)
+    assert len(s["results"]) == 6 + 3 + 2 and s["datasets_put"] == 6  # one dataset per maxlen
+    assert {"accuracy_vs_maxlen.png", "accuracy_vs_units.png", "study_architecture.png"} <= set(r["files"])
+    assert (trials["fit_seconds"] > 0).all() and set(trials["arch"]) == {"SimpleRNN", "LSTM", "GRU"}
+
+
+def test_seed002_names_smoke(data_dir, tmp_path):
+    s, r, trials = _smoke(names_gender.SWEEP, ["--seeds", "1"], data_dir, tmp_path)
+    assert len(s["results"]) == 5 + 10
+    assert {"models_test_accuracy.png", "accuracy_vs_units.png", "accuracy_vs_embedding_dim.png"} <= set(r["files"])
+    assert set(trials["arch"]) == {"bag", "SimpleRNN", "LSTM"}
+
+
+def test_seed003_amazon_smoke(data_dir, tmp_path):
+    s, r, trials = _smoke(amazon_food.SWEEP, ["--seeds", "1"], data_dir, tmp_path)
+    assert len(s["results"]) == 3 and "models_test_accuracy.png" in r["files"]
+    assert sorted(trials["layers"]) == [1, 2, 3]
+
+
+def test_seed004_stacked_smoke(data_dir, tmp_path):
+    s, r, trials = _smoke(imdb_stacked.SWEEP, [], data_dir, tmp_path)
+    assert sorted(t["name"] for t in s["results"]) == ["BiLSTM-32-bs512", "GRU-32-bs512", "LSTM-32-bs512"]
+    assert {"study_stacked.png", "models_test_accuracy.png"} <= set(r["files"])
+
+
+def test_seed_settings_exactly():
+    """What --dry-run shows: the seeds' own settings."""
+    stacked = expand(imdb_stacked.SWEEP)
+    assert len(stacked) == 3
+    for t in stacked:
+        d, m, tr = t["dataset"], t["model"], t["training"]
+        assert (d["source"], d["num_words"], d["maxlen"], d["padding"], d["truncating"]) == (
+            "keras_imdb", 10_000, 500, "pre", "pre")
+        assert (m["units"], m["layers"], m["dropout"], m["recurrent_dropout"], m["output_dropout"],
+                m["embedding_dim"], m["optimizer"], m["learning_rate"]) == (32, 2, 0.5, 0.2, 0.5, 100, "rmsprop", 1e-3)
+        assert (tr["batch_size"], tr["epochs"], tr["validation_split"]) == (512, 5, 0.2)
+    names = expand(names_gender.SWEEP)
+    models = pd.DataFrame([{**t["model"], "study": t["study"]} for t in names if t["study"] != "random_search"])
+    assert len(models) == 15 and (models["optimizer"] == "adam").all()
+    assert all(t["training"]["epochs"] == 20 and t["training"]["batch_size"] == 128 for t in names
+               if t["study"] != "random_search")
+    search = select_studies(names, "random_search")
+    assert len(search) == 20 and all(t["training"]["epochs"] == 1 for t in search)
+    assert {(t["model"]["embedding_dim"], t["model"]["units"]) for t in search} <= {
+        (d, u) for d in (32, 64, 96, 128) for u in (16, 32, 48, 64)}
+    amazon = expand(amazon_food.SWEEP)
+    assert {(t["training"]["batch_size"], t["training"]["epochs"], t["training"]["validation_split"]) for t in amazon} \
+        == {(1000, 10, 0.3)}
+    assert {t["dataset"]["split"] for t in amazon} == {"time"} and all(t["dataset"]["dedupe"] for t in amazon)
