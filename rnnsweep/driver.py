@@ -218,6 +218,7 @@ def main(spec: dict, argv=None) -> dict:
         if not todo:
             print("nothing to do: every trial is already done (use --rerun-failed to retry failed ones)")
             return {"todo": [], "results": []}
+        results.check_writable(args.results, name)
         return run_ray(spec, trials, todo, args, b, where, meta)
     except results.ResultsError as e:
         sys.exit(f"error: {e}")

@@ -100,9 +100,34 @@ def epoch_rows(result: dict) -> list[dict]:
 
 def filesystem(uri: str):
     """(pyarrow FileSystem, path) for a local path or a URI such as s3://bucket/prefix."""
-    if "://" in uri:
+    if "://" not in uri:
+        return pafs.LocalFileSystem(), os.path.abspath(uri)
+    try:
         return pafs.FileSystem.from_uri(uri)
-    return pafs.LocalFileSystem(), os.path.abspath(uri)
+    except (pa.ArrowException, ValueError, OSError) as e:
+        raise ResultsError(f"{uri}: not a results location pyarrow can open ({_first_line(e)})") from None
+
+
+def check_writable(uri: str, sweep: str):
+    """Write and remove a probe file in ``<uri>/<sweep>/``, so a location that cannot be written
+    stops the driver in one line before anything is prepared or run; leaves nothing behind."""
+    fs, base = filesystem(uri)
+    folder = posixpath.join(base, sweep)
+    existed = fs.get_file_info(folder).type != pafs.FileType.NotFound
+    probe = posixpath.join(folder, f".probe-{uuid.uuid4().hex[:8]}")
+    try:
+        fs.create_dir(folder, recursive=True)
+        with fs.open_output_stream(probe) as out:
+            out.write(b"rnnsweep")
+        fs.delete_file(probe)
+    except (OSError, pa.ArrowException) as e:
+        raise ResultsError(f"{uri}: cannot write results there ({_first_line(e)})") from None
+    finally:
+        if not existed:
+            try:
+                fs.delete_dir(folder)
+            except OSError:
+                pass
 
 
 def _atomic_write(fs, path: str, write):

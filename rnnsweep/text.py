@@ -216,7 +216,11 @@ def _keras_imdb_files(cfg) -> dict:
         except data.DataNotFound:
             if p is not None:
                 raise
-    return {"reviews": data.locate("aclimdb", p), "word_index": data.locate("imdb_word_index")}
+    try:
+        return {"reviews": data.locate("aclimdb", p), "word_index": data.locate("imdb_word_index")}
+    except data.DataNotFound as e:
+        raise data.DataNotFound(f"keras_imdb needs imdb.npz, or aclImdb and imdb_word_index.json, in {data.data_dir()}"
+                                f" (or Keras's {data.keras_cache_dir()}): {e}") from None
 
 
 def _keras_imdb(cfg, files):

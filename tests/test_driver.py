@@ -183,3 +183,12 @@ def test_missing_data_file_stops_before_anything_runs(tmp_path):
         main(spec, ["--results", str(tmp_path / "res")] + LOCAL)
     assert str(e.value) == f"error: dataset of GRU-4-bs64: imdb_reviews: {tmp_path / 'reviews.csv'} does not exist"
     assert not (tmp_path / "res" / "tiny" / "trials").exists()
+
+
+@pytest.mark.parametrize("where,msg", [("/proc/x", "/proc/x: cannot write results there"),
+                                       ("foo://bucket/x", "foo://bucket/x: not a results location pyarrow can open")])
+def test_results_location_that_cannot_be_written_is_one_line_before_anything(where, msg, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(SWEEP, ["--results", where] + LOCAL)
+    assert str(e.value).startswith(f"error: {msg}") and "\n" not in str(e.value)
+    assert "dataset" not in capsys.readouterr().out  # stopped before any preparation

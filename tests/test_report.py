@@ -36,7 +36,7 @@ def smoke_results(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("RNNSWEEP_DATA", str(data))
         mp.setenv("RNNSWEEP_CACHE", str(root / "cache"))
-        s = main(SWEEP, ["--smoke", "--results", str(root / "results"), "--address", "local"])
+        s = main(SWEEP, ["--smoke", "--study", "grid", "--results", str(root / "results"), "--address", "local"])
     assert len(s["results"]) == 18
     return root / "results"
 
