@@ -192,3 +192,44 @@ def test_results_location_that_cannot_be_written_is_one_line_before_anything(whe
         main(SWEEP, ["--results", where] + LOCAL)
     assert str(e.value).startswith(f"error: {msg}") and "\n" not in str(e.value)
     assert "dataset" not in capsys.readouterr().out  # stopped before any preparation
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["--cpus-per-trial", "64"], "--cpus-per-trial 64: no node of this cluster has that many CPUs (the largest has 2)"),
+    (["--gpus-per-trial", "2"], "--gpus-per-trial 2: no node of this cluster has that many GPUs (the largest has 0)"),
+])
+def test_a_trial_no_node_can_hold_stops_instead_of_waiting(tmp_path, argv, msg):
+    """Seen: --gpus-per-trial 2 on a machine without a GPU sat at 0% until killed."""
+    import ray
+
+    t0 = time.time()
+    with pytest.raises(SystemExit) as e:
+        main(SWEEP, ["--results", str(tmp_path), "--address", "local"] + argv)
+    assert str(e.value) == f"error: {msg}; lower it, or add bigger nodes" and time.time() - t0 < 120
+    assert not ray.is_initialized() and not (tmp_path / "tiny" / "sweep.json").exists()
+
+
+def _dead_address():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{s.getsockname()[1]}"  # nothing listens there once closed
+
+
+def test_a_ray_address_that_does_not_answer_is_one_line_within_seconds(tmp_path, monkeypatch):
+    """Seen: after a head died without `ray stop`, the driver joined its address from Ray's address
+    file, retried for 14 minutes and ended in a traceback."""
+    from rnnsweep import cluster
+
+    dead = _dead_address()
+    t0 = time.time()
+    with pytest.raises(SystemExit, match=rf"error: the Ray cluster at {dead} does not answer; `--address local`"):
+        main(SWEEP, ["--results", str(tmp_path), "--address", dead])
+    stale = tmp_path / "ray_current_cluster"
+    stale.write_text(dead + "\n")
+    monkeypatch.setattr(cluster, "ADDRESS_FILE", str(stale))
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    with pytest.raises(SystemExit, match=rf"at {dead} \(from {stale}, left by `ray start`\) does not answer"):
+        main(SWEEP, ["--results", str(tmp_path)])
+    assert time.time() - t0 < 60 and not (tmp_path / "tiny" / "sweep.json").exists()

@@ -1,0 +1,274 @@
+"""The sweep on Ray, step by step: prepare each dataset once, connect (checking the cluster can run
+a trial at all), record the run, submit one task per trial, collect results as they arrive.
+
+Ray's "simple parallel model selection" pattern: ``ray.remote`` tasks and a ``ray.wait`` loop.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+from . import results, text
+from .sweep import stable_hash
+
+GPUS_ENV = "RNNSWEEP_GPUS_PER_TRIAL"
+
+def _fmt(x, spec=".3f"):
+    return "—" if x is None else format(x, spec)
+
+
+def trial_line(r: dict) -> str:
+    h = r.get("history") or []
+    val = max((e["val_accuracy"] for e in h if e.get("val_accuracy") is not None), default=None)
+    line = (f"{r['name']:<34} {r['status']:<8} val_acc {_fmt(val)}  test_acc {_fmt(r.get('test_accuracy'))}  "
+            f"test_auc {_fmt(r.get('test_auc'))}  {r.get('seconds', 0) / 60:.1f} min")
+    return line + (f"  ({r['error']})" if r.get("error") else "")
+
+
+def _prepare(trial: dict):
+    """The trial's dataset, or a one-line exit naming the missing/bad file (nothing has run yet)."""
+    from .data import DataFormatError, DataNotFound
+
+    try:
+        return text.prepare(trial["dataset"])
+    except (DataNotFound, DataFormatError) as e:
+        sys.exit(f"error: dataset of {trial['name']}: {e}")
+
+
+def dataset_key(trial: dict) -> str:
+    return stable_hash(trial["dataset"])
+
+
+def code_version() -> str:
+    from importlib.metadata import version
+
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        sha = ""
+    return f"rnnsweep {version('rnnsweep')}" + (f" ({sha})" if sha else "")
+
+# ----------------------------------------------------------------------------- the Ray task
+
+
+def _gpu_memory_mb(fraction: float) -> int | None:
+    """Fraction × the memory of the GPU Ray gave this task (nvidia-smi, before TF starts)."""
+    import ray
+
+    ids = ray.get_gpu_ids()
+    if not ids:
+        return None
+    out = subprocess.run(["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits",
+                          "-i", str(ids[0])], capture_output=True, text=True, timeout=30)
+    return int(float(out.stdout.split()[0]) * fraction)
+
+
+def remote_trial(config: dict, prepared, cpus: float, gpus: float, gpu_memory_mb: int | None):
+    """Body of the Ray task. ``prepared`` arrives resolved from the object store: its arrays are
+    read-only views of the shared memory, not copies."""
+    import ray
+
+    from .trial import run_trial
+
+    if gpus and gpus < 1 and not gpu_memory_mb:
+        gpu_memory_mb = _gpu_memory_mb(gpus)
+    r = run_trial(config, prepared, cpus=max(1, int(cpus)), gpu_memory_mb=gpu_memory_mb)
+    x = prepared.x_train
+    r["dataset_zero_copy"] = bool(not x.flags.writeable and not x.flags.owndata)
+    r["ray_version"] = ray.__version__
+    r["gpu_ids"] = [str(g) for g in ray.get_gpu_ids()]
+    r["cuda_visible_devices"] = os.environ.get("CUDA_VISIBLE_DEVICES")
+    r["node_id"] = ray.get_runtime_context().get_node_id()
+    return r
+
+# ----------------------------------------------------------------------------- the sweep on Ray, step by step
+
+
+def prepare_datasets(todo: list[dict]) -> dict:
+    """Each distinct dataset config prepared once (from the on-disk cache when it can be), before
+    Ray starts: a missing or bad data file stops the sweep here, with nothing started."""
+    datasets = {}
+    for t in todo:
+        key = dataset_key(t)
+        if key not in datasets:
+            t0 = time.time()
+            datasets[key] = p = _prepare(t)
+            print(f"dataset {key}: {len(p.x_train)} train / {len(p.x_test)} test rows "
+                  f"prepared in {time.time() - t0:.1f} s{' (cached)' if p.meta.get('cached') else ''}", flush=True)
+    return datasets
+
+
+ADDRESS_FILE = "/tmp/ray/ray_current_cluster"  # where `ray start` leaves the address of the cluster it started
+
+
+def _answers(address: str, timeout=3.0) -> bool:
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def ray_address(args) -> str:
+    """The cluster to join: ``--address``, ``$RAY_ADDRESS``, the one `ray start` left on this node
+    (the head after `ray up`), else "local". A cluster that does not answer is a one-line exit
+    within seconds, not Ray's minutes of retries."""
+    address = args.address or os.environ.get("RAY_ADDRESS")
+    if address in (None, "auto"):
+        if not os.path.exists(ADDRESS_FILE):
+            return "local" if address is None else "auto"
+        with open(ADDRESS_FILE) as fh:
+            address, source = fh.read().strip(), f" (from {ADDRESS_FILE}, left by `ray start`)"
+    else:
+        source = ""
+    if address != "local" and "://" not in address and not _answers(address):
+        sys.exit(f"error: the Ray cluster at {address}{source} does not answer; "
+                 "`--address local` starts a fresh local Ray")
+    return address
+
+
+def connect(args) -> bool:
+    """Join the running cluster when there is one, else start a local Ray. Returns whether this
+    process started Ray (and so shuts it down)."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    address = ray_address(args)
+    ray.init(address=address, log_to_driver=False, configure_logging=False,
+             **({"include_dashboard": False} if address == "local" else {}))
+    return True
+
+
+def largest_node(resources_of_nodes: list[dict]) -> dict:
+    """The most CPUs and GPUs any one node has, or can have: the live nodes, and the node types of
+    the autoscaler's config on a head started by `ray up` (nodes it may add later)."""
+    nodes = list(resources_of_nodes)
+    config = os.path.expanduser("~/ray_bootstrap_config.yaml")
+    if os.path.exists(config):
+        import yaml
+
+        with open(config) as fh:
+            types = (yaml.safe_load(fh) or {}).get("available_node_types", {})
+        nodes += [t.get("resources", {}) for t in types.values()]
+    return {k: max((n.get(k, 0) for n in nodes), default=0) for k in ("CPU", "GPU")}
+
+
+def check_fits(args, gpus: float, biggest: dict):
+    """A trial that no node can hold would wait forever: say so and stop, before anything runs."""
+    for what, want, have in (("cpus", args.cpus_per_trial, biggest["CPU"]), ("gpus", gpus, biggest["GPU"])):
+        if want and want > have:
+            sys.exit(f"error: --{what}-per-trial {want:g}: no node of this cluster has that many "
+                     f"{what[:-1].upper()}s (the largest has {have:g}); lower it, or add bigger nodes")
+
+
+def record_run(meta, spec, trials, todo, args, b, gpus) -> dict:
+    """Append this run to ``sweep.json``'s ``meta`` (spec, expanded trials, code version, resources)
+    and write it; returns this run's entry, to be written again with the counts at the end."""
+    import ray
+
+    run = {"started_at": time.time(), "host": socket.gethostname(), "cluster_resources": ray.cluster_resources(),
+           "budget": b, "todo": [t["trial_id"] for t in todo], "gpus_per_trial": gpus,
+           "cpus_per_trial": args.cpus_per_trial}
+    meta.update(spec=_jsonable(spec), trials=trials, code_version=code_version())
+    meta.setdefault("runs", []).append(run)
+    results.write_json(args.results, spec["name"], "sweep.json", meta)
+    return run
+
+
+def submit(todo, refs, args, gpus) -> dict:
+    """One Ray task per trial, in a fresh worker each (``max_calls=1``), retried by Ray when its
+    worker or node dies; ``{object ref: trial}``."""
+    import ray
+
+    task = ray.remote(max_calls=1, max_retries=args.max_retries)(remote_trial)
+    return {task.options(num_cpus=args.cpus_per_trial, num_gpus=gpus, name=t["name"]).remote(
+        t, refs[dataset_key(t)], args.cpus_per_trial, gpus, args.gpu_memory_mb): t for t in todo}
+
+
+def collect(pending: dict, args, name: str, b: dict, capacity: int) -> tuple[list, dict]:
+    """Ray's ``ray.wait`` loop: write each result the moment it arrives; a task that died with
+    its retries spent is written as ``failed``."""
+    import ray
+    from tqdm import tqdm
+
+    finished, counts = [], {"ok": 0, "diverged": 0, "failed": 0}
+    with tqdm(total=len(pending), unit="trial", dynamic_ncols=True, file=sys.stdout) as bar:
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            t = pending.pop(ready[0])
+            try:
+                r = ray.get(ready[0])
+            except Exception as e:  # the task itself died (retries exhausted), not an error inside it
+                r = {"trial_id": t["trial_id"], "config_id": t["config_id"], "name": t["name"], "config": t,
+                     "status": "failed", "error": _task_error(e), "history": [], "finished_at": time.time()}
+            results.write_trial(args.results, name, r, b)
+            finished.append(r)
+            counts[r["status"]] = counts.get(r["status"], 0) + 1
+            bar.update(1)
+            bar.set_postfix(running=min(len(pending), capacity), failed=counts["failed"], diverged=counts["diverged"])
+            bar.write(trial_line(r))
+    return finished, counts
+
+
+def run_ray(spec, trials, todo, args, b, where, meta) -> dict:
+    import ray
+
+    datasets = prepare_datasets(todo)
+    owns_ray = connect(args)
+    resources = ray.cluster_resources()
+    gpus = gpus_wanted(args, resources)
+    try:
+        check_fits(args, gpus, largest_node(n["Resources"] for n in ray.nodes() if n["Alive"]))
+    except SystemExit:
+        if owns_ray:
+            ray.shutdown()
+        raise
+    # How many trials the cluster runs at once right now (an autoscaler may add nodes later).
+    capacity = max(1, int(resources.get("GPU" if gpus else "CPU", 1) / (gpus or args.cpus_per_trial)))
+    run = record_run(meta, spec, trials, todo, args, b, gpus)
+    refs = {key: ray.put(p) for key, p in datasets.items()}  # one copy per dataset, shared by its trials
+    datasets.clear()  # the object store holds them now
+    pending = submit(todo, refs, args, gpus)
+    try:
+        finished, counts = collect(pending, args, spec["name"], b, capacity)
+    except KeyboardInterrupt:
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        print(f"\ninterrupted: {len(todo) - len(pending)} trials saved in {where}; {len(pending)} cancelled. "
+              "Run the same command again to resume.", flush=True)
+        raise SystemExit(130) from None
+    run.update(finished_at=time.time(), counts=counts)
+    results.write_json(args.results, spec["name"], "sweep.json", meta)
+    print(f"done in {(time.time() - run['started_at']) / 60:.1f} min: {counts}; results in {where}", flush=True)
+    if owns_ray:
+        ray.shutdown()
+    return {"results": finished, "datasets_put": len(refs), "counts": counts}
+
+
+def _task_error(e: Exception) -> str:
+    """One line for a task that died: the underlying exception, not Ray's wrapper banner."""
+    cause = getattr(e, "cause", None) or e
+    lines = [ln for ln in str(cause).splitlines() if ln.strip()]
+    return f"{type(cause).__name__}: {lines[-1] if lines else ''}"[:500]
+
+
+def gpus_wanted(args, resources) -> float:
+    if args.gpus_per_trial is not None:
+        return args.gpus_per_trial
+    return float(os.environ.get(GPUS_ENV) or (1 if resources.get("GPU", 0) else 0))
+
+
+def _jsonable(obj):
+    from .sweep import Grid
+
+    if isinstance(obj, Grid):
+        return {"grid": [_jsonable(v) for v in obj.values]}
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    return obj
