@@ -91,7 +91,7 @@ ray() {
     s=$(pgrep -af -- "--gcs_server_port=$RNNSWEEP_TEST_RAY_PORT" | grep -o "/tmp/ray/session_[0-9_-]*" | head -1)
     [ -n "$s" ] && pkill -9 -f -- "$s"
     pkill -9 -f -- "--address=[0-9.]*:$RNNSWEEP_TEST_RAY_PORT "
-    grep -qs ":$RNNSWEEP_TEST_RAY_PORT\$" /tmp/ray/ray_current_cluster && rm -f /tmp/ray/ray_current_cluster
+    grep -qs ":$RNNSWEEP_TEST_RAY_PORT\\$" /tmp/ray/ray_current_cluster && rm -f /tmp/ray/ray_current_cluster
     return 0
   fi
   command ray "$@"
