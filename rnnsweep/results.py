@@ -113,7 +113,10 @@ def check_writable(uri: str, sweep: str):
     stops the driver in one line before anything is prepared or run; leaves nothing behind."""
     fs, base = filesystem(uri)
     folder = posixpath.join(base, sweep)
-    existed = fs.get_file_info(folder).type != pafs.FileType.NotFound
+    created = None  # the top-most folder the probe creates, removed again afterwards
+    p = folder
+    while p not in ("", "/") and fs.get_file_info(p).type == pafs.FileType.NotFound:
+        created, p = p, posixpath.dirname(p.rstrip("/"))
     probe = posixpath.join(folder, f".probe-{uuid.uuid4().hex[:8]}")
     try:
         fs.create_dir(folder, recursive=True)
@@ -123,9 +126,9 @@ def check_writable(uri: str, sweep: str):
     except (OSError, pa.ArrowException) as e:
         raise ResultsError(f"{uri}: cannot write results there ({_first_line(e)})") from None
     finally:
-        if not existed:
+        if created:
             try:
-                fs.delete_dir(folder)
+                fs.delete_dir(created)
             except OSError:
                 pass
 

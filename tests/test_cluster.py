@@ -34,6 +34,13 @@ def test_cluster_yaml_passes_ray_validation():
     assert gpu["min_workers"] == 0 and gpu["max_workers"] == 18
     assert any("tensorflow[and-cuda]" in c for c in config["setup_commands"])
     assert any("pip install -q -e ~/rnnsweep" in c for c in config["setup_commands"])
+    # Nobody else runs code on it: token authentication on every node, the token from the user's own
+    # ~/.ray (never in the repo), the dashboard on the head's localhost only.
+    starts = config["head_start_ray_commands"] + config["worker_start_ray_commands"]
+    assert all("RAY_AUTH_MODE=token ray start" in c for c in starts if "ray start" in c)
+    assert any("export RAY_AUTH_MODE=token" in c for c in config["setup_commands"])
+    assert config["file_mounts"]["~/.ray/auth_token"] == "~/.ray/auth_token"
+    assert "0.0.0.0" not in yaml.safe_dump(config) and "--dashboard-host=127.0.0.1" in " ".join(starts)
     broken = copy.deepcopy(config)
     broken["available_node_types"]["gpu"]["max_worker"] = 3  # a typo Ray must catch
     with pytest.raises(ValidationError):
@@ -156,18 +163,54 @@ def loopback_sshd(tmp_path):
     proc.wait(timeout=10)
 
 
+def _job(dashboard: int, token: str | None) -> tuple[int, dict]:
+    """POST a job to Ray's job API (what ShadowRay abused), with or without the token."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(f"http://127.0.0.1:{dashboard}/api/jobs/", method="POST",
+                                 data=json.dumps({"entrypoint": "echo rnnsweep-job-ran"}).encode(),
+                                 headers={"Content-Type": "application/json",
+                                          **({"Authorization": f"Bearer {token}"} if token else {})})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        return e.code, {}
+
+
+def _job_status(dashboard: int, token: str, job: str) -> str:
+    import json
+    import urllib.request
+
+    req = urllib.request.Request(f"http://127.0.0.1:{dashboard}/api/jobs/{job}",
+                                 headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())["status"]
+
+
 def test_ray_up_submit_rsync_down_on_loopback(tmp_path, loopback_sshd):
+    import secrets
+
     key, port = loopback_sshd
+    dashboard = _free_port()
     remote, local = tmp_path / "remote-results", tmp_path / "downloaded"
+    token = tmp_path / "auth_token"  # the user's ~/.ray/auth_token, as `ray get-auth-token --generate` makes it
+    token.write_text(secrets.token_hex(32))
     config = {
         "cluster_name": f"rnnsweep-loopback-{port}",
         "provider": {"type": "local", "head_ip": "127.0.0.1", "worker_ips": []},
         "auth": {"ssh_user": "root", "ssh_private_key": str(key)},
         "max_workers": 0,
-        "file_mounts": {}, "setup_commands": [], "head_setup_commands": [],
-        # No `ray stop` here: it would stop every Ray process on this machine, not only ours.
-        "head_start_ray_commands": [f"ray start --head --port={port} --num-cpus=2 --include-dashboard=false "
-                                    "--disable-usage-stats"],
+        # As cluster.yaml: the token reaches the head through the launcher's file_mounts.
+        "file_mounts": {"~/.ray/auth_token": str(token)},
+        "setup_commands": ["grep -q RAY_AUTH_MODE ~/.bashrc || echo 'export RAY_AUTH_MODE=token' >> ~/.bashrc"],
+        "head_setup_commands": [],
+        # No `ray stop` here: on a real head it would stop every Ray process of the machine.
+        "head_start_ray_commands": [f"RAY_AUTH_MODE=token ray start --head --port={port} --num-cpus=2 "
+                                    f"--dashboard-host=127.0.0.1 --dashboard-port={dashboard} "
+                                    f"--dashboard-agent-listen-port={_free_port()} --disable-usage-stats"],
     }
     cfg = tmp_path / "loopback.yaml"
     cfg.write_text(yaml.safe_dump(config))
@@ -183,6 +226,20 @@ def test_ray_up_submit_rsync_down_on_loopback(tmp_path, loopback_sshd):
     left = [f"/tmp/ray/cluster-{config['cluster_name']}.{ext}" for ext in ("state", "lock")]
     ray("up", "-y", "--no-config-cache", str(cfg))
     try:
+        # A job without the token is refused; with it, it runs.
+        deadline = time.time() + 120
+        while (status := _job(dashboard, None)[0]) in (502, 503, 404) and time.time() < deadline:
+            time.sleep(2)  # the dashboard is still starting
+        assert status == 401, status
+        while (answer := _job(dashboard, token.read_text()))[0] == 500 and time.time() < deadline:
+            time.sleep(2)  # "No available agent to submit job, please try again later"
+        status, body = answer
+        assert status == 200 and (body.get("job_id") or body.get("submission_id")), (status, body)
+        job = body.get("submission_id") or body["job_id"]
+        while (state := _job_status(dashboard, token.read_text(), job)) not in ("SUCCEEDED", "FAILED", "STOPPED"):
+            assert time.time() < deadline + 120, state
+            time.sleep(1)
+        assert state == "SUCCEEDED"
         out = ray("submit", str(cfg), "sweeps/imdb_grid.py", "--smoke", "--only", "GRU-32-bs*,LSTM-64-bs64",
                   "--results", str(remote), timeout=600)
         assert "done in" in out and "'ok': 4" in out, out[-3000:]
