@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 
-from . import results, text
+from . import lease, results, text
 from .sweep import stable_hash
 
 GPUS_ENV = "RNNSWEEP_GPUS_PER_TRIAL"
@@ -191,16 +191,19 @@ def submit(todo, refs, args, gpus) -> dict:
         t, refs[dataset_key(t)], args.cpus_per_trial, gpus, args.gpu_memory_mb): t for t in todo}
 
 
-def collect(pending: dict, args, name: str, b: dict, capacity: int) -> tuple[list, dict]:
+def collect(pending: dict, args, name: str, b: dict, capacity: int, heartbeat=lambda: None) -> tuple[list, dict]:
     """Ray's ``ray.wait`` loop: write each result the moment it arrives; a task that died with
-    its retries spent is written as ``failed``."""
+    its retries spent is written as ``failed``. ``heartbeat`` runs at least every 30 s."""
     import ray
     from tqdm import tqdm
 
     finished, counts = [], {"ok": 0, "diverged": 0, "failed": 0}
     with tqdm(total=len(pending), unit="trial", dynamic_ncols=True, file=sys.stdout) as bar:
         while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1)
+            heartbeat()
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=lease.RENEW_SECONDS)
+            if not ready:
+                continue
             t = pending.pop(ready[0])
             try:
                 r = ray.get(ready[0])
@@ -221,33 +224,44 @@ def run_ray(spec, trials, todo, args, b, where, meta) -> dict:
 
     datasets = prepare_datasets(todo)
     owns_ray = connect(args)
-    resources = ray.cluster_resources()
-    gpus = gpus_wanted(args, resources)
     try:
-        check_fits(args, gpus, largest_node(n["Resources"] for n in ray.nodes() if n["Alive"]))
-    except SystemExit:
+        return _run(spec, trials, todo, args, b, where, meta, datasets)
+    finally:
         if owns_ray:
             ray.shutdown()
-        raise
+
+
+def _run(spec, trials, todo, args, b, where, meta, datasets) -> dict:
+    import ray
+
+    resources = ray.cluster_resources()
+    gpus = gpus_wanted(args, resources)
+    check_fits(args, gpus, largest_node(n["Resources"] for n in ray.nodes() if n["Alive"]))
     # How many trials the cluster runs at once right now (an autoscaler may add nodes later).
     capacity = max(1, int(resources.get("GPU" if gpus else "CPU", 1) / (gpus or args.cpus_per_trial)))
-    run = record_run(meta, spec, trials, todo, args, b, gpus)
-    refs = {key: ray.put(p) for key, p in datasets.items()}  # one copy per dataset, shared by its trials
-    datasets.clear()  # the object store holds them now
-    pending = submit(todo, refs, args, gpus)
+    held = {"lease": lease.take(args.results, spec["name"])}  # one driver per sweep and results location
     try:
-        finished, counts = collect(pending, args, spec["name"], b, capacity)
-    except KeyboardInterrupt:
-        for ref in pending:
-            ray.cancel(ref, force=True)
-        print(f"\ninterrupted: {len(todo) - len(pending)} trials saved in {where}; {len(pending)} cancelled. "
-              "Run the same command again to resume.", flush=True)
-        raise SystemExit(130) from None
-    run.update(finished_at=time.time(), counts=counts)
-    results.write_json(args.results, spec["name"], "sweep.json", meta)
+        run = record_run(meta, spec, trials, todo, args, b, gpus)
+        refs = {key: ray.put(p) for key, p in datasets.items()}  # one copy per dataset, shared by its trials
+        datasets.clear()  # the object store holds them now
+        pending = submit(todo, refs, args, gpus)
+
+        def heartbeat():
+            held["lease"] = lease.renew(args.results, spec["name"], held["lease"])
+
+        try:
+            finished, counts = collect(pending, args, spec["name"], b, capacity, heartbeat)
+        except KeyboardInterrupt:
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            print(f"\ninterrupted: {len(todo) - len(pending)} trials saved in {where}; {len(pending)} cancelled. "
+                  "Run the same command again to resume.", flush=True)
+            raise SystemExit(130) from None
+        run.update(finished_at=time.time(), counts=counts)
+        results.write_json(args.results, spec["name"], "sweep.json", meta)
+    finally:
+        lease.release(args.results, spec["name"], held["lease"])
     print(f"done in {(time.time() - run['started_at']) / 60:.1f} min: {counts}; results in {where}", flush=True)
-    if owns_ray:
-        ray.shutdown()
     return {"results": finished, "datasets_put": len(refs), "counts": counts}
 
 

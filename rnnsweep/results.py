@@ -167,6 +167,14 @@ def write_json(uri: str, sweep: str, name: str, obj: dict):
     _atomic_write(fs, posixpath.join(base, sweep, name), lambda o: o.write(blob))
 
 
+def delete(uri: str, sweep: str, name: str):
+    fs, base = filesystem(uri)
+    try:
+        fs.delete_file(posixpath.join(base, sweep, name))
+    except FileNotFoundError:
+        pass
+
+
 class ResultsError(OSError):
     """The results cannot be read or written; the message names the file or URI."""
 

@@ -1,6 +1,7 @@
 """The Ray driver on a real local Ray cluster: results, resume, failures, zero-copy, interrupts."""
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -233,3 +234,31 @@ def test_a_ray_address_that_does_not_answer_is_one_line_within_seconds(tmp_path,
     with pytest.raises(SystemExit, match=rf"at {dead} \(from {stale}, left by `ray start`\) does not answer"):
         main(SWEEP, ["--results", str(tmp_path)])
     assert time.time() - t0 < 60 and not (tmp_path / "tiny" / "sweep.json").exists()
+
+
+def test_a_second_driver_on_the_same_sweep_is_refused_naming_the_first(tmp_path):
+    out = str(tmp_path / "res")
+    env = {**os.environ, "TINY_UNITS": "4,8,12"}  # 6 trials
+    cmd = [sys.executable, str(ROOT / "tests" / "tiny_sweep.py"), "--results", out] + LOCAL
+    first = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    held = os.path.join(out, "tiny", "lease.json")
+    deadline = time.time() + 240
+    while not os.path.exists(held) and first.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    frozen = _freeze_trials(first.pid)  # the first driver keeps running while the second tries
+    try:
+        with pytest.raises(SystemExit) as e:
+            main(SWEEP, ["--results", out] + LOCAL)
+        msg = str(e.value)
+        assert f"another driver runs sweep 'tiny' on these results: {socket.gethostname()} pid {first.pid}" in msg
+        assert "\n" not in msg
+    finally:
+        for proc in frozen:
+            try:
+                proc.resume()
+            except psutil.NoSuchProcess:
+                pass
+    text = first.communicate(timeout=400)[0]
+    assert first.returncode == 0, text[-2000:]
+    trials, _ = results.load(out, "tiny")
+    assert len(trials) == 6 and trials["trial_id"].is_unique and not os.path.exists(held)  # released at the end

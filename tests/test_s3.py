@@ -58,3 +58,65 @@ def test_sweep_results_and_report_on_s3(s3_uri):
     # Nothing but the final files is left in the bucket (temporary names were moved into place).
     keys = [i.base_name for i in fs.get_file_info(pafs.FileSelector(f"{base}/tiny", recursive=True))]
     assert not [k for k in keys if k.startswith(".")]
+
+
+def test_a_lease_on_s3_refuses_a_second_driver_and_a_stale_one_is_taken_over(s3_uri):
+    import time
+
+    from rnnsweep import lease
+
+    results.write_json(s3_uri, "tiny", "lease.json", {"host": "elsewhere", "pid": 4242, "token": "x",
+                                                      "heartbeat": time.time()})
+    with pytest.raises(SystemExit) as e:
+        main(SWEEP, ["--results", s3_uri, "--address", "local"])
+    assert "another driver runs sweep 'tiny' on these results: elsewhere pid 4242" in str(e.value)
+    assert results.done(s3_uri, "tiny") == {}
+    results.write_json(s3_uri, "tiny", "lease.json", {"host": "elsewhere", "pid": 4242, "token": "x",
+                                                      "heartbeat": time.time() - lease.STALE_SECONDS - 1})
+    assert main(SWEEP, ["--results", s3_uri, "--address", "local"])["counts"]["ok"] == 2
+    assert results.read_json(s3_uri, "tiny", "lease.json") is None  # released
+
+
+def test_driver_killed_mid_sweep_on_s3_resumes_with_nothing_lost(s3_uri, tmp_path):
+    """SIGKILL of the driver while trials run and some have landed on s3://, then the same command:
+    only the missing trials run, one row each, no temporary object visible, and the tables read
+    back as a local run of the same trials does."""
+    import os
+
+    import psutil
+    from test_driver import _descendants, _freeze_trials
+
+    env = {**os.environ, "TINY_UNITS": "4,8,12"}  # 6 trials
+    cmd = [sys.executable, str(ROOT / "tests" / "tiny_sweep.py"), "--address", "local", "--cpus-per-trial", "1"]
+    p = subprocess.Popen(cmd + ["--results", s3_uri], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True)
+    deadline = time.time() + 300
+    while p.poll() is None and time.time() < deadline and len(results.done(s3_uri, "tiny")) < 2:
+        time.sleep(0.3)
+    started = _descendants(p.pid)
+    _freeze_trials(p.pid)
+    p.kill()
+    p.wait()
+    for proc in started:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(started, timeout=20)
+    before = results.done(s3_uri, "tiny")
+    assert 2 <= len(before) < 6
+    again = subprocess.run(cmd + ["--results", s3_uri], env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and f"{len(before)} already in" in again.stdout, again.stdout[-2000:]
+    trials, epochs = results.load(s3_uri, "tiny")
+    assert len(trials) == 6 and trials["trial_id"].is_unique and (trials["status"] == "ok").all()
+    fs, base = results.filesystem(s3_uri)
+    keys = [i.base_name for i in fs.get_file_info(pafs.FileSelector(f"{base}/tiny", recursive=True))]
+    assert not [k for k in keys if k.startswith(".")]  # no stray temporary object
+    local = subprocess.run(cmd + ["--results", str(tmp_path / "local")], env=env, capture_output=True, text=True,
+                           timeout=600)
+    assert local.returncode == 0, local.stdout[-2000:]
+    lt, le = results.load(str(tmp_path / "local"), "tiny")
+    cols = ["trial_id", "config_id", "name", "status", "arch", "units", "epochs_run", "train_samples", "test_samples"]
+    assert trials.sort_values("trial_id")[cols].reset_index(drop=True).equals(
+        lt.sort_values("trial_id")[cols].reset_index(drop=True))
+    assert len(epochs) == len(le) and list(trials.columns) == list(lt.columns)
