@@ -41,7 +41,7 @@ TRIAL_FIELDS = [("sweep", _s), ("study", _s), ("trial_id", _s), ("config_id", _s
     ("seconds_per_epoch", _f), ("samples_per_second", _f), ("train_samples", _i), ("val_samples", _i),
     ("test_samples", _i), ("trainable_params", _i), ("non_trainable_params", _i),
     ("glove_dim_used", _i), ("glove_coverage", _f), ("vocab_size", _i), ("dataset_fingerprint", _s),
-    ("dataset_zero_copy", pa.bool_()), ("host", _s), ("device", _s), ("tf_version", _s),
+    ("dataset_zero_copy", pa.bool_()), ("host", _s), ("pid", _i), ("node_id", _s), ("device", _s), ("tf_version", _s),
     ("keras_version", _s), ("ray_version", _s), ("budget", _s),
     ("started_at", pa.timestamp("s", tz="UTC")), ("finished_at", pa.timestamp("s", tz="UTC"))]
 TRIAL_SCHEMA = pa.schema(TRIAL_FIELDS)
@@ -74,7 +74,7 @@ def trial_row(result: dict, budget: dict | None = None) -> dict:
                                            "test_accuracy", "test_auc", "epochs_run", "fit_seconds",
                                            "evaluate_seconds", "seconds", "samples_per_second",
                                            "train_samples", "val_samples", "test_samples", "trainable_params",
-                                           "non_trainable_params", "host", "device", "tf_version",
+                                           "non_trainable_params", "host", "pid", "node_id", "device", "tf_version",
                                            "keras_version", "ray_version", "started_at",
                                            "finished_at", "dataset_zero_copy")})
     row.update(sweep=cfg.get("sweep"), study=cfg.get("study"),
