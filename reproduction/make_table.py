@@ -30,15 +30,15 @@ NOTES = {
     "c": "The first 7,567 rows of Reviews.csv instead of all 568,454 (the full file is not available offline); the "
          "same recipe (3-star dropped, repeats dropped, time split 80/20). On the full file: "
          "`python sweeps/amazon_food.py` with Reviews.csv in $RNNSWEEP_DATA.",
+    "d": "The seed's split came from an unseeded random.shuffle, which cannot be replayed: rnnsweep shuffles with "
+         "shuffle_seed=1, then splits as the seed did (train_test_split(test_size=0.2, random_state=42)).",
+    "e": "Seed 001 ran this exact configuration twice, in two studies, and printed 56.72 and 68.69: its own single "
+         "runs differ by 12 points, which is why each point here is run with several seeds.",
     "f": "On the 7,567-row sample the time split leaves 5,520 training reviews, 3,864 after validation_split=0.3: "
          "at batch 1000 that is 4 optimizer steps an epoch, 40 in all (the full file gives 204 an epoch). All three "
          "models stay at the majority class: 82.2 % is the share of positive reviews in the sample's test split "
          "(1,380 reviews). The seed's conclusions about these models cannot be tested on the sample; run the sweep "
          "on the full Reviews.csv.",
-    "d": "The seed's split came from an unseeded random.shuffle, which cannot be replayed: rnnsweep shuffles with "
-         "shuffle_seed=1, then splits as the seed did (train_test_split(test_size=0.2, random_state=42)).",
-    "e": "Seed 001 ran this exact configuration twice, in two studies, and printed 56.72 and 68.69: its own single "
-         "runs differ by 12 points, which is why each point here is run with several seeds.",
 }
 KERAS_IMDB, GLOVE, SAMPLE, NAMES, TWICE = "a", "b", "c, f", "d", "a, e"
 
