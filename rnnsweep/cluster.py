@@ -12,21 +12,10 @@ import sys
 import time
 
 from . import lease, results, text
+from .progress import Progress
 from .sweep import stable_hash
 
 GPUS_ENV = "RNNSWEEP_GPUS_PER_TRIAL"
-
-def _fmt(x, spec=".3f"):
-    return "—" if x is None else format(x, spec)
-
-
-def trial_line(r: dict) -> str:
-    h = r.get("history") or []
-    val = max((e["val_accuracy"] for e in h if e.get("val_accuracy") is not None), default=None)
-    line = (f"{r['name']:<34} {r['status']:<8} val_acc {_fmt(val)}  test_acc {_fmt(r.get('test_accuracy'))}  "
-            f"test_auc {_fmt(r.get('test_auc'))}  {r.get('seconds', 0) / 60:.1f} min")
-    return line + (f"  ({r['error']})" if r.get("error") else "")
-
 
 def _prepare(trial: dict):
     """The trial's dataset, or a one-line exit naming the missing/bad file (nothing has run yet)."""
@@ -67,16 +56,37 @@ def _gpu_memory_mb(fraction: float) -> int | None:
     return int(float(out.stdout.split()[0]) * fraction)
 
 
-def remote_trial(config: dict, prepared, cpus: float, gpus: float, gpu_memory_mb: int | None):
+def remote_trial(config: dict, prepared, cpus: float, gpus: float, gpu_memory_mb: int | None, live: dict):
     """Body of the Ray task. ``prepared`` arrives resolved from the object store: its arrays are
-    read-only views of the shared memory, not copies."""
+    read-only views of the shared memory, not copies. ``live``: where each finished epoch goes as it
+    happens — the results (``uri``, ``sweep``, ``budget``) and the driver's progress ``queue``."""
     import ray
 
+    from . import live as store
     from .trial import run_trial
 
     if gpus and gpus < 1 and not gpu_memory_mb:
         gpu_memory_mb = _gpu_memory_mb(gpus)
-    r = run_trial(config, prepared, cpus=max(1, int(cpus)), gpu_memory_mb=gpu_memory_mb)
+    uri, sweep, tid = live["uri"], live["sweep"], config["trial_id"]
+    backup, mirrored = store.backup_folder(uri, sweep, tid)
+    # An earlier attempt died: its backup holds the weights of its last finished epoch, the results
+    # its epoch rows. Without a backup the trial starts again from epoch 1.
+    earlier = store.read_epochs(uri, sweep, tid) if os.path.isdir(backup) and os.listdir(backup) else []
+    rows: list[dict] = []
+    ids = {k: config.get(k) for k in ("trial_id", "config_id", "name")}
+
+    def on_epoch(row):
+        rows.append(row)
+        history = [r for r in earlier if r["epoch"] < rows[0]["epoch"]] + rows
+        store.write_epochs(uri, sweep, {**ids, "config": config, "history": history, "epochs_run": len(history),
+                                        "host": socket.gethostname(), "pid": os.getpid()}, live["budget"])
+        live["queue"].put_nowait((tid, config["name"], row["epoch"], row.get("val_accuracy")))
+
+    r = run_trial(config, prepared, cpus=max(1, int(cpus)), gpu_memory_mb=gpu_memory_mb, on_epoch=on_epoch,
+                  backup_dir=backup, earlier=earlier,
+                  on_backup=(lambda: store.push_backup(backup, uri, sweep, tid)) if mirrored else None)
+    if mirrored:
+        store.drop_backup(uri, sweep, tid)
     x = prepared.x_train
     r["dataset_zero_copy"] = bool(not x.flags.writeable and not x.flags.owndata)
     r["ray_version"] = ray.__version__
@@ -181,27 +191,28 @@ def record_run(meta, spec, trials, todo, args, b, gpus) -> dict:
     return run
 
 
-def submit(todo, refs, args, gpus) -> dict:
+def submit(todo, refs, args, gpus, live) -> dict:
     """One Ray task per trial, in a fresh worker each (``max_calls=1``), retried by Ray when its
     worker or node dies; ``{object ref: trial}``."""
     import ray
 
     task = ray.remote(max_calls=1, max_retries=args.max_retries)(remote_trial)
     return {task.options(num_cpus=args.cpus_per_trial, num_gpus=gpus, name=t["name"]).remote(
-        t, refs[dataset_key(t)], args.cpus_per_trial, gpus, args.gpu_memory_mb): t for t in todo}
+        t, refs[dataset_key(t)], args.cpus_per_trial, gpus, args.gpu_memory_mb, live): t for t in todo}
 
 
-def collect(pending: dict, args, name: str, b: dict, capacity: int, heartbeat=lambda: None) -> tuple[list, dict]:
+def collect(pending: dict, args, name: str, b: dict, progress: Progress, heartbeat=lambda: None) -> tuple[list, dict]:
     """Ray's ``ray.wait`` loop: write each result the moment it arrives; a task that died with
-    its retries spent is written as ``failed``. ``heartbeat`` runs at least every 30 s."""
+    its retries spent is written as ``failed``. Each second: the trials' epochs onto the bar, and
+    ``heartbeat``."""
     import ray
-    from tqdm import tqdm
 
-    finished, counts = [], {"ok": 0, "diverged": 0, "failed": 0}
-    with tqdm(total=len(pending), unit="trial", dynamic_ncols=True, file=sys.stdout) as bar:
+    finished = []
+    with progress.bar:
         while pending:
             heartbeat()
-            ready, _ = ray.wait(list(pending), num_returns=1, timeout=lease.RENEW_SECONDS)
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+            progress.poll()
             if not ready:
                 continue
             t = pending.pop(ready[0])
@@ -212,11 +223,8 @@ def collect(pending: dict, args, name: str, b: dict, capacity: int, heartbeat=la
                      "status": "failed", "error": _task_error(e), "history": [], "finished_at": time.time()}
             results.write_trial(args.results, name, r, b)
             finished.append(r)
-            counts[r["status"]] = counts.get(r["status"], 0) + 1
-            bar.update(1)
-            bar.set_postfix(running=min(len(pending), capacity), failed=counts["failed"], diverged=counts["diverged"])
-            bar.write(trial_line(r))
-    return finished, counts
+            progress.finished(t, r)
+    return finished, progress.counts
 
 
 def run_ray(spec, trials, todo, args, b, where, meta) -> dict:
@@ -237,20 +245,22 @@ def _run(spec, trials, todo, args, b, where, meta, datasets) -> dict:
     resources = ray.cluster_resources()
     gpus = gpus_wanted(args, resources)
     check_fits(args, gpus, largest_node(n["Resources"] for n in ray.nodes() if n["Alive"]))
-    # How many trials the cluster runs at once right now (an autoscaler may add nodes later).
-    capacity = max(1, int(resources.get("GPU" if gpus else "CPU", 1) / (gpus or args.cpus_per_trial)))
     held = {"lease": lease.take(args.results, spec["name"])}  # one driver per sweep and results location
     try:
         run = record_run(meta, spec, trials, todo, args, b, gpus)
         refs = {key: ray.put(p) for key, p in datasets.items()}  # one copy per dataset, shared by its trials
         datasets.clear()  # the object store holds them now
-        pending = submit(todo, refs, args, gpus)
+        from ray.util.queue import Queue
+
+        queue = Queue(actor_options={"num_cpus": 0})
+        pending = submit(todo, refs, args, gpus, {"uri": args.results, "sweep": spec["name"], "budget": b,
+                                                   "queue": queue})
 
         def heartbeat():
             held["lease"] = lease.renew(args.results, spec["name"], held["lease"])
 
         try:
-            finished, counts = collect(pending, args, spec["name"], b, capacity, heartbeat)
+            finished, counts = collect(pending, args, spec["name"], b, Progress(todo, queue), heartbeat)
         except KeyboardInterrupt:
             for ref in pending:
                 ray.cancel(ref, force=True)

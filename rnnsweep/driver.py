@@ -12,7 +12,8 @@ import os
 import sys
 
 from . import results
-from .cluster import GPUS_ENV, _fmt, _prepare, run_ray, trial_line
+from .cluster import GPUS_ENV, _prepare, run_ray
+from .progress import _fmt, trial_line
 from .sweep import Grid, SweepError, expand, non_default, select, select_studies, studies_of
 
 SMOKE = {"epochs": 2, "limit_train": 512, "limit_test": 512}

@@ -37,7 +37,7 @@ TRIAL_FIELDS = [("sweep", _s), ("study", _s), ("trial_id", _s), ("config_id", _s
     ("status", _s), ("error", _s), ("test_loss", _f), ("test_accuracy", _f), ("test_auc", _f),
     ("best_val_accuracy", _f), ("best_val_epoch", _i), ("best_val_loss", _f),
     ("final_val_accuracy", _f), ("final_val_loss", _f), ("final_accuracy", _f), ("final_loss", _f),
-    ("epochs_run", _i), ("fit_seconds", _f), ("evaluate_seconds", _f), ("seconds", _f),
+    ("epochs_run", _i), ("resumed_from_epoch", _i), ("fit_seconds", _f), ("evaluate_seconds", _f), ("seconds", _f),
     ("seconds_per_epoch", _f), ("samples_per_second", _f), ("train_samples", _i), ("val_samples", _i),
     ("test_samples", _i), ("trainable_params", _i), ("non_trainable_params", _i),
     ("glove_dim_used", _i), ("glove_coverage", _f), ("vocab_size", _i), ("dataset_fingerprint", _s),
@@ -71,7 +71,8 @@ def trial_row(result: dict, budget: dict | None = None) -> dict:
     ds = result.get("dataset") or {}
     row = {k: cfg.get(s, {}).get(k) for s, k in CONFIG_COLUMNS}
     row.update({k: result.get(k) for k in ("trial_id", "config_id", "name", "status", "error", "test_loss",
-                                           "test_accuracy", "test_auc", "epochs_run", "fit_seconds",
+                                           "test_accuracy", "test_auc", "epochs_run", "resumed_from_epoch",
+                                           "fit_seconds",
                                            "evaluate_seconds", "seconds", "samples_per_second",
                                            "train_samples", "val_samples", "test_samples", "trainable_params",
                                            "non_trainable_params", "host", "pid", "node_id", "device", "tf_version",

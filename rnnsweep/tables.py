@@ -37,6 +37,8 @@ def prepare_trials(trials: pd.DataFrame) -> pd.DataFrame:
     t["minutes"] = t["seconds"] / 60
     t["fit_minutes"] = t["fit_seconds"] / 60
     t["config_name"] = t["name"].str.replace(r"-seed-?\d+", "", regex=True)
+    running = t["status"] == "running"  # written by a trial still training (its epochs so far)
+    t.loc[running, "config_name"] = t.loc[running, "config_name"] + " (running)"
     return t
 
 

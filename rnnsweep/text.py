@@ -94,9 +94,9 @@ class Tokenizer:
 
 
 def pad(sequences, maxlen, padding="pre", truncating="pre"):
-    import keras  # deferred: importing TF costs seconds and is not needed to validate a sweep
+    from .quiet import keras  # deferred: importing TF costs seconds and is not needed to validate a sweep
 
-    return keras.utils.pad_sequences(sequences, maxlen=maxlen, padding=padding, truncating=truncating, dtype="int32")
+    return keras().utils.pad_sequences(sequences, maxlen=maxlen, padding=padding, truncating=truncating, dtype="int32")
 
 # ----------------------------------------------------------------------------- Keras's IMDB encoding
 

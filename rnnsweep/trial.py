@@ -21,7 +21,10 @@ def configure_tf(cpus=None, gpu_memory_mb=None):
     """Thread pools sized to the CPUs this trial was given, and (when GPUs are shared) a hard
     memory limit, both *before* TF initialises its devices: TF otherwise grabs the whole GPU
     and takes every core, and the neighbouring trials crash or crawl."""
-    import tensorflow as tf
+    from .quiet import stderr_off
+
+    with stderr_off():
+        import tensorflow as tf
 
     try:
         if cpus:
@@ -63,20 +66,30 @@ def _diverged_callback():
     return StopOnNonFinite()
 
 
-def _timer_callback():
+def _epoch_log(on_epoch=None):
+    """Each finished epoch as a row (its absolute number, so a run restored from a backup goes on
+    counting where it stopped), handed to ``on_epoch`` as it happens."""
     import keras
 
-    class EpochTimer(keras.callbacks.Callback):
+    class EpochLog(keras.callbacks.Callback):
+        rows: list
+
         def on_train_begin(self, logs=None):
-            self.seconds = []
+            self.rows = []
 
         def on_epoch_begin(self, epoch, logs=None):
             self._t = time.perf_counter()
 
         def on_epoch_end(self, epoch, logs=None):
-            self.seconds.append(time.perf_counter() - self._t)
+            row = {"epoch": epoch + 1, "seconds": time.perf_counter() - self._t}
+            for m in METRICS:
+                for k in (m, f"val_{m}"):
+                    row[k] = _finite(logs[k]) if logs and k in logs else None
+            self.rows.append(row)
+            if on_epoch:
+                on_epoch(row)
 
-    return EpochTimer()
+    return EpochLog()
 
 
 def _finite(x):
@@ -97,37 +110,34 @@ def split_validation(x, y, validation_split):
     return (x[:at], y[:at]), (x[at:], y[at:])
 
 
-def _history(h: dict, seconds: list) -> list[dict]:
-    """One row per epoch: every metric and its val_ twin (None where non-finite), and its seconds."""
-    rows = []
-    for e in range(len(h.get("loss", []))):
-        row = {"epoch": e + 1, "seconds": seconds[e] if e < len(seconds) else None}
-        for m in METRICS:
-            for k in (m, f"val_{m}"):
-                row[k] = _finite(h[k][e]) if k in h and e < len(h[k]) else None
-        rows.append(row)
-    return rows
-
-
-def _fit(model, train, val, training, result, verbose):
-    """``model.fit`` with the divergence stop, epoch timer and optional early stopping; fills
-    ``result`` with the history and sample counts; returns the divergence callback."""
+def _fit(model, train, val, training, result, verbose, on_epoch=None, backup_dir=None, earlier=(), on_backup=None):
+    """``model.fit`` with the divergence stop, the epoch log, optional early stopping, and with
+    ``backup_dir`` Keras's ``BackupAndRestore`` (a retried trial goes on from its last finished
+    epoch; ``earlier`` holds the rows of the epochs it does not run again; ``on_backup`` runs after
+    each backup). Fills ``result`` with the history and sample counts; returns the divergence callback."""
     import keras
 
-    stop, timer = _diverged_callback(), _timer_callback()
-    callbacks = [stop, timer]
+    stop, log = _diverged_callback(), _epoch_log(on_epoch)
+    # The epoch's row is out before its backup: a worker killed in between redoes that epoch, and
+    # no epoch is ever lost or counted twice.
+    callbacks = [stop, log]
+    if backup_dir:
+        callbacks += [keras.callbacks.BackupAndRestore(backup_dir),
+                      keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: on_backup and on_backup())]
     if training["early_stopping"]:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor=training["early_stopping_monitor"], patience=training["early_stopping"],
             restore_best_weights=True))
     t0 = time.perf_counter()
-    hist = model.fit(*train, validation_data=val, batch_size=training["batch_size"], epochs=training["epochs"],
-                     callbacks=callbacks, verbose=verbose)
+    model.fit(*train, validation_data=val, batch_size=training["batch_size"], epochs=training["epochs"],
+              callbacks=callbacks, verbose=verbose)
     result["fit_seconds"] = time.perf_counter() - t0
-    result["history"] = _history(hist.history, timer.seconds)
+    resumed = log.rows[0]["epoch"] - 1 if log.rows else (getattr(model, "_initial_epoch", 0) or 0)
+    result["history"] = [r for r in earlier if r["epoch"] <= resumed] + log.rows
     n_epochs, n_train = len(result["history"]), len(train[0])
     result.update(epochs_run=n_epochs, train_samples=n_train, val_samples=len(val[0]) if val else 0,
-                  samples_per_second=n_train * n_epochs / result["fit_seconds"] if n_epochs else None)
+                  resumed_from_epoch=resumed,
+                  samples_per_second=n_train * len(log.rows) / result["fit_seconds"] if log.rows else None)
     if stop.diverged_at is not None:
         result["status"] = "diverged"
         result["error"] = f"loss became non-finite in epoch {n_epochs}, batch {stop.diverged_at}"
@@ -146,9 +156,11 @@ def _evaluate(model, prepared, training, result):
         result["status"], result["error"] = "diverged", "test loss is non-finite"
 
 
-def run_trial(config: dict, prepared, cpus=None, gpu_memory_mb=None, verbose=0) -> dict:
+def run_trial(config: dict, prepared, cpus=None, gpu_memory_mb=None, verbose=0, on_epoch=None, backup_dir=None,
+              earlier=(), on_backup=None) -> dict:
     """Train ``config`` (sections ``model`` and ``training``; ids/names passed through) on a
-    ``cache.Prepared`` dataset and return the result dict."""
+    ``cache.Prepared`` dataset and return the result dict. ``on_epoch(row)`` sees each epoch as it
+    ends; ``backup_dir``/``earlier``: see ``_fit``."""
     t_start = time.time()
     training = {**settings.defaults("training"), **config.get("training", {})}
     result = dict(trial_id=config.get("trial_id"), name=config.get("name"),
@@ -169,7 +181,8 @@ def run_trial(config: dict, prepared, cpus=None, gpu_memory_mb=None, verbose=0) 
         train, val = split_validation(prepared.x_train[:n], prepared.y_train[:n], training["validation_split"])
         model = build_model(config.get("model", {}), prepared.vocab_size, train[0].shape[1], prepared.embedding)
         result["trainable_params"], result["non_trainable_params"] = param_counts(model)
-        if _fit(model, train, val, training, result, verbose).diverged_at is None:
+        if _fit(model, train, val, training, result, verbose, on_epoch, backup_dir, earlier,
+                on_backup).diverged_at is None:
             _evaluate(model, prepared, training, result)
     except Exception as e:  # recorded, never raised: the sweep must go on
         result["status"] = "failed"

@@ -1,0 +1,51 @@
+"""What the terminal shows while a sweep runs: a bar in epochs, the running trials, one line per
+finished trial."""
+from __future__ import annotations
+
+import sys
+
+
+def _fmt(x, spec=".3f"):
+    return "—" if x is None else format(x, spec)
+
+
+def trial_line(r: dict) -> str:
+    h = r.get("history") or []
+    val = max((e["val_accuracy"] for e in h if e.get("val_accuracy") is not None), default=None)
+    line = (f"{r['name']:<34} {r['status']:<8} val_acc {_fmt(val)}  test_acc {_fmt(r.get('test_accuracy'))}  "
+            f"test_auc {_fmt(r.get('test_auc'))}  {r.get('seconds', 0) / 60:.1f} min")
+    return line + (f"  ({r['error']})" if r.get("error") else "")
+
+
+class Progress:
+    """The bar counts epochs across all trials (its ETA from measured epoch times); its text shows
+    each running trial's epoch and last validation accuracy. Trials report epochs through a Ray
+    queue as they finish them."""
+
+    def __init__(self, todo, queue):
+        from tqdm import tqdm
+
+        self.queue, self.done, self.running = queue, {}, {}
+        self.epochs = {t["trial_id"]: t["training"]["epochs"] for t in todo}
+        self.counts = {"ok": 0, "diverged": 0, "failed": 0}
+        self.bar = tqdm(total=sum(self.epochs.values()), unit="epoch", dynamic_ncols=True, file=sys.stdout)
+
+    def poll(self):
+        while not self.queue.empty():
+            tid, name, epoch, val = self.queue.get_nowait()
+            self.bar.update(max(0, epoch - self.done.get(tid, 0)))
+            self.done[tid] = max(epoch, self.done.get(tid, 0))
+            self.running[name] = f"{name} e{epoch}" + (f" {val:.3f}" if val is not None else "")
+        self.show()
+
+    def finished(self, t: dict, r: dict):
+        self.bar.update(max(0, self.epochs[t["trial_id"]] - self.done.get(t["trial_id"], 0)))  # stopped early
+        self.done[t["trial_id"]] = self.epochs[t["trial_id"]]
+        self.running.pop(t["name"], None)
+        self.counts[r["status"]] = self.counts.get(r["status"], 0) + 1
+        self.bar.write(trial_line(r))
+        self.show()
+
+    def show(self):
+        bad = ", ".join(f"{k} {v}" for k, v in self.counts.items() if k != "ok" and v)
+        self.bar.set_postfix_str(" | ".join(list(self.running.values())[:4] + ([bad] if bad else [])), refresh=False)

@@ -1,0 +1,36 @@
+"""TensorFlow writes its C++ start-up lines (CUDA probing, oneDNN notices, "failed call to cuInit" on a
+machine without a GPU) straight to file descriptor 2, before any log level applies. They are
+noise, not errors: importing TF and listing its devices with fd 2 pointed at /dev/null keeps the
+terminal rnnsweep's. Python exceptions still propagate and print as usual."""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+
+@contextlib.contextmanager
+def stderr_off():
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+def keras():
+    """The keras module, TensorFlow imported and its devices listed without the start-up lines."""
+    if "keras" not in sys.modules:
+        with stderr_off():
+            import keras  # noqa: F401
+            import tensorflow as tf
+
+            tf.config.list_physical_devices("GPU")
+    import keras
+
+    return keras
