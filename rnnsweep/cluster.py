@@ -84,7 +84,9 @@ def remote_trial(config: dict, prepared, cpus: float, gpus: float, gpu_memory_mb
 
     r = run_trial(config, prepared, cpus=max(1, int(cpus)), gpu_memory_mb=gpu_memory_mb, on_epoch=on_epoch,
                   backup_dir=backup, earlier=earlier,
-                  on_backup=(lambda: store.push_backup(backup, uri, sweep, tid)) if mirrored else None)
+                  on_backup=(lambda: store.push_backup(backup, uri, sweep, tid)) if mirrored else None,
+                  tensorboard_dir=results.local_folder(uri, sweep, "tensorboard", config["name"])
+                  if live.get("tensorboard") else None)
     if mirrored:
         store.drop_backup(uri, sweep, tid)
     x = prepared.x_train
@@ -254,7 +256,7 @@ def _run(spec, trials, todo, args, b, where, meta, datasets) -> dict:
 
         queue = Queue(actor_options={"num_cpus": 0})
         pending = submit(todo, refs, args, gpus, {"uri": args.results, "sweep": spec["name"], "budget": b,
-                                                   "queue": queue})
+                                                   "queue": queue, "tensorboard": args.tensorboard})
 
         def heartbeat():
             held["lease"] = lease.renew(args.results, spec["name"], held["lease"])

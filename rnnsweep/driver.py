@@ -41,6 +41,8 @@ def parse_args(argv=None):
     p.add_argument("--trial", default=None, help="run this one trial here, without Ray, and print it")
     p.add_argument("--address", default=None,
                    help="Ray address (default: the running cluster if any, else a local one; 'local' forces local)")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="Keras TensorBoard logs of each trial in <results>/<sweep>/tensorboard/<trial> (local results)")
     p.add_argument("--max-retries", type=int, default=2, help="Ray retries when a worker or node dies")
     return p.parse_args(argv)
 
@@ -114,6 +116,15 @@ def run_local(trial: dict):
     return r
 
 
+def _check_tensorboard(uri: str, name: str):
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is None:
+        sys.exit("error: --tensorboard needs TensorBoard: pip install 'rnnsweep[tensorboard]' (or tensorboard)")
+    if results.local_folder(uri, name) is None:
+        sys.exit(f"error: --tensorboard writes logs to a local folder; --results {uri} is remote")
+
+
 def main(spec: dict, argv=None) -> dict:
     """Entry point of every sweep script. Returns a summary dict (used by tests)."""
     args = parse_args(argv)
@@ -149,6 +160,8 @@ def main(spec: dict, argv=None) -> dict:
             print("nothing to do: every trial is already done (use --rerun-failed to retry failed ones)")
             return {"todo": [], "results": []}
         results.check_writable(args.results, name)
+        if args.tensorboard:
+            _check_tensorboard(args.results, name)
         return run_ray(spec, trials, todo, args, b, where, meta)
     except results.ResultsError as e:
         sys.exit(f"error: {e}")

@@ -35,9 +35,14 @@ def _color(arch, shade=1.0):
 
 
 def _epoch_axis(ax):
+    """Whole epochs on the x axis (a run of one or two epochs otherwise gets ticks like 0.945)."""
     from matplotlib.ticker import MaxNLocator
 
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    xs = sorted({float(x) for line in ax.get_lines() for x in line.get_xdata()})
+    if 0 < len(xs) <= 12:
+        ax.set_xticks(xs, [f"{x:g}" for x in xs])
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _legend_outside(ax, **kw):

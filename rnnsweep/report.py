@@ -3,6 +3,7 @@
     python -m rnnsweep.report results/                 # every sweep under a results root
     python -m rnnsweep.report results/imdb_grid        # one sweep (local path or s3://...)
     rnnsweep-report s3://bucket/prefix/imdb_grid --out report/
+    python -m rnnsweep.report results/imdb_grid --watch 30     # again every 30 s while the sweep runs
 
 Writes ``<results>/<sweep>/report/`` (or ``--out``): ``summary.csv``, ``summary.md``, PNG figures
 and ``index.html``. Works on a sweep that is still running: it draws what is there, and skips
@@ -16,6 +17,7 @@ import html
 import os
 import sys
 import tempfile
+import time
 
 from . import results, tables
 from .figures import Figures, draw_figures
@@ -77,23 +79,45 @@ def report(path: str, sweep: str | None = None, out: str | None = None) -> dict:
     return {"sweep": sweep, "out": out, "files": files, "notes": figs.notes, "summary": s}
 
 
+def running(path: str, sweep: str | None) -> bool:
+    """Is a driver still running this sweep (its last run in sweep.json has no end yet)?"""
+    root, sweep = results.locate(path, sweep)
+    runs = (results.read_json(root, sweep, "sweep.json") or {}).get("runs") or [{}]
+    return "finished_at" not in runs[-1]
+
+
+def render(args) -> list[str]:
+    """Write the report of every sweep asked for; returns their names."""
+    one = results.is_sweep(args.results)
+    names = [None] if one else [args.sweep] if args.sweep else results.sweeps(args.results)
+    if not names:
+        raise ReportError(f"{args.results}: no <sweep>/trials table here")
+    for name in names:
+        out = args.out if len(names) == 1 else (args.out and os.path.join(args.out, name))
+        r = report(args.results, name, out)
+        print(f"{r['sweep']}: wrote {len(r['files'])} files to {r['out']}: {', '.join(r['files'])}", flush=True)
+        for note in r["notes"]:
+            print(f"  note: {note}")
+    return names
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="rnnsweep-report", description=__doc__.split("\n\n")[0])
     p.add_argument("results", help="a results root, or one sweep's folder (local path or URI)")
     p.add_argument("--out", default=None, help="output folder (default <results>/<sweep>/report)")
     p.add_argument("--sweep", default=None, help="which sweep under a results root (default: all)")
+    p.add_argument("--watch", type=float, nargs="?", const=30.0, default=None, metavar="SECONDS",
+                   help="render again every SECONDS (default 30) until the sweep's driver is done")
     args = p.parse_args(argv)
     try:
-        one = results.is_sweep(args.results)
-        names = [None] if one else [args.sweep] if args.sweep else results.sweeps(args.results)
-        if not names:
-            raise ReportError(f"{args.results}: no <sweep>/trials table here")
-        for name in names:
-            out = args.out if len(names) == 1 else (args.out and os.path.join(args.out, name))
-            r = report(args.results, name, out)
-            print(f"{r['sweep']}: wrote {len(r['files'])} files to {r['out']}: {', '.join(r['files'])}")
-            for note in r["notes"]:
-                print(f"  note: {note}")
+        names = render(args)
+        while args.watch and any(running(args.results, n) for n in names):
+            time.sleep(args.watch)
+            names = render(args)
+        if args.watch:
+            print("the sweep is done: last report written", flush=True)
+    except KeyboardInterrupt:
+        print("stopped watching", flush=True)
     except (ReportError, ValueError, OSError) as e:
         sys.exit(f"error: {e}")
 

@@ -110,7 +110,8 @@ def split_validation(x, y, validation_split):
     return (x[:at], y[:at]), (x[at:], y[at:])
 
 
-def _fit(model, train, val, training, result, verbose, on_epoch=None, backup_dir=None, earlier=(), on_backup=None):
+def _fit(model, train, val, training, result, verbose, on_epoch=None, backup_dir=None, earlier=(), on_backup=None,
+         tensorboard_dir=None):
     """``model.fit`` with the divergence stop, the epoch log, optional early stopping, and with
     ``backup_dir`` Keras's ``BackupAndRestore`` (a retried trial goes on from its last finished
     epoch; ``earlier`` holds the rows of the epochs it does not run again; ``on_backup`` runs after
@@ -124,6 +125,8 @@ def _fit(model, train, val, training, result, verbose, on_epoch=None, backup_dir
     if backup_dir:
         callbacks += [keras.callbacks.BackupAndRestore(backup_dir),
                       keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: on_backup and on_backup())]
+    if tensorboard_dir:  # `tensorboard --logdir <results>/<sweep>/tensorboard`
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=tensorboard_dir))
     if training["early_stopping"]:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor=training["early_stopping_monitor"], patience=training["early_stopping"],
@@ -157,7 +160,7 @@ def _evaluate(model, prepared, training, result):
 
 
 def run_trial(config: dict, prepared, cpus=None, gpu_memory_mb=None, verbose=0, on_epoch=None, backup_dir=None,
-              earlier=(), on_backup=None) -> dict:
+              earlier=(), on_backup=None, tensorboard_dir=None) -> dict:
     """Train ``config`` (sections ``model`` and ``training``; ids/names passed through) on a
     ``cache.Prepared`` dataset and return the result dict. ``on_epoch(row)`` sees each epoch as it
     ends; ``backup_dir``/``earlier``: see ``_fit``."""
@@ -182,7 +185,7 @@ def run_trial(config: dict, prepared, cpus=None, gpu_memory_mb=None, verbose=0, 
         model = build_model(config.get("model", {}), prepared.vocab_size, train[0].shape[1], prepared.embedding)
         result["trainable_params"], result["non_trainable_params"] = param_counts(model)
         if _fit(model, train, val, training, result, verbose, on_epoch, backup_dir, earlier,
-                on_backup).diverged_at is None:
+                on_backup, tensorboard_dir).diverged_at is None:
             _evaluate(model, prepared, training, result)
     except Exception as e:  # recorded, never raised: the sweep must go on
         result["status"] = "failed"
