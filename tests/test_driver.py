@@ -6,9 +6,10 @@ import subprocess
 import sys
 import time
 
+import pandas as pd
 import psutil
 import pytest
-from conftest import ROOT
+from conftest import FIXTURE_DATASET, ROOT
 
 from rnnsweep import results
 from rnnsweep.driver import main
@@ -262,3 +263,22 @@ def test_a_second_driver_on_the_same_sweep_is_refused_naming_the_first(tmp_path)
     assert first.returncode == 0, text[-2000:]
     trials, _ = results.load(out, "tiny")
     assert len(trials) == 6 and trials["trial_id"].is_unique and not os.path.exists(held)  # released at the end
+
+
+def test_seed000s_lstm_relu_that_blows_up_ends_diverged_and_the_sweep_goes_on(tmp_path):
+    """Seed 000's LSTM-relu (he_normal, hidden Dense(units, relu)) at a learning rate that blows up:
+    `diverged` at the epoch it happened, its history so far kept; the other trial runs on."""
+    spec = {**SWEEP, "dataset": FIXTURE_DATASET,
+            "model": dict(arch="LSTM", units=8, activation="relu", kernel_initializer="he_normal",
+                                   dense_units="same", dense_initializer="he_normal",
+                                   output_initializer="glorot_normal", learning_rate=grid(1e-4, 1.0)),
+            "training": dict(batch_size=32, epochs=3)}
+    s = main(spec, ["--results", str(tmp_path)] + LOCAL)
+    assert s["counts"] == {"ok": 1, "diverged": 1, "failed": 0}
+    trials, epochs = results.load(str(tmp_path), "tiny")
+    bad = trials[trials["status"] == "diverged"].iloc[0]
+    assert bad["learning_rate"] == 1.0 and bad["error"].startswith("loss became non-finite in epoch 1, batch")
+    assert bad["epochs_run"] == 1 and pd.isna(bad["test_accuracy"])
+    assert epochs[epochs["trial_id"] == bad["trial_id"]]["epoch"].tolist() == [1]  # its history so far
+    good = trials[trials["status"] == "ok"].iloc[0]
+    assert good["epochs_run"] == 3 and 0 <= good["test_accuracy"] <= 1

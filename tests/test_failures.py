@@ -18,6 +18,8 @@ from rnnsweep.sweep import grid
 sys.path.insert(0, str(ROOT / "tests"))
 from tiny_sweep import SWEEP  # noqa: E402
 
+pytestmark = pytest.mark.slow
+
 
 def _running_trials(pids, names=None):
     """{trial name: process} of the Ray workers (under ``pids``) running one of ``names`` now

@@ -18,6 +18,8 @@ from rnnsweep.sweep import expand
 sys.path.insert(0, str(ROOT / "tests"))
 from tiny_sweep import SWEEP  # noqa: E402
 
+pytestmark = pytest.mark.slow
+
 EPOCHS = 8
 
 
