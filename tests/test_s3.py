@@ -120,3 +120,48 @@ def test_driver_killed_mid_sweep_on_s3_resumes_with_nothing_lost(s3_uri, tmp_pat
     assert trials.sort_values("trial_id")[cols].reset_index(drop=True).equals(
         lt.sort_values("trial_id")[cols].reset_index(drop=True))
     assert len(epochs) == len(le) and list(trials.columns) == list(lt.columns)
+
+
+@pytest.mark.slow
+def test_a_killed_worker_resumes_from_its_backup_on_s3(s3_uri):
+    """The BackupAndRestore state mirrored to s3:// after every epoch: a retry on a fresh worker
+    goes on from there, and the backup is gone from the bucket when the trial lands."""
+    import json
+    import os
+
+    from test_failures import _running_trials
+
+    from rnnsweep.sweep import expand
+
+    epochs_n = 8
+    env = {**os.environ, "TINY_EPOCHS": str(epochs_n)}
+    cmd = [sys.executable, str(ROOT / "tests" / "tiny_sweep.py"), "--results", s3_uri, "--address", "local",
+           "--cpus-per-trial", "1", "--only", "GRU-*"]
+    gru = next(t for t in expand({**SWEEP, "training": {**SWEEP["training"], "epochs": epochs_n}})
+               if t["name"] == "GRU-4-bs64")
+    fs, base = results.filesystem(s3_uri)
+    meta = f"{base}/tiny/backup/{gru['trial_id']}/training_metadata.json"
+
+    def backed_up() -> int:
+        try:
+            with fs.open_input_stream(meta) as f:
+                return json.loads(f.read()).get("epoch", 0)
+        except (FileNotFoundError, OSError, ValueError):
+            return 0
+
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline, worker = time.time() + 300, None
+    while time.time() < deadline and p.poll() is None and worker is None:
+        if backed_up() >= 3:
+            worker = _running_trials([p.pid], {"GRU-4-bs64"}).get("GRU-4-bs64")
+        time.sleep(0.2)
+    assert worker is not None, "the trial never reached epoch 3"
+    worker.suspend()
+    k = backed_up()
+    worker.kill()
+    text = p.communicate(timeout=600)[0]
+    assert p.returncode == 0, text[-3000:]
+    trials, epochs = results.load(s3_uri, "tiny")
+    assert trials["resumed_from_epoch"].tolist() == [k] and trials["status"].tolist() == ["ok"]
+    assert epochs["epoch"].tolist() == list(range(1, epochs_n + 1))
+    assert fs.get_file_info(f"{base}/tiny/backup/{gru['trial_id']}").type == pafs.FileType.NotFound
