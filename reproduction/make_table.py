@@ -139,6 +139,9 @@ def verdict(claim: str, a, b, label_a: str, label_b: str) -> str:
     if math.isnan(lo):
         return (f"- **{claim}**: {label_a} − {label_b} = {pct(d)} points from single runs: one seed cannot "
                 "tell (run more seeds: `--seeds 1-3`).")
+    if lo == hi == d == 0:
+        return (f"- **{claim}**: cannot be tested here — every run of both gives the same accuracy "
+                f"({pct(float(np.mean(a)))}: the majority class; see note f).")
     word = ("survives" if lo > 0 else "is contradicted" if hi < 0 else "does not survive the error bars")
     return (f"- **{claim}**: {word} — {label_a} − {label_b} = {pct(d)} points, 95 % CI [{pct(lo)}, {pct(hi)}] "
             f"(n = {len(a)}, {len(b)}).")
