@@ -16,6 +16,7 @@ import json
 import math
 import os
 import posixpath
+import time
 import uuid
 
 import pyarrow as pa
@@ -200,6 +201,19 @@ def _first_line(e: Exception) -> str:
     return f"{type(e).__name__}: {lines[0] if lines else ''}"
 
 
+def _read_parquet(fs, f: str) -> pa.Table:
+    """One Parquet file. A running trial replaces its files after every epoch, and a reader's ranged
+    reads can straddle a replacement (object stores have no snapshot): read again before calling
+    the file corrupt."""
+    for attempt in range(4):
+        try:
+            return pq.read_table(f, filesystem=fs)
+        except (OSError, pa.ArrowException) as e:
+            if attempt == 3:
+                raise ResultsError(f"{f}: not a readable Parquet file ({_first_line(e)})") from None
+            time.sleep(0.25 * (attempt + 1))
+
+
 def _read_dir(fs, path: str, schema: pa.Schema, required=()) -> pa.Table:
     try:
         infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
@@ -209,10 +223,7 @@ def _read_dir(fs, path: str, schema: pa.Schema, required=()) -> pa.Table:
                    and not posixpath.basename(i.path).startswith((".", "_")))
     tables = []
     for f in files:
-        try:
-            t = pq.read_table(f, filesystem=fs)
-        except (OSError, pa.ArrowException) as e:
-            raise ResultsError(f"{f}: not a readable Parquet file ({_first_line(e)})") from None
+        t = _read_parquet(fs, f)
         missing = [c for c in required if c not in t.column_names]
         if missing:
             raise ValueError(f"{f}: missing column(s) {', '.join(missing)}")

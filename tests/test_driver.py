@@ -81,9 +81,8 @@ def _descendants(pid):
 def _run_until(cmd, env, out_dir, n_files):
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 240
-    trials_dir = os.path.join(out_dir, "tiny", "trials")
     while time.time() < deadline and p.poll() is None:
-        if os.path.isdir(trials_dir) and len([f for f in os.listdir(trials_dir) if f.endswith(".parquet")]) >= n_files:
+        if len(_finished(out_dir)) >= n_files:  # trials that have ended, not those still running
             break
         time.sleep(0.2)
     assert p.poll() is None, p.stdout.read()
@@ -104,8 +103,9 @@ def _freeze_trials(driver_pid):
     return frozen
 
 
-def _n_files(out):
-    return len([f for f in os.listdir(os.path.join(out, "tiny", "trials")) if f.endswith(".parquet")])
+def _finished(out) -> dict:
+    """The trials that have ended (a running trial's row says 'running' until it does)."""
+    return {k: v for k, v in results.done(out, "tiny").items() if v in ("ok", "diverged", "failed")}
 
 
 def test_ctrl_c_and_sigkill_lose_nothing_and_resume(tmp_path):
@@ -116,7 +116,7 @@ def test_ctrl_c_and_sigkill_lose_nothing_and_resume(tmp_path):
     # Ctrl-C while trials run: running tasks cancelled, written results kept, a hint to resume.
     p = _run_until(cmd, env, out, 1)
     frozen = _freeze_trials(p.pid)
-    landed = _n_files(out)
+    landed = len(_finished(out))
     p.send_signal(signal.SIGINT)
     time.sleep(3)  # the driver cancels (kills) the frozen workers; let any survivor go on
     for proc in frozen:
@@ -127,7 +127,7 @@ def test_ctrl_c_and_sigkill_lose_nothing_and_resume(tmp_path):
     text = p.communicate(timeout=120)[0]
     assert p.returncode == 130 and "Run the same command again to resume" in text, text[-2000:]
     cancelled = int(text.split(" cancelled.")[0].rsplit(" ", 1)[-1])
-    n_after_interrupt = len(results.done(out, "tiny"))
+    n_after_interrupt = len(_finished(out))
     assert 1 <= landed <= n_after_interrupt < 6 and cancelled >= 1  # trials were running when it landed
 
     # SIGKILL of the driver in the middle of the sweep, trials running.
@@ -144,7 +144,7 @@ def test_ctrl_c_and_sigkill_lose_nothing_and_resume(tmp_path):
     psutil.wait_procs(started, timeout=20)
 
     # Rerun: runs only what is missing and ends with exactly 6 rows.
-    done_before = results.done(out, "tiny")
+    done_before = _finished(out)
     assert n_after_interrupt < len(done_before) < 6
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=400)
     assert p.returncode == 0, p.stdout + p.stderr

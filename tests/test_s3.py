@@ -91,7 +91,10 @@ def test_driver_killed_mid_sweep_on_s3_resumes_with_nothing_lost(s3_uri, tmp_pat
     p = subprocess.Popen(cmd + ["--results", s3_uri], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          text=True)
     deadline = time.time() + 300
-    while p.poll() is None and time.time() < deadline and len(results.done(s3_uri, "tiny")) < 2:
+    def finished():
+        return {k: v for k, v in results.done(s3_uri, "tiny").items() if v != "running"}
+
+    while p.poll() is None and time.time() < deadline and len(finished()) < 2:
         time.sleep(0.3)
     started = _descendants(p.pid)
     _freeze_trials(p.pid)
@@ -103,7 +106,7 @@ def test_driver_killed_mid_sweep_on_s3_resumes_with_nothing_lost(s3_uri, tmp_pat
         except psutil.NoSuchProcess:
             pass
     psutil.wait_procs(started, timeout=20)
-    before = results.done(s3_uri, "tiny")
+    before = finished()
     assert 2 <= len(before) < 6
     again = subprocess.run(cmd + ["--results", s3_uri], env=env, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and f"{len(before)} already in" in again.stdout, again.stdout[-2000:]
