@@ -34,15 +34,15 @@ NOTES = {
          "shuffle_seed=1, then splits as the seed did (train_test_split(test_size=0.2, random_state=42)).",
     "e": "Seed 001 ran this exact configuration twice, in two studies, and printed 56.72 and 68.69: its own single "
          "runs differ by 12 points, which is why each point here is run with several seeds.",
-    "g": "One seed each (12-13 minutes a model on this machine). All three land 4-5 points under the seed's "
-         "numbers, in the seed's order except that BiLSTM and LSTM are a tie. Not yet investigated: the next steps "
-         "are `--seeds 1-3` and seed 004's code as a plain Keras peer (as reproduction/seed_keras.py does for "
-         "seed 001).",
     "f": "On the 7,567-row sample the time split leaves 5,520 training reviews, 3,864 after validation_split=0.3: "
          "at batch 1000 that is 4 optimizer steps an epoch, 40 in all (the full file gives 204 an epoch). All three "
          "models stay at the majority class: 82.2 % is the share of positive reviews in the sample's test split "
          "(1,380 reviews). The seed's conclusions about these models cannot be tested on the sample; run the sweep "
          "on the full Reviews.csv.",
+    "g": "One seed each (12-13 minutes a model on this machine). All three land 4-5 points under the seed's "
+         "numbers, in the seed's order except that BiLSTM and LSTM are a tie. Not yet investigated: the next steps "
+         "are `--seeds 1-3` and seed 004's code as a plain Keras peer (as reproduction/seed_keras.py does for "
+         "seed 001).",
 }
 KERAS_IMDB, GLOVE, SAMPLE, NAMES, TWICE = "a", "b", "c, f", "d", "a, e"
 
