@@ -78,9 +78,12 @@ def remote_trial(config: dict, prepared, cpus: float, gpus: float, gpu_memory_mb
     def on_epoch(row):
         rows.append(row)
         history = [r for r in earlier if r["epoch"] < rows[0]["epoch"]] + rows
-        store.write_epochs(uri, sweep, {**ids, "config": config, "history": history, "epochs_run": len(history),
-                                        "host": socket.gethostname(), "pid": os.getpid()}, live["budget"])
-        live["queue"].put_nowait((tid, config["name"], row["epoch"], row.get("val_accuracy")))
+        try:  # what the driver and a report see while it runs: never a reason for the trial to fail
+            store.write_epochs(uri, sweep, {**ids, "config": config, "history": history, "epochs_run": len(history),
+                                            "host": socket.gethostname(), "pid": os.getpid()}, live["budget"])
+            live["queue"].put_nowait((tid, config["name"], row["epoch"], row.get("val_accuracy")))
+        except Exception as e:  # noqa: BLE001 - e.g. the driver's node is gone, or a store hiccup
+            print(f"rnnsweep: epoch {row['epoch']} of {config['name']} not reported ({type(e).__name__})")
 
     r = run_trial(config, prepared, cpus=max(1, int(cpus)), gpu_memory_mb=gpu_memory_mb, on_epoch=on_epoch,
                   backup_dir=backup, earlier=earlier,
@@ -254,7 +257,11 @@ def _run(spec, trials, todo, args, b, where, meta, datasets) -> dict:
         datasets.clear()  # the object store holds them now
         from ray.util.queue import Queue
 
-        queue = Queue(actor_options={"num_cpus": 0})
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        # On the driver's own node: a lost worker node must not take the progress queue with it.
+        here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
+        queue = Queue(actor_options={"num_cpus": 0, "scheduling_strategy": here})
         pending = submit(todo, refs, args, gpus, {"uri": args.results, "sweep": spec["name"], "budget": b,
                                                    "queue": queue, "tensorboard": args.tensorboard})
 

@@ -17,6 +17,11 @@ def trial_line(r: dict) -> str:
     return line + (f"  ({r['error']})" if r.get("error") else "")
 
 
+class _Gone:
+    def qsize(self):
+        return 0
+
+
 class Progress:
     """The bar counts epochs across all trials (its ETA from measured epoch times); its text shows
     each running trial's epoch and last validation accuracy. Trials report epochs through a Ray
@@ -31,8 +36,13 @@ class Progress:
         self.bar = tqdm(total=sum(self.epochs.values()), unit="epoch", dynamic_ncols=True, file=sys.stdout)
 
     def poll(self):
-        while not self.queue.empty():
-            tid, name, epoch, val = self.queue.get_nowait()
+        try:
+            events = [self.queue.get_nowait() for _ in range(self.queue.qsize())]
+        except Exception as e:  # noqa: BLE001 - the queue is gone: the bar stops, the sweep goes on
+            if self.queue is not None:
+                self.bar.write(f"progress: epochs no longer reported ({type(e).__name__}); trials still land")
+            self.queue, events = _Gone(), []
+        for tid, name, epoch, val in events:
             self.bar.update(max(0, epoch - self.done.get(tid, 0)))
             self.done[tid] = max(epoch, self.done.get(tid, 0))
             self.running[name] = f"{name} e{epoch}" + (f" {val:.3f}" if val is not None else "")
