@@ -39,9 +39,8 @@ class Progress:
         try:
             events = [self.queue.get_nowait() for _ in range(self.queue.qsize())]
         except Exception as e:  # noqa: BLE001 - the queue is gone: the bar stops, the sweep goes on
-            if self.queue is not None:
-                self.bar.write(f"progress: epochs no longer reported ({type(e).__name__}); trials still land")
-            self.queue, events = _Gone(), []
+            self.bar.write(f"progress: epochs no longer reported ({type(e).__name__}); trials still land")
+            self.queue, events = _Gone(), []  # never raises: said once
         for tid, name, epoch, val in events:
             self.bar.update(max(0, epoch - self.done.get(tid, 0)))
             self.done[tid] = max(epoch, self.done.get(tid, 0))

@@ -103,6 +103,26 @@ def _freeze_trials(driver_pid):
     return frozen
 
 
+def _each(procs, act: str):
+    """``proc.resume()`` / ``proc.kill()`` on each process still alive."""
+    for proc in procs:
+        try:
+            getattr(proc, act)()
+        except psutil.NoSuchProcess:
+            pass
+
+
+def _kill_driver_mid_sweep(p):
+    """SIGKILL a driver while its trials are frozen mid-run, then stop the Ray processes of its
+    killed local cluster (ours) by pid."""
+    started = _descendants(p.pid)
+    _freeze_trials(p.pid)
+    p.kill()
+    p.wait()
+    _each(started, "kill")
+    psutil.wait_procs(started, timeout=20)
+
+
 def _finished(out) -> dict:
     """The trials that have ended (a running trial's row says 'running' until it does)."""
     return {k: v for k, v in results.done(out, "tiny").items() if v in ("ok", "diverged", "failed")}
@@ -119,11 +139,7 @@ def test_ctrl_c_and_sigkill_lose_nothing_and_resume(tmp_path):
     landed = len(_finished(out))
     p.send_signal(signal.SIGINT)
     time.sleep(3)  # the driver cancels (kills) the frozen workers; let any survivor go on
-    for proc in frozen:
-        try:
-            proc.resume()
-        except psutil.NoSuchProcess:
-            pass
+    _each(frozen, "resume")
     text = p.communicate(timeout=120)[0]
     assert p.returncode == 130 and "Run the same command again to resume" in text, text[-2000:]
     cancelled = int(text.split(" cancelled.")[0].rsplit(" ", 1)[-1])
@@ -132,16 +148,7 @@ def test_ctrl_c_and_sigkill_lose_nothing_and_resume(tmp_path):
 
     # SIGKILL of the driver in the middle of the sweep, trials running.
     p = _run_until(cmd, env, out, n_after_interrupt + 1)
-    started = _descendants(p.pid)
-    _freeze_trials(p.pid)
-    p.kill()
-    p.wait()
-    for proc in started:  # Ray's processes of the killed local cluster: ours, stop them by pid
-        try:
-            proc.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(started, timeout=20)
+    _kill_driver_mid_sweep(p)
 
     # Rerun: runs only what is missing and ends with exactly 6 rows.
     done_before = _finished(out)
@@ -254,11 +261,7 @@ def test_a_second_driver_on_the_same_sweep_is_refused_naming_the_first(tmp_path)
         assert f"another driver runs sweep 'tiny' on these results: {socket.gethostname()} pid {first.pid}" in msg
         assert "\n" not in msg
     finally:
-        for proc in frozen:
-            try:
-                proc.resume()
-            except psutil.NoSuchProcess:
-                pass
+        _each(frozen, "resume")
     text = first.communicate(timeout=400)[0]
     assert first.returncode == 0, text[-2000:]
     trials, _ = results.load(out, "tiny")

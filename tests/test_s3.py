@@ -83,8 +83,7 @@ def test_driver_killed_mid_sweep_on_s3_resumes_with_nothing_lost(s3_uri, tmp_pat
     back as a local run of the same trials does."""
     import os
 
-    import psutil
-    from test_driver import _descendants, _freeze_trials
+    from test_driver import _kill_driver_mid_sweep
 
     env = {**os.environ, "TINY_UNITS": "4,8,12"}  # 6 trials
     cmd = [sys.executable, str(ROOT / "tests" / "tiny_sweep.py"), "--address", "local", "--cpus-per-trial", "1"]
@@ -96,16 +95,7 @@ def test_driver_killed_mid_sweep_on_s3_resumes_with_nothing_lost(s3_uri, tmp_pat
 
     while p.poll() is None and time.time() < deadline and len(finished()) < 2:
         time.sleep(0.3)
-    started = _descendants(p.pid)
-    _freeze_trials(p.pid)
-    p.kill()
-    p.wait()
-    for proc in started:
-        try:
-            proc.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(started, timeout=20)
+    _kill_driver_mid_sweep(p)
     before = finished()
     assert 2 <= len(before) < 6
     again = subprocess.run(cmd + ["--results", s3_uri], env=env, capture_output=True, text=True, timeout=600)
