@@ -56,14 +56,19 @@ def _gpu_memory_mb(fraction: float) -> int | None:
     return int(float(out.stdout.split()[0]) * fraction)
 
 
-def remote_trial(config: dict, prepared, cpus: float, gpus: float, gpu_memory_mb: int | None, live: dict):
-    """Body of the Ray task. ``prepared`` arrives resolved from the object store: its arrays are
-    read-only views of the shared memory, not copies. ``live``: where each finished epoch goes as it
-    happens — the results (``uri``, ``sweep``, ``budget``) and the driver's progress ``queue``."""
+def remote_trial(config: dict, dataset: list, cpus: float, gpus: float, gpu_memory_mb: int | None, live: dict):
+    """Body of the Ray task. ``dataset``: ``[object ref]`` of the prepared dataset, fetched here
+    (and timed): its arrays are read-only views of the object store's shared memory, not copies.
+    ``live``: where each finished epoch goes as it happens — the results (``uri``, ``sweep``,
+    ``budget``), the driver's progress ``queue``, and when the driver submitted (``submitted_at``)."""
     import ray
 
     from . import live as store
     from .trial import run_trial
+
+    began = time.time()
+    prepared = ray.get(dataset[0])
+    fetched = time.time() - began
 
     if gpus and gpus < 1 and not gpu_memory_mb:
         gpu_memory_mb = _gpu_memory_mb(gpus)
@@ -89,7 +94,11 @@ def remote_trial(config: dict, prepared, cpus: float, gpus: float, gpu_memory_mb
                   backup_dir=backup, earlier=earlier,
                   on_backup=(lambda: store.push_backup(backup, uri, sweep, tid)) if mirrored else None,
                   tensorboard_dir=results.local_folder(uri, sweep, "tensorboard", config["name"])
-                  if live.get("tensorboard") else None)
+                  if live.get("tensorboard") else None, gpus=gpus)
+    # Before the trial's own work: waiting for a slot and a worker (its start, when fresh), then
+    # the dataset's fetch from the object store.
+    r.update(wait_seconds=began - live["submitted_at"] if live.get("submitted_at") else None,
+             fetch_seconds=fetched, gpus=gpus)
     if mirrored:
         store.drop_backup(uri, sweep, tid)
     x = prepared.x_train
@@ -196,14 +205,19 @@ def record_run(meta, spec, trials, todo, args, b, gpus) -> dict:
     return run
 
 
-def submit(todo, refs, args, gpus, live) -> dict:
-    """One Ray task per trial, in a fresh worker each (``max_calls=1``), retried by Ray when its
-    worker or node dies; ``{object ref: trial}``."""
+def submit(todo, refs, args, gpus, live, body=None) -> dict:
+    """One Ray task per trial, retried by Ray when its worker or node dies; ``{object ref: trial}``.
+
+    On CPUs a worker is kept for the next trial (TensorFlow's ~10 s import paid once per worker;
+    ``trial`` clears Keras's state between trials). With GPUs every trial gets a fresh worker
+    (``max_calls=1``): TF never gives GPU memory back while its process lives. ``body``: the task's
+    function (``remote_trial``; the benchmarks put a sleep there)."""
     import ray
 
-    task = ray.remote(max_calls=1, max_retries=args.max_retries)(remote_trial)
+    task = ray.remote(max_calls=1 if gpus else 0, max_retries=args.max_retries)(body or remote_trial)
+    live = {**live, "submitted_at": time.time()}
     return {task.options(num_cpus=args.cpus_per_trial, num_gpus=gpus, name=t["name"]).remote(
-        t, refs[dataset_key(t)], args.cpus_per_trial, gpus, args.gpu_memory_mb, live): t for t in todo}
+        t, [refs[dataset_key(t)]], args.cpus_per_trial, gpus, args.gpu_memory_mb, live): t for t in todo}
 
 
 def collect(pending: dict, args, name: str, b: dict, progress: Progress, heartbeat=lambda: None) -> tuple[list, dict]:

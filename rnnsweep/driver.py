@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 
-from . import results
+from . import cost, results
 from .cluster import GPUS_ENV, _prepare, run_ray
 from .progress import _fmt, trial_line
 from .sweep import Grid, SweepError, expand, non_default, select, select_studies, studies_of
@@ -36,7 +36,10 @@ def parse_args(argv=None):
     p.add_argument("--limit-train", type=int, default=None, help="train on the first N samples (recorded)")
     p.add_argument("--smoke", action="store_true",
                    help=f"tiny budget so a whole grid runs in minutes on a laptop: {SMOKE}")
-    p.add_argument("--dry-run", action="store_true", help="list the trials and what is done; run nothing")
+    p.add_argument("--dry-run", action="store_true",
+                   help="list the trials, what is done, and the projected time of the rest; run nothing")
+    p.add_argument("--calibrate", action="store_true",
+                   help="with --dry-run: time each model no earlier trial has timed with a short run here")
     p.add_argument("--rerun-failed", action="store_true", help="run failed trials again")
     p.add_argument("--trial", default=None, help="run this one trial here, without Ray, and print it")
     p.add_argument("--address", default=None,
@@ -75,8 +78,14 @@ def with_seeds(spec: dict, seeds: str | None) -> dict:
                                if spec.get("studies") else {})}
 
 
-def dry_run(trials: list[dict], have: dict):
-    """Each trial and whether it is done, under the study it belongs to, with its settings."""
+def dry_run(trials: list[dict], have: dict, args=None, earlier=None):
+    """Each trial and whether it is done, under the study it belongs to, with its settings and
+    (when earlier trials or ``--calibrate`` say how fast its model trains) its projected time."""
+    rates = cost.rates(earlier)
+    todo = [t for t in trials if have.get(t["trial_id"]) in (None, "todo", "failed")]
+    if args is not None and args.calibrate:
+        rates.update(calibrate(todo, rates))
+    projected = {t["trial_id"]: cost.project(t, rates.get(cost.timing_key(t))) for t in trials}
     for study in studies_of(trials) or [None]:
         group = [t for t in trials if study is None or study in (t.get("study") or "").split(",")]
         if study:
@@ -84,7 +93,62 @@ def dry_run(trials: list[dict], have: dict):
         for t in group:
             shared = f"  (also {t['study'].replace(study + ',', '').replace(',' + study, '')})" \
                 if study and "," in t["study"] else ""
-            print(f"  {t['trial_id']}  {t['name']:<34} {have.get(t['trial_id'], 'todo'):<8} {describe(t)}{shared}")
+            print(f"  {t['trial_id']}  {t['name']:<34} {have.get(t['trial_id'], 'todo'):<8} "
+                  f"{_duration(projected[t['trial_id']]):>8}  {describe(t)}{shared}")
+    if args is not None and todo:
+        print(projection([projected[t["trial_id"]] for t in todo], args))
+
+
+def _duration(seconds) -> str:
+    if seconds is None:
+        return "?"
+    return f"{seconds:.0f} s" if seconds < 100 else f"{seconds / 60:.0f} min" if seconds < 6000 else \
+        f"{seconds / 3600:.1f} h"
+
+
+def slots(args) -> tuple[int, str]:
+    """How many trials the cluster it would run on runs at once, and which cluster that is."""
+    from .cluster import ray_address
+
+    address = ray_address(args)
+    if address == "local":
+        cpus = os.cpu_count() or 1
+        return max(1, int(cpus // args.cpus_per_trial)), f"local Ray here: {cpus} CPUs"
+    import ray
+
+    ray.init(address=address, log_to_driver=False, configure_logging=False)
+    try:
+        res = ray.cluster_resources()
+    finally:
+        ray.shutdown()
+    gpus = args.gpus_per_trial if args.gpus_per_trial is not None else (1 if res.get("GPU") else 0)
+    n = res.get("GPU", 0) // gpus if gpus else res.get("CPU", 1) // args.cpus_per_trial
+    return max(1, int(n)), f"the cluster at {address}: {res.get('CPU', 0):g} CPUs, {res.get('GPU', 0):g} GPUs"
+
+
+def projection(seconds: list, args) -> str:
+    """The totals line of ``--dry-run``: trial time, and wall time on the cluster's slots."""
+    known = [s for s in seconds if s is not None]
+    unknown = len(seconds) - len(known)
+    if not known:
+        return (f"projected time: unknown for all {len(seconds)} trials to run (no earlier trial of their models; "
+                "--calibrate times each model with a short run here)")
+    n, where = slots(args)
+    line = (f"projected time of {len(known)} trials to run: {_duration(sum(known))} of trial time; "
+            f"about {_duration(cost.makespan(known, n))} on {where} ({n} at a time)")
+    return line + (f"; {unknown} more not projected (--calibrate times their models)" if unknown else "")
+
+
+def calibrate(todo: list[dict], rates: dict) -> dict:
+    """A rate for each model of ``todo`` that has none: a short run of its first trial here."""
+    found = {}
+    for t in todo:
+        key = cost.timing_key(t)
+        if key in rates or key in found:
+            continue
+        print(f"calibrating {t['name']} (a short run here) ...", flush=True)
+        found[key] = cost.calibrate(t, _prepare(t))
+    return found
 
 
 def describe(t: dict) -> str:
@@ -154,7 +218,7 @@ def main(spec: dict, argv=None) -> dict:
         print(f"{name}: {len(chosen)} trials, {len(chosen) - len(todo)} already in {where}, {len(todo)} to run"
               + (f"  (budget: {b})" if b else ""), flush=True)
         if args.dry_run:
-            dry_run(chosen, have)
+            dry_run(chosen, have, args, results.read_table(args.results, name, "trials").to_pandas())
             return {"todo": todo, "done": have}
         if not todo:
             print("nothing to do: every trial is already done (use --rerun-failed to retry failed ones)")

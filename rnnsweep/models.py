@@ -61,6 +61,23 @@ def _recurrent(s, inputs, vocab_size, embedding):
     return x
 
 
+def cudnn(spec: dict, dataset: dict | None = None) -> str:
+    """Whether Keras's TF backend can run this model's recurrent layers on cuDNN on a GPU, and if not
+    why: "yes", or "no (activation=relu)". Keras falls back to its generic loop, silently, for
+    any other setting; the check mirrors its ``cudnn_ok`` (and, with masking, its right-padding test)."""
+    s = {**settings.defaults("model"), **spec}
+    if s["arch"] == "bag":
+        return "no (no recurrent layer)"
+    if s["arch"] == "SimpleRNN":
+        return "no (SimpleRNN has no cuDNN kernel)"
+    why = [f"activation={s['activation']}"] if s["activation"] != "tanh" else []
+    if s["recurrent_dropout"]:
+        why.append(f"recurrent_dropout={s['recurrent_dropout']}")
+    if s["mask_zero"] and {**settings.defaults("dataset"), **(dataset or {})}["padding"] != "post":
+        why.append("mask_zero with padding=pre (cuDNN needs right-padded sequences)")
+    return f"no ({', '.join(why)})" if why else "yes"
+
+
 def build_model(spec: dict, vocab_size: int, maxlen: int, embedding=None):
     """A compiled Keras model. ``embedding``: optional pretrained matrix [vocab_size, dim]."""
     import keras
@@ -69,6 +86,9 @@ def build_model(spec: dict, vocab_size: int, maxlen: int, embedding=None):
     s = {**settings.defaults("model"), **spec}
     if s["arch"] not in settings.MODEL["arch"].choices:
         raise ValueError(f"model.arch: {s['arch']!r} is not {settings.MODEL['arch'].kind()}")
+    # Global in Keras: set for every model, so a worker that ran a mixed-precision trial before
+    # builds the next one in float32 again.
+    keras.mixed_precision.set_dtype_policy(s["precision"])
     inputs = keras.Input(shape=(maxlen,), dtype="int32", name="tokens")
     x = _bag(s, inputs, vocab_size) if s["arch"] == "bag" else _recurrent(s, inputs, vocab_size, embedding)
     if s["dense_units"]:
@@ -79,7 +99,7 @@ def build_model(spec: dict, vocab_size: int, maxlen: int, embedding=None):
         x = layers.Dropout(s["output_dropout"])(x)
     if s["batch_norm"]:
         x = layers.BatchNormalization()(x)
-    outputs = layers.Dense(1, activation="sigmoid",
+    outputs = layers.Dense(1, activation="sigmoid", dtype="float32",  # a float32 sigmoid and loss, as Keras advises
                            kernel_initializer=_init(s["output_initializer"], s["init_stddev"]))(x)
     model = keras.Model(inputs, outputs, name=f"{s['arch']}-{s['units']}")
     optimizer = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop,

@@ -34,12 +34,13 @@ class ReportError(ValueError):
     """The results cannot be reported on; the message names what is missing."""
 
 
-def index_html(sweep, s, trials, figs: Figures) -> str:
+def index_html(sweep, s, trials, figs: Figures, compute: str = "") -> str:
     """One page with everything, figures embedded: built from the summary and the failures, the
     same data the Markdown is written from."""
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(sweep)} — rnnsweep report"
              f"</title><style>{STYLE}</style></head><body>", f"<h1>{html.escape(sweep)}</h1><h2>Summary</h2>",
-             tables.summary_html(s), "<h2>Diverged and failed trials</h2>", tables.failures_html(trials),
+             tables.summary_html(s), f"<p>{html.escape(compute)}</p>" if compute else "",
+             "<h2>Diverged and failed trials</h2>", tables.failures_html(trials),
              "<h2>Figures</h2>"]
     for name, caption in figs.written:
         with open(os.path.join(figs.out, name), "rb") as fh:
@@ -51,7 +52,7 @@ def index_html(sweep, s, trials, figs: Figures) -> str:
     return "\n".join(parts) + "</body></html>\n"
 
 
-def report(path: str, sweep: str | None = None, out: str | None = None) -> dict:
+def report(path: str, sweep: str | None = None, out: str | None = None, prices: dict | None = None) -> dict:
     """Write the report of one sweep; returns {"out": dir, "files": [...], "notes": [...]}."""
     try:
         root, sweep = results.locate(path, sweep)
@@ -65,18 +66,19 @@ def report(path: str, sweep: str | None = None, out: str | None = None) -> dict:
     out = out or results.local_folder(root, sweep, "report") or tempfile.mkdtemp(prefix="rnnsweep-report-")
     os.makedirs(out, exist_ok=True)
     s = tables.summary(trials)
+    compute = tables.compute_line(trials, **(prices or {}))
     s.to_csv(os.path.join(out, "summary.csv"), index=False)
     with open(os.path.join(out, "summary.md"), "w", encoding="utf-8") as fh:
-        fh.write(tables.summary_markdown(s, trials, sweep))
+        fh.write(tables.summary_markdown(s, trials, sweep, compute))
     figs = Figures(out)
     draw_figures(trials, epochs, figs)
     draw_study_views(trials, figs)
     with open(os.path.join(out, "index.html"), "w", encoding="utf-8") as fh:
-        fh.write(index_html(sweep, s, trials, figs))
+        fh.write(index_html(sweep, s, trials, figs, compute))
     if remote:
         out = results.upload_folder(out, root, sweep, "report")
     files = ["summary.csv", "summary.md"] + [n for n, _ in figs.written] + ["index.html"]
-    return {"sweep": sweep, "out": out, "files": files, "notes": figs.notes, "summary": s}
+    return {"sweep": sweep, "out": out, "files": files, "notes": figs.notes, "summary": s, "compute": compute}
 
 
 def running(path: str, sweep: str | None) -> bool:
@@ -94,8 +96,10 @@ def render(args) -> list[str]:
         raise ReportError(f"{args.results}: no <sweep>/trials table here")
     for name in names:
         out = args.out if len(names) == 1 else (args.out and os.path.join(args.out, name))
-        r = report(args.results, name, out)
+        prices = {"gpu_price": args.price_per_gpu_hour, "cpu_price": args.price_per_cpu_hour}
+        r = report(args.results, name, out, prices)
         print(f"{r['sweep']}: wrote {len(r['files'])} files to {r['out']}: {', '.join(r['files'])}", flush=True)
+        print(f"  {r['compute']}")
         for note in r["notes"]:
             print(f"  note: {note}")
     return names
@@ -108,6 +112,10 @@ def main(argv=None):
     p.add_argument("--sweep", default=None, help="which sweep under a results root (default: all)")
     p.add_argument("--watch", type=float, nargs="?", const=30.0, default=None, metavar="SECONDS",
                    help="render again every SECONDS (default 30) until the sweep's driver is done")
+    p.add_argument("--price-per-gpu-hour", type=float, default=None, metavar="PRICE",
+                   help="adds the sweep's cost: its GPU-hours × PRICE (any currency)")
+    p.add_argument("--price-per-cpu-hour", type=float, default=None, metavar="PRICE",
+                   help="adds its CPU-hours × PRICE to the cost (CPU-only clusters)")
     args = p.parse_args(argv)
     try:
         names = render(args)

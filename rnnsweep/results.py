@@ -39,7 +39,10 @@ TRIAL_FIELDS = [("sweep", _s), ("study", _s), ("trial_id", _s), ("config_id", _s
     ("best_val_accuracy", _f), ("best_val_epoch", _i), ("best_val_loss", _f),
     ("final_val_accuracy", _f), ("final_val_loss", _f), ("final_accuracy", _f), ("final_loss", _f),
     ("epochs_run", _i), ("resumed_from_epoch", _i), ("fit_seconds", _f), ("evaluate_seconds", _f), ("seconds", _f),
-    ("seconds_per_epoch", _f), ("samples_per_second", _f), ("train_samples", _i), ("val_samples", _i),
+    ("seconds_per_epoch", _f), ("first_epoch_seconds", _f), ("outside_epochs_seconds", _f), ("import_seconds", _f),
+    ("build_seconds", _f), ("fetch_seconds", _f), ("wait_seconds", _f), ("cpu_seconds", _f), ("gpu_seconds", _f),
+    ("gpus", _f), ("trial_in_worker", _i), ("dataset_rows", _i), ("cudnn", _s), ("samples_per_second", _f),
+    ("train_samples", _i), ("val_samples", _i),
     ("test_samples", _i), ("trainable_params", _i), ("non_trainable_params", _i),
     ("glove_dim_used", _i), ("glove_coverage", _f), ("vocab_size", _i), ("dataset_fingerprint", _s),
     ("dataset_zero_copy", pa.bool_()), ("host", _s), ("pid", _i), ("node_id", _s), ("device", _s), ("tf_version", _s),
@@ -78,12 +81,20 @@ def trial_row(result: dict, budget: dict | None = None) -> dict:
                                            "train_samples", "val_samples", "test_samples", "trainable_params",
                                            "non_trainable_params", "host", "pid", "node_id", "device", "tf_version",
                                            "keras_version", "ray_version", "started_at",
-                                           "finished_at", "dataset_zero_copy")})
+                                           "finished_at", "dataset_zero_copy", "import_seconds",
+                                           "build_seconds", "fetch_seconds", "wait_seconds", "cpu_seconds",
+                                           "gpu_seconds", "gpus", "trial_in_worker", "cudnn", "dataset_rows")})
+    here = (result.get("epochs_run") or 0) - (result.get("resumed_from_epoch") or 0)  # epochs this attempt ran
+    ran = [h.get("seconds") or 0.0 for h in hist[len(hist) - here:]] if here > 0 and result.get("fit_seconds") else []
     row.update(sweep=cfg.get("sweep"), study=cfg.get("study"),
                best_val_accuracy=best[0], best_val_epoch=best[1], best_val_loss=best[2],
                final_val_accuracy=last.get("val_accuracy"), final_val_loss=last.get("val_loss"),
                final_accuracy=last.get("accuracy"), final_loss=last.get("loss"),
                seconds_per_epoch=sum(secs) / len(secs) if secs else None,
+               # The first epoch run here includes tracing; what fit spends outside its epochs is
+               # input-pipeline setup, backups and live writes.
+               first_epoch_seconds=ran[0] if ran else None,
+               outside_epochs_seconds=result["fit_seconds"] - sum(ran) if ran else None,
                glove_dim_used=(ds.get("config") or {}).get("glove_dim") if ds.get("glove_coverage") is not None
                else None, glove_coverage=ds.get("glove_coverage"), vocab_size=ds.get("vocab_size"),
                dataset_fingerprint=ds.get("fingerprint"),

@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 
 INITIALIZERS = ("he_normal", "glorot_normal", "glorot_uniform", "random_normal")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,8 @@ MODEL = {
     "l2": S(0.0, float, "L2 penalty on the recurrent layers' kernels; 0: none (seed 003)", ge=0),
     "output_initializer": S("glorot_uniform", str, "of the output Dense(1, sigmoid)", choices=INITIALIZERS),
     "optimizer": S("adam", str, "Keras optimizer", choices=("adam", "rmsprop", "sgd")),
+    "precision": S("float32", str, "Keras dtype policy: mixed_float16 (GPUs) or mixed_bfloat16 compute in half "
+                   "precision, the output layer and the weights stay float32", choices=PRECISIONS),
     "learning_rate": S(1e-3, float, "the optimizer's learning rate", gt=0),
 }
 

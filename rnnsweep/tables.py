@@ -137,15 +137,34 @@ def failures(trials: pd.DataFrame) -> list[dict]:
             for _, r in bad.iterrows()]
 
 
-def summary_markdown(s: pd.DataFrame, trials: pd.DataFrame, sweep: str) -> str:
+def summary_markdown(s: pd.DataFrame, trials: pd.DataFrame, sweep: str, compute: str = "") -> str:
     lines = [f"# {sweep}: summary", "", f"{len(trials)} trials, {len(s)} configurations; ranked by mean test accuracy."
              + (" Cells with repeats: mean ± std [95 % CI, Student t]." if "test_accuracy_std" in s else ""), "",
              "| " + " | ".join(HEADER) + " |", "|" + "|".join("---:" if h in RIGHT else "---" for h in HEADER) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in summary_cells(s)]
+    lines += ["", compute] if compute else []
     lines += ["", "## Diverged and failed trials", ""]
     bad = [f"- `{f['name']}` ({f['trial_id']}): **{f['status']}** — {f['error']}" for f in failures(trials)]
     lines += bad or ["None."]
     return "\n".join(lines) + "\n"
+
+
+def compute_line(trials: pd.DataFrame, gpu_price: float | None = None, cpu_price: float | None = None) -> str:
+    """The sweep's compute in one sentence: CPU- and GPU-hours its trials recorded, and, given
+    prices per hour, what they cost."""
+    from .cost import compute
+
+    c = compute(trials)
+    if not c["trials_counted"]:
+        return "Compute: not recorded (these trials were run before rnnsweep recorded CPU- and GPU-seconds)."
+    line = (f"Compute: {c['cpu_hours']:.2f} CPU-hours and {c['gpu_hours']:.2f} GPU-hours over "
+            f"{c['trials_counted']} trials")
+    costs = [(c["gpu_hours"] * gpu_price, f"{gpu_price:g} per GPU-hour") if gpu_price is not None else None,
+             (c["cpu_hours"] * cpu_price, f"{cpu_price:g} per CPU-hour") if cpu_price is not None else None]
+    costs = [x for x in costs if x]
+    if costs:
+        line += f"; cost {sum(x for x, _ in costs):.2f} at " + " and ".join(p for _, p in costs)
+    return line + "."
 
 
 def summary_html(s: pd.DataFrame) -> str:

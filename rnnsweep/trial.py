@@ -159,30 +159,53 @@ def _evaluate(model, prepared, training, result):
         result["status"], result["error"] = "diverged", "test loss is non-finite"
 
 
+_TRIALS_HERE = [0]  # trials this process has started: a CPU worker is reused, see cluster.submit
+
+
+def _fresh_session():
+    """What one trial leaves in Keras's global state cleared, so the next trial in the same
+    process builds and trains exactly as in a fresh one (the seed is set after this)."""
+    import gc
+
+    import keras
+
+    keras.backend.clear_session()
+    gc.collect()
+
+
 def run_trial(config: dict, prepared, cpus=None, gpu_memory_mb=None, verbose=0, on_epoch=None, backup_dir=None,
-              earlier=(), on_backup=None, tensorboard_dir=None) -> dict:
+              earlier=(), on_backup=None, tensorboard_dir=None, gpus: float = 0.0) -> dict:
     """Train ``config`` (sections ``model`` and ``training``; ids/names passed through) on a
     ``cache.Prepared`` dataset and return the result dict. ``on_epoch(row)`` sees each epoch as it
-    ends; ``backup_dir``/``earlier``: see ``_fit``."""
-    t_start = time.time()
+    ends; ``backup_dir``/``earlier``: see ``_fit``; ``gpus``: the GPUs this trial holds (for its
+    GPU-seconds)."""
+    t_start, cpu_start = time.time(), time.process_time()
+    _TRIALS_HERE[0] += 1
     training = {**settings.defaults("training"), **config.get("training", {})}
     result = dict(trial_id=config.get("trial_id"), name=config.get("name"),
                   config_id=config.get("config_id"), config=config, status="ok", error=None,
                   history=[], seed=training["seed"], host=socket.gethostname(), pid=os.getpid(),
                   dataset=prepared.meta, started_at=t_start,
-                  test_samples=min(len(prepared.x_test), training["limit_test"] or len(prepared.x_test)))
+                  test_samples=min(len(prepared.x_test), training["limit_test"] or len(prepared.x_test)),
+                  trial_in_worker=_TRIALS_HERE[0], dataset_rows=len(prepared.x_train))
     try:
+        from .models import build_model, cudnn, param_counts
+
+        result["cudnn"] = cudnn(config.get("model", {}), config.get("dataset"))
         configure_tf(cpus, gpu_memory_mb)
         import keras
         import tensorflow as tf
 
-        from .models import build_model, param_counts
-
+        if _TRIALS_HERE[0] > 1:
+            _fresh_session()
+        result["import_seconds"] = time.time() - t_start  # TF's import: ~10 s in a fresh worker, 0 after
         result.update(device=device_name(), tf_version=tf.__version__, keras_version=keras.__version__)
         keras.utils.set_random_seed(training["seed"])
         n = training["limit_train"] or len(prepared.x_train)
         train, val = split_validation(prepared.x_train[:n], prepared.y_train[:n], training["validation_split"])
+        t0 = time.time()
         model = build_model(config.get("model", {}), prepared.vocab_size, train[0].shape[1], prepared.embedding)
+        result["build_seconds"] = time.time() - t0
         result["trainable_params"], result["non_trainable_params"] = param_counts(model)
         if _fit(model, train, val, training, result, verbose, on_epoch, backup_dir, earlier,
                 on_backup, tensorboard_dir).diverged_at is None:
@@ -193,4 +216,8 @@ def run_trial(config: dict, prepared, cpus=None, gpu_memory_mb=None, verbose=0, 
         result["traceback"] = traceback.format_exc()[-4000:]
     result["seconds"] = time.time() - t_start
     result["finished_at"] = time.time()
+    # Compute, for the report's totals and cost: this process's CPU time over the trial (all its
+    # threads), and the GPUs it held × its wall time (a fraction when trials share a GPU).
+    result["cpu_seconds"] = time.process_time() - cpu_start
+    result["gpu_seconds"] = result["seconds"] * (gpus or 0.0)
     return result

@@ -1,0 +1,59 @@
+"""Benchmark 2 — where a trial's time goes, through the driver on local Ray: waiting for a worker
+(its start, when fresh), TensorFlow's import, the dataset's fetch from the object store, model
+build and compile, the first epoch (tracing included), the other epochs, what ``fit`` spends outside
+its epochs, evaluation, and writing the result. Two trials of each kind run one after the other
+(two CPUs per trial on this 2-core machine), so the second shows a kept worker.
+
+    RNNSWEEP_DATA=../shared/data python -m bench.breakdown        # ~5 min on 2 cores
+"""
+from __future__ import annotations
+
+import tempfile
+import time
+
+from bench.common import machine, record, table
+
+KINDS = {  # kind → (sweep module, trials, budget flags)
+    "short: seed 001 SimpleRNN(5) maxlen 200, 10 epochs": (
+        "imdb_grid", "SimpleRNN-5-bs64-maxlen200-seed1,SimpleRNN-5-bs64-maxlen200-seed2", []),
+    "long: seed 000 GRU-128 bs128, 3 epochs": ("imdb_grid", "GRU-128-bs128,GRU-64-bs128", ["--epochs", "3"]),
+}
+PHASES = ("wait_seconds", "import_seconds", "fetch_seconds", "build_seconds", "first_epoch_seconds",
+          "other_epochs_seconds", "outside_epochs_seconds", "evaluate_seconds", "write_seconds")
+
+
+def main():
+    import importlib
+
+    from rnnsweep import results
+    from rnnsweep.driver import main as drive
+
+    rows = []
+    for kind, (sweep, names, flags) in KINDS.items():
+        with tempfile.TemporaryDirectory() as out:
+            spec = importlib.import_module(sweep).SWEEP
+            drive(spec, ["--results", out, "--address", "local", "--cpus-per-trial", "2", "--only", names, *flags])
+            trials, epochs = results.load(out, spec["name"])
+            for _, t in trials.sort_values("trial_in_worker").iterrows():
+                t0 = time.perf_counter()  # writing one result: its trial row and epoch rows, as the driver does
+                results.write_trial(out, "rewrite", {"config": t.to_dict(), "trial_id": t["trial_id"],
+                                                     "history": epochs[epochs["trial_id"] == t["trial_id"]]
+                                                     .to_dict("records")})
+                write = time.perf_counter() - t0
+                ep = epochs[epochs["trial_id"] == t["trial_id"]]["seconds"].sum()
+                phase = {"wait_seconds": t["wait_seconds"], "import_seconds": t["import_seconds"],
+                         "fetch_seconds": t["fetch_seconds"], "build_seconds": t["build_seconds"],
+                         "first_epoch_seconds": t["first_epoch_seconds"],
+                         "other_epochs_seconds": ep - t["first_epoch_seconds"],
+                         "outside_epochs_seconds": t["outside_epochs_seconds"],
+                         "evaluate_seconds": t["evaluate_seconds"], "write_seconds": write}
+                total = t["wait_seconds"] + t["fetch_seconds"] + t["seconds"] + write
+                worker = "fresh worker" if t["trial_in_worker"] == 1 else "kept worker"
+                record("breakdown", {"kind": kind, "trial": t["name"], "worker": worker, **phase, "total": total})
+                rows.append([f"{kind} — {t['name']}, {worker}"] + [phase[p] for p in PHASES] + [total])
+    print(f"\n{machine()}; seconds per phase of each trial, through the driver on local Ray\n")
+    print(table(["trial"] + [p.replace("_seconds", "") for p in PHASES] + ["total"], rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""Benchmark 5 — dataset sharing: k = 1, 2, 4 concurrent trials on one large prepared dataset
+(seed 004's: Keras's IMDB encoding, 10,000 words, maxlen 500), each in its own Ray worker reading
+the dataset from the object store as rnnsweep's trials do. Each worker's private memory (USS)
+is read when its first epoch ends (training and validation input pipelines built); the same runs
+on a tenth of the rows say what is the dataset's and what is TensorFlow's own. Copies added =
+(growth on the full dataset − growth on the tenth) / (0.9 × bytes of the arrays fit was given).
+
+    RNNSWEEP_DATA=../shared/data python -m bench.sharing          # ~4 min on 2 cores
+"""
+from __future__ import annotations
+
+import time
+
+from bench.common import machine, record, table
+
+DATASET = dict(source="keras_imdb", num_words=10_000, split="official", maxlen=500)
+MODEL = dict(arch="bag", units=1, layers=0)  # the cheapest model: the input pipeline is what is measured
+
+
+def probe(dataset, rows):
+    """One worker's trial, as ``cluster.remote_trial`` and ``trial.run_trial`` do it, with a memory probe."""
+    import psutil
+    import ray
+
+    from rnnsweep.trial import configure_tf, split_validation
+
+    prepared = ray.get(dataset[0])
+    configure_tf(1)
+    import keras
+
+    from rnnsweep.models import build_model
+
+    me = psutil.Process()
+    keras.utils.set_random_seed(1)
+    train, val = split_validation(prepared.x_train[:rows], prepared.y_train[:rows], 0.2)
+    model = build_model(MODEL, prepared.vocab_size, train[0].shape[1])
+    before = me.memory_full_info().uss
+    seen = {}
+    probe_cb = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: seen.update(uss=me.memory_full_info().uss))
+    model.fit(*train, validation_data=val, batch_size=512, epochs=1, verbose=0, callbacks=[probe_cb])
+    return {"growth": seen["uss"] - before, "fit_bytes": sum(a.nbytes for a in (*train, *val)),
+            "zero_copy": not prepared.x_train.flags.writeable and not prepared.x_train.flags.owndata}
+
+
+def run(k: int, fraction: float) -> dict:
+    import ray
+
+    from rnnsweep import text
+
+    prepared = text.prepare(DATASET)
+    rows = int(len(prepared.x_train) * fraction)
+    ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        ref = ray.put(prepared)
+        task = ray.remote(num_cpus=1, max_calls=1)(probe)
+        out = ray.get([task.remote([ref], rows) for _ in range(k)])
+    finally:
+        ray.shutdown()
+    return {"k": k, "fraction": fraction, "growth_mb": sum(o["growth"] for o in out) / 2**20,
+            "fit_mb": out[0]["fit_bytes"] / 2**20, "dataset_mb": sum(a.nbytes for a in (
+                prepared.x_train, prepared.y_train, prepared.x_test, prepared.y_test)) / 2**20,
+            "zero_copy": all(o["zero_copy"] for o in out)}
+
+
+def main():
+    rows = []
+    for k in (1, 2, 4):
+        full, tenth = run(k, 1.0), run(k, 0.1)
+        copies = (full["growth_mb"] - tenth["growth_mb"]) / (0.9 * full["fit_mb"])
+        record("sharing", {"k": k, "growth_full_mb": full["growth_mb"], "growth_tenth_mb": tenth["growth_mb"],
+                           "fit_mb": full["fit_mb"], "dataset_mb": full["dataset_mb"], "copies_added": copies,
+                           "zero_copy": full["zero_copy"], "at": time.time()})
+        rows.append([k, full["dataset_mb"], full["fit_mb"], full["growth_mb"], tenth["growth_mb"], copies,
+                     full["zero_copy"]])
+        print(f"k={k}: {copies:.2f} copies added by {k} workers", flush=True)
+    print(f"\n{machine()}; MB; copies of the arrays fit was given, added by all k workers together\n")
+    print(table(["k workers", "dataset MB", "fit arrays MB", "Σ USS growth, full", "Σ USS growth, 1/10",
+                 "copies added", "zero-copy"], rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""What a sweep costs: its projected time before it runs, and its compute and price after.
+
+Before (``--dry-run``): a trial's time is projected from earlier trials that trained the same
+model on the same data at the same batch size — their seconds per training sample per epoch,
+their first epoch's extra (tracing) and their fixed part (imports, build, evaluation) — scaled to
+this trial's samples and epochs. ``calibrate`` gets that rate for a model no earlier trial has,
+from a short run of it here. The sweep's wall time on the cluster is the trials laid longest-first
+onto its slots (concurrent trials), as Ray's queue runs them.
+
+After (the report): the CPU-seconds and GPU-seconds each trial recorded, summed, and priced.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+
+from . import settings
+from .sweep import stable_hash
+
+TIMING_KEYS = ("batch_size",)  # of training: with the dataset and the model, what an epoch's time per sample depends on
+
+
+def timing_key(sections: dict) -> str:
+    """Same data, same model, same batch size → same seconds per sample per epoch. Values are
+    compared as text (a Parquet column gives 5 as int64 and 50 as "50" where the config has ints)."""
+    def norm(v):
+        v = v.item() if hasattr(v, "item") else v
+        if isinstance(v, str):  # a mixed column ("auto" or 50) holds numbers as text
+            try:
+                v = float(v)
+            except ValueError:
+                return v
+        return repr(float(v)) if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
+
+    return stable_hash({section: {k: norm(sections.get(section, {}).get(k, setting.default))
+                                  for k, setting in body.items() if section != "training" or k in TIMING_KEYS}
+                        for section, body in settings.SECTIONS.items()})
+
+
+def _sections(row: dict) -> dict:
+    """A trials-table row (config flattened into columns) back into config sections."""
+    return {section: {k: row[k] for k in body if row.get(k) is not None}
+            for section, body in settings.SECTIONS.items()}
+
+
+def rates(trials) -> dict:
+    """``{timing key: rate}`` from a trials table's finished trials: median seconds per training
+    sample per epoch (the first epoch left out where it is recorded apart), first-epoch extra,
+    fixed seconds (imports, build, evaluation), training rows of the dataset."""
+    if trials is None or trials.empty:
+        return {}
+    ok = trials[(trials["status"] == "ok") & trials["train_samples"].gt(0) & trials["fit_seconds"].gt(0)]
+    found: dict = {}
+    for _, r in ok.iterrows():
+        row = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.to_dict().items()}
+        ran = row["epochs_run"] - (row.get("resumed_from_epoch") or 0)
+        if row.get("first_epoch_seconds") is not None and ran > 1:
+            epochs = row["fit_seconds"] - row["outside_epochs_seconds"]
+            per_epoch = (epochs - row["first_epoch_seconds"]) / (ran - 1)
+            first_extra = max(0.0, row["first_epoch_seconds"] - per_epoch)
+        else:  # rows written before the first epoch was recorded apart: fit's average epoch
+            epochs, per_epoch, first_extra = row["fit_seconds"], row["fit_seconds"] / max(1, ran), 0.0
+        rows = row.get("dataset_rows") or (None if row.get("limit_train")
+                                           else row["train_samples"] + row["val_samples"])
+        found.setdefault(timing_key(_sections(row)), []).append(dict(
+            per_sample=per_epoch / row["train_samples"], first_extra=first_extra,
+            fixed=max(0.0, row["seconds"] - epochs), dataset_rows=rows))
+    return {k: {f: _median([v[f] for v in vs]) for f in vs[0]} for k, vs in found.items()}
+
+
+def _median(xs):
+    xs = sorted(x for x in xs if x is not None)
+    return xs[len(xs) // 2] if xs else None
+
+
+def train_samples(trial: dict, dataset_rows: int | None) -> int | None:
+    """How many samples this trial trains on: Keras's cut of its (limited) training rows."""
+    t = {**settings.defaults("training"), **trial.get("training", {})}
+    n = min(t["limit_train"], dataset_rows or t["limit_train"]) if t["limit_train"] else dataset_rows
+    return None if n is None else int(math.floor(n * (1 - t["validation_split"])))
+
+
+def project(trial: dict, rate: dict | None) -> float | None:
+    """Projected seconds of one trial, or None when nothing says how fast its model trains."""
+    if not rate:
+        return None
+    n = train_samples(trial, rate.get("dataset_rows"))
+    if n is None:
+        return None
+    epochs = {**settings.defaults("training"), **trial.get("training", {})}["epochs"]
+    return rate["fixed"] + rate["first_extra"] + epochs * n * rate["per_sample"]
+
+
+def makespan(seconds: list[float], slots: int) -> float:
+    """Wall time of these trials run ``slots`` at a time, longest first (each next one on the slot
+    that frees first)."""
+    free = [0.0] * max(1, slots)
+    for s in sorted(seconds, reverse=True):
+        heapq.heapreplace(free, free[0] + s)
+    return max(free)
+
+
+def calibrate(trial: dict, prepared, samples: int = 1024, epochs: int = 3) -> dict:
+    """The rate of ``trial``'s model from a short run of it here (``samples`` rows, ``epochs``
+    epochs): what ``--dry-run --calibrate`` does for a model no earlier trial has timed."""
+    from .trial import run_trial
+
+    short = {**trial, "training": {**trial.get("training", {}), "epochs": epochs, "limit_train": samples,
+                                   "limit_test": min(samples, len(prepared.x_test))}}
+    r = run_trial(short, prepared)
+    if r["status"] != "ok":
+        raise ValueError(f"calibration of {trial['name']}: {r['error']}")
+    secs = [h["seconds"] for h in r["history"]]
+    per_epoch = sum(secs[1:]) / max(1, len(secs) - 1)
+    # Evaluation on the full test set scales with it: counted per test sample, as part of "fixed".
+    evaluate = r["evaluate_seconds"] / r["test_samples"] * len(prepared.x_test)
+    return dict(per_sample=per_epoch / r["train_samples"], first_extra=max(0.0, secs[0] - per_epoch),
+                fixed=r["seconds"] - r["fit_seconds"] - r["evaluate_seconds"] + evaluate,
+                dataset_rows=len(prepared.x_train))
+
+
+def compute(trials) -> dict:
+    """The sweep's compute, summed over its trial rows: CPU-hours and GPU-hours (None when its
+    rows predate these columns)."""
+    out = {}
+    for k in ("cpu_seconds", "gpu_seconds"):
+        col = trials[k].dropna() if k in trials else []
+        out[k.replace("seconds", "hours")] = float(col.sum()) / 3600 if len(col) else None
+    out["trials_counted"] = int(trials["cpu_seconds"].notna().sum()) if "cpu_seconds" in trials else 0
+    return out
