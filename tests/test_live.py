@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import ROOT
+from conftest import FIXTURES, ROOT
 from test_failures import _running_trials
 
 from rnnsweep import report, results
@@ -67,7 +67,10 @@ def finished_sweep(tmp_path_factory):
     from rnnsweep.driver import main
 
     out = tmp_path_factory.mktemp("watched") / "res"
-    s = main(SWEEP, ["--results", str(out), "--address", "local", "--tensorboard"])
+    with pytest.MonkeyPatch.context() as mp:  # before the per-test fixtures: the fixture data, a private cache
+        mp.setenv("RNNSWEEP_DATA", str(FIXTURES))
+        mp.setenv("RNNSWEEP_CACHE", str(tmp_path_factory.mktemp("cache")))
+        s = main(SWEEP, ["--results", str(out), "--address", "local", "--tensorboard"])
     assert s["counts"]["ok"] == 2
     return out
 
