@@ -19,7 +19,6 @@ LEVERS = ("keras", "fused", "jit", "unroll", "bfloat16")
 
 def fused_gru(units, activation, kernel_initializer):
     """A GRU layer (reset_after, no mask, no dropout) with Keras's weights and function."""
-    import keras
     import tensorflow as tf
     from keras import layers, ops
 

@@ -15,11 +15,10 @@ from types import SimpleNamespace
 from bench.common import machine, record, table
 
 
-def sleep_trial(config, dataset, cpus, gpus, gpu_memory_mb, live):
+def sleep_trial(config, prepared, cpus, gpus, gpu_memory_mb, live):
     """Stands in for ``cluster.remote_trial``: holds its GPU for the trial's length."""
     import ray
 
-    ray.get(dataset[0])
     time.sleep(config["length"])
     return {"trial_id": config["trial_id"], "gpu_ids": ray.get_gpu_ids()}
 

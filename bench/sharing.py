@@ -17,14 +17,12 @@ DATASET = dict(source="keras_imdb", num_words=10_000, split="official", maxlen=5
 MODEL = dict(arch="bag", units=1, layers=0)  # the cheapest model: the input pipeline is what is measured
 
 
-def probe(dataset, rows):
+def probe(prepared, rows):
     """One worker's trial, as ``cluster.remote_trial`` and ``trial.run_trial`` do it, with a memory probe."""
     import psutil
-    import ray
 
     from rnnsweep.trial import configure_tf, split_validation
 
-    prepared = ray.get(dataset[0])
     configure_tf(1)
     import keras
 
@@ -53,7 +51,7 @@ def run(k: int, fraction: float) -> dict:
     try:
         ref = ray.put(prepared)
         task = ray.remote(num_cpus=1, max_calls=1)(probe)
-        out = ray.get([task.remote([ref], rows) for _ in range(k)])
+        out = ray.get([task.remote(ref, rows) for _ in range(k)])
     finally:
         ray.shutdown()
     return {"k": k, "fraction": fraction, "growth_mb": sum(o["growth"] for o in out) / 2**20,

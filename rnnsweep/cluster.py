@@ -56,9 +56,10 @@ def _gpu_memory_mb(fraction: float) -> int | None:
     return int(float(out.stdout.split()[0]) * fraction)
 
 
-def remote_trial(config: dict, dataset: list, cpus: float, gpus: float, gpu_memory_mb: int | None, live: dict):
-    """Body of the Ray task. ``dataset``: ``[object ref]`` of the prepared dataset, fetched here
-    (and timed): its arrays are read-only views of the object store's shared memory, not copies.
+def remote_trial(config: dict, prepared, cpus: float, gpus: float, gpu_memory_mb: int | None, live: dict):
+    """Body of the Ray task. ``prepared`` arrives resolved from the object store (Ray fetches a
+    task's arguments before it starts it; a ``ray.get`` in here would hand the task's CPUs to the
+    next trial while it waits): its arrays are read-only views of the shared memory, not copies.
     ``live``: where each finished epoch goes as it happens — the results (``uri``, ``sweep``,
     ``budget``), the driver's progress ``queue``, and when the driver submitted (``submitted_at``)."""
     import ray
@@ -67,8 +68,6 @@ def remote_trial(config: dict, dataset: list, cpus: float, gpus: float, gpu_memo
     from .trial import run_trial
 
     began = time.time()
-    prepared = ray.get(dataset[0])
-    fetched = time.time() - began
 
     if gpus and gpus < 1 and not gpu_memory_mb:
         gpu_memory_mb = _gpu_memory_mb(gpus)
@@ -95,10 +94,9 @@ def remote_trial(config: dict, dataset: list, cpus: float, gpus: float, gpu_memo
                   on_backup=(lambda: store.push_backup(backup, uri, sweep, tid)) if mirrored else None,
                   tensorboard_dir=results.local_folder(uri, sweep, "tensorboard", config["name"])
                   if live.get("tensorboard") else None, gpus=gpus)
-    # Before the trial's own work: waiting for a slot and a worker (its start, when fresh), then
-    # the dataset's fetch from the object store.
-    r.update(wait_seconds=began - live["submitted_at"] if live.get("submitted_at") else None,
-             fetch_seconds=fetched, gpus=gpus)
+    # Before the trial's own work: waiting for a slot, a worker (its start, when fresh) and the
+    # dataset's fetch from the object store (a node's first trial of it copies it there).
+    r.update(wait_seconds=began - live["submitted_at"] if live.get("submitted_at") else None, gpus=gpus)
     if mirrored:
         store.drop_backup(uri, sweep, tid)
     x = prepared.x_train
@@ -217,7 +215,7 @@ def submit(todo, refs, args, gpus, live, body=None) -> dict:
     task = ray.remote(max_calls=1 if gpus else 0, max_retries=args.max_retries)(body or remote_trial)
     live = {**live, "submitted_at": time.time()}
     return {task.options(num_cpus=args.cpus_per_trial, num_gpus=gpus, name=t["name"]).remote(
-        t, [refs[dataset_key(t)]], args.cpus_per_trial, gpus, args.gpu_memory_mb, live): t for t in todo}
+        t, refs[dataset_key(t)], args.cpus_per_trial, gpus, args.gpu_memory_mb, live): t for t in todo}
 
 
 def collect(pending: dict, args, name: str, b: dict, progress: Progress, heartbeat=lambda: None) -> tuple[list, dict]:

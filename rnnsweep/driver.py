@@ -78,11 +78,11 @@ def with_seeds(spec: dict, seeds: str | None) -> dict:
                                if spec.get("studies") else {})}
 
 
-def dry_run(trials: list[dict], have: dict, args=None, earlier=None):
+def dry_run(trials: list[dict], have: dict, todo=(), args=None, earlier=None):
     """Each trial and whether it is done, under the study it belongs to, with its settings and
-    (when earlier trials or ``--calibrate`` say how fast its model trains) its projected time."""
+    (when earlier trials or ``--calibrate`` say how fast its model trains) its projected time;
+    then the projected total of ``todo``, the trials a run would start."""
     rates = cost.rates(earlier)
-    todo = [t for t in trials if have.get(t["trial_id"]) in (None, "todo", "failed")]
     if args is not None and args.calibrate:
         rates.update(calibrate(todo, rates))
     projected = {t["trial_id"]: cost.project(t, rates.get(cost.timing_key(t))) for t in trials}
@@ -218,7 +218,7 @@ def main(spec: dict, argv=None) -> dict:
         print(f"{name}: {len(chosen)} trials, {len(chosen) - len(todo)} already in {where}, {len(todo)} to run"
               + (f"  (budget: {b})" if b else ""), flush=True)
         if args.dry_run:
-            dry_run(chosen, have, args, results.read_table(args.results, name, "trials").to_pandas())
+            dry_run(chosen, have, todo, args, results.read_table(args.results, name, "trials").to_pandas())
             return {"todo": todo, "done": have}
         if not todo:
             print("nothing to do: every trial is already done (use --rerun-failed to retry failed ones)")

@@ -40,7 +40,7 @@ TRIAL_FIELDS = [("sweep", _s), ("study", _s), ("trial_id", _s), ("config_id", _s
     ("final_val_accuracy", _f), ("final_val_loss", _f), ("final_accuracy", _f), ("final_loss", _f),
     ("epochs_run", _i), ("resumed_from_epoch", _i), ("fit_seconds", _f), ("evaluate_seconds", _f), ("seconds", _f),
     ("seconds_per_epoch", _f), ("first_epoch_seconds", _f), ("outside_epochs_seconds", _f), ("import_seconds", _f),
-    ("build_seconds", _f), ("fetch_seconds", _f), ("wait_seconds", _f), ("cpu_seconds", _f), ("gpu_seconds", _f),
+    ("build_seconds", _f), ("wait_seconds", _f), ("cpu_seconds", _f), ("gpu_seconds", _f),
     ("gpus", _f), ("trial_in_worker", _i), ("dataset_rows", _i), ("cudnn", _s), ("samples_per_second", _f),
     ("train_samples", _i), ("val_samples", _i),
     ("test_samples", _i), ("trainable_params", _i), ("non_trainable_params", _i),
@@ -82,7 +82,7 @@ def trial_row(result: dict, budget: dict | None = None) -> dict:
                                            "non_trainable_params", "host", "pid", "node_id", "device", "tf_version",
                                            "keras_version", "ray_version", "started_at",
                                            "finished_at", "dataset_zero_copy", "import_seconds",
-                                           "build_seconds", "fetch_seconds", "wait_seconds", "cpu_seconds",
+                                           "build_seconds", "wait_seconds", "cpu_seconds",
                                            "gpu_seconds", "gpus", "trial_in_worker", "cudnn", "dataset_rows")})
     here = (result.get("epochs_run") or 0) - (result.get("resumed_from_epoch") or 0)  # epochs this attempt ran
     ran = [h.get("seconds") or 0.0 for h in hist[len(hist) - here:]] if here > 0 and result.get("fit_seconds") else []

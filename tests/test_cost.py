@@ -66,7 +66,7 @@ def test_two_trials_in_one_worker_train_as_in_two_fresh_processes(four):
     # What each trial cost is recorded: CPU time, no GPU, and cuDNN's verdict on the model.
     assert (trials["cpu_seconds"] > 0).all() and (trials["gpu_seconds"] == 0).all()
     assert set(trials["cudnn"]) == {"yes"}  # tanh GRU/LSTM, no recurrent dropout
-    phases = trials[["import_seconds", "fetch_seconds", "build_seconds", "first_epoch_seconds",
+    phases = trials[["import_seconds", "build_seconds", "first_epoch_seconds",
                      "outside_epochs_seconds", "evaluate_seconds", "wait_seconds"]]
     assert phases.notna().all().all() and (phases >= 0).all().all()
     assert (trials["first_epoch_seconds"] <= trials["fit_seconds"]).all() and (trials["dataset_rows"] == 320).all()

@@ -75,3 +75,28 @@ def test_seed003_batch_norm_and_l2():
     lstms = [layer for layer in m.layers if type(layer).__name__ == "LSTM"]
     assert all(layer.cell.kernel_regularizer.l2 == pytest.approx(0.01) for layer in lstms)
     assert [layer.return_sequences for layer in lstms] == [True, True, False]
+
+
+@pytest.mark.parametrize("spec,dataset,verdict", [
+    ({"arch": "GRU", "activation": "relu"}, None, "no (activation=relu)"),  # seed 000
+    ({"arch": "LSTM"}, None, "yes"),
+    ({"arch": "LSTM", "recurrent_dropout": 0.2, "layers": 2}, None, "no (recurrent_dropout=0.2)"),  # seed 004
+    ({"arch": "LSTM", "mask_zero": True}, {"padding": "pre"}, "no (mask_zero with padding=pre (cuDNN needs "
+                                                               "right-padded sequences))"),
+    ({"arch": "GRU", "mask_zero": True}, {"padding": "post"}, "yes"),
+    ({"arch": "SimpleRNN"}, None, "no (SimpleRNN has no cuDNN kernel)"),
+    ({"arch": "bag"}, None, "no (no recurrent layer)"),
+])
+def test_cudnn_verdict_names_what_rules_it_out(spec, dataset, verdict):
+    from rnnsweep.models import cudnn
+
+    assert cudnn(spec, dataset) == verdict
+
+
+def test_precision_is_set_per_model_and_the_output_stays_float32():
+    half = build_model({"arch": "GRU", "units": 8, "precision": "mixed_bfloat16"}, 100, 10)
+    rnn, out = half.layers[2], half.layers[-1]
+    assert rnn.compute_dtype == "bfloat16" and rnn.variable_dtype == "float32"
+    assert out.compute_dtype == "float32" and half.output.dtype == "float32"
+    full = build_model({"arch": "GRU", "units": 8}, 100, 10)  # the next model in the same process
+    assert {layer.compute_dtype for layer in full.layers[1:]} == {"float32"}
