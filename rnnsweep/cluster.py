@@ -85,7 +85,9 @@ def remote_trial(config: dict, prepared, cpus: float, gpus: float, gpu_memory_mb
         try:  # what the driver and a report see while it runs: never a reason for the trial to fail
             store.write_epochs(uri, sweep, {**ids, "config": config, "history": history, "epochs_run": len(history),
                                             "host": socket.gethostname(), "pid": os.getpid()}, live["budget"])
-            live["queue"].put_nowait((tid, config["name"], row["epoch"], row.get("val_accuracy")))
+            # Sent, not awaited: a ray.get in a task (Queue.put_nowait does one) lends the task's
+            # CPUs to the next trial while it waits, and two trials then share one trial's CPUs.
+            live["queue"].actor.put_nowait.remote((tid, config["name"], row["epoch"], row.get("val_accuracy")))
         except Exception as e:  # noqa: BLE001 - e.g. the driver's node is gone, or a store hiccup
             print(f"rnnsweep: epoch {row['epoch']} of {config['name']} not reported ({type(e).__name__})")
 

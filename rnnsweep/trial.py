@@ -40,7 +40,34 @@ def configure_tf(cpus=None, gpu_memory_mb=None):
         pass
 
 
+def keras_backend() -> str:
+    """Keras's backend, found as Keras finds it ($KERAS_BACKEND, else ~/.keras/keras.json, else
+    tensorflow) without importing Keras: TF's thread pools must be set before TF starts."""
+    import json
+
+    name = os.environ.get("KERAS_BACKEND")
+    if not name:
+        path = os.path.join(os.environ.get("KERAS_HOME", os.path.expanduser("~/.keras")), "keras.json")
+        try:
+            with open(path) as fh:
+                name = json.load(fh).get("backend")
+        except (OSError, ValueError):
+            name = None
+    return name or "tensorflow"
+
+
 def device_name() -> str:
+    """CPU, or GPU:<name>; on JAX and torch backends too (a GPU machine may have no TensorFlow)."""
+    backend = keras_backend()
+    if backend == "jax":
+        import jax
+
+        d = jax.devices()[0]
+        return "CPU" if d.platform == "cpu" else f"GPU:{d.device_kind}"
+    if backend == "torch":
+        import torch
+
+        return f"GPU:{torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "CPU"
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
@@ -192,14 +219,18 @@ def run_trial(config: dict, prepared, cpus=None, gpu_memory_mb=None, verbose=0, 
         from .models import build_model, cudnn, param_counts
 
         result["cudnn"] = cudnn(config.get("model", {}), config.get("dataset"))
-        configure_tf(cpus, gpu_memory_mb)
+        if keras_backend() == "tensorflow":
+            configure_tf(cpus, gpu_memory_mb)
         import keras
-        import tensorflow as tf
 
         if _TRIALS_HERE[0] > 1:
             _fresh_session()
         result["import_seconds"] = time.time() - t_start  # TF's import: ~10 s in a fresh worker, 0 after
-        result.update(device=device_name(), tf_version=tf.__version__, keras_version=keras.__version__)
+        result.update(device=device_name(), keras_version=keras.__version__, keras_backend=keras.backend.backend())
+        if result["keras_backend"] == "tensorflow":
+            import tensorflow as tf
+
+            result["tf_version"] = tf.__version__
         keras.utils.set_random_seed(training["seed"])
         n = training["limit_train"] or len(prepared.x_train)
         train, val = split_validation(prepared.x_train[:n], prepared.y_train[:n], training["validation_split"])

@@ -83,3 +83,38 @@ def test_512_samples_train_on_409(prepared):
     assert r["status"] == "ok", r.get("error")
     assert (r["train_samples"], r["val_samples"]) == (409, 103)
     assert r["samples_per_second"] == pytest.approx(409 / r["fit_seconds"])
+
+
+JAX_TRIAL = """
+import json, sys
+from conftest import FIXTURE_DATASET
+from rnnsweep import text
+from rnnsweep.trial import run_trial
+r = run_trial({"name": "GRU-8", "model": {"arch": "GRU", "units": 8, "precision": sys.argv[1]},
+               "training": {"epochs": 2, "batch_size": 64}}, text.prepare(FIXTURE_DATASET))
+print(json.dumps({k: r.get(k) for k in ("status", "error", "keras_backend", "device", "tf_version", "epochs_run",
+                                        "test_accuracy", "cudnn")}))
+"""
+
+
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+def test_trial_runs_on_the_jax_backend_without_tensorflow(precision, tmp_path):
+    """The GPU machines this is measured on have JAX but no TensorFlow: the trial path must not need it."""
+    pytest.importorskip("jax")
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(Path(__file__).parent)}
+    # TensorFlow made unimportable, as on that machine.
+    (tmp_path / "tensorflow").mkdir()
+    (tmp_path / "tensorflow" / "__init__.py").write_text("raise ImportError('no TensorFlow on this machine')\n")
+    env["PYTHONPATH"] += os.pathsep + str(tmp_path)
+    out = subprocess.run([sys.executable, "-c", JAX_TRIAL, precision], env=env, capture_output=True, text=True,
+                         timeout=600)
+    r = json.loads(out.stdout.strip().splitlines()[-1]) if out.stdout.strip() else {"stderr": out.stderr[-2000:]}
+    assert r.get("status") == "ok", r
+    assert (r["keras_backend"], r["device"], r["tf_version"], r["epochs_run"]) == ("jax", "CPU", None, 2)
+    assert 0 <= r["test_accuracy"] <= 1 and r["cudnn"] == "yes"
