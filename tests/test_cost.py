@@ -35,8 +35,8 @@ print(json.dumps({"history": r["history"], "test_loss": r["test_loss"], "trial_i
 
 @pytest.fixture(scope="module")
 def four(tmp_path_factory):
-    """The four tiny trials, 6 epochs (each reported to the driver as it ends), on a one-CPU local Ray: one trial at a time, in a worker
-    Ray keeps (it may start another)."""
+    """The four tiny trials, 6 epochs (each reported to the driver as it ends), on a one-CPU local
+    Ray: one trial at a time, in a worker Ray keeps (it may start another)."""
     out = str(tmp_path_factory.mktemp("four"))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("RNNSWEEP_DATA", str(FIXTURES))
