@@ -7,13 +7,16 @@ from its start (Python, imports, Ray) to its last result:
               rnnsweep's own ``run_trial``
 - tune:       the same 18 trials through Ray Tune (``tune.Tuner`` + ``grid_search`` +
               ``with_parameters``), each calling rnnsweep's ``run_trial``; needs ``pip install -e ".[bench]"``
+- before:     with ``--before DIR``, the driver of another checkout (an older revision) on the same trials
 
     RNNSWEEP_DATA=../shared/data python -m bench.sweep_wall            # ~15 min on 2 cores
+    git worktree add /tmp/before da53c66 && python -m bench.sweep_wall --before /tmp/before
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -22,6 +25,7 @@ import time
 from bench.common import ROOT, machine, median, record, table
 
 WAYS = ("driver", "sequential", "tune")
+BEFORE = os.environ.get("RNNSWEEP_BENCH_BEFORE")  # a checkout whose driver is the "before" way
 
 
 def _trials():
@@ -69,13 +73,18 @@ def tune():
     return len(res)
 
 
-def driver():
+def driver(root=ROOT):
+    env = {**os.environ, "PYTHONPATH": str(root)}
     with tempfile.TemporaryDirectory() as out:
         p = subprocess.run([sys.executable, "sweeps/imdb_grid.py", "--study", "grid", "--smoke", "--address", "local",
-                            "--results", out], cwd=ROOT, capture_output=True, text=True)
+                            "--results", out], cwd=root, capture_output=True, text=True, env=env)
         if p.returncode or "'ok': 18" not in p.stdout:
             raise SystemExit(p.stdout[-2000:] + p.stderr[-2000:])
     return 18
+
+
+def before():
+    return driver(BEFORE)
 
 
 def timed(way: str) -> float:
@@ -92,8 +101,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--ways", default=",".join(WAYS))
-    ap.add_argument("--one", choices=WAYS, help=argparse.SUPPRESS)
+    ap.add_argument("--before", default=None, help="a checkout of an older revision: its driver is timed too")
+    ap.add_argument("--one", choices=WAYS + ("before",), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.before:
+        os.environ["RNNSWEEP_BENCH_BEFORE"] = os.path.abspath(args.before)
+        args.ways += ",before"
     if args.one:
         print(json.dumps({"trials": globals()[args.one]()}))
         return
