@@ -46,9 +46,6 @@ def export():
                     "--python-version", "3.12", "--implementation", "cp", "--platform", "manylinux_2_17_x86_64",
                     "--platform", "manylinux2014_x86_64", "-d", str(DIR / "whl"), f"keras=={keras.__version__}",
                     "namex", "optree"], check=True)
-    excl = ROOT / ".git" / "info" / "exclude"
-    if "/.gpu/" not in excl.read_text():
-        excl.write_text(excl.read_text() + "/.gpu/\n")
     print(f"wrote {DIR}: {', '.join(sorted(f.name for f in DIR.rglob('*') if f.is_file()))}")
 
 

@@ -2,8 +2,9 @@
 
 Expands the sweep, skips trials already in the results, and hands the rest to ``cluster.run_ray``:
 each distinct dataset prepared once and put in the Ray object store once, one Ray task per trial
-(a fresh worker each: ``max_calls=1``), each result written as it arrives. ``--trial NAME`` runs
-one trial in this process without Ray, for debugging; ``--dry-run`` lists the trials per study.
+(CPU workers kept between trials, a fresh worker per GPU trial), each result written as it
+arrives. ``--trial NAME`` runs one trial in this process without Ray, for debugging; ``--dry-run``
+lists the trials per study with their projected time (``cost``).
 """
 from __future__ import annotations
 
