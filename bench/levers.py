@@ -2,7 +2,8 @@
 Keras's GRU as is; the same GRU with its input projection done once for all timesteps and a
 hand-written backward pass whose weight gradients are one matmul each (``FusedGRU`` below, checked
 against Keras's GRU: same weights → same outputs and gradients); XLA (``jit_compile``); ``unroll``;
-and, changing the numbers, ``mixed_bfloat16``. Fresh process per run, alternated.
+32 steps per execution (``steps_per_execution``); and, changing the numbers, ``mixed_bfloat16``.
+Fresh process per run, alternated.
 
     RNNSWEEP_DATA=../shared/data python -m bench.levers            # ~6 min on 2 cores
 """
@@ -14,7 +15,7 @@ import time
 
 from bench.common import in_fresh_process, machine, median, record, seed_trial, table
 
-LEVERS = ("keras", "fused", "jit", "unroll", "bfloat16")
+LEVERS = ("keras", "fused", "jit", "unroll", "bfloat16", "steps32")
 
 
 def fused_gru(units, activation, kernel_initializer):
@@ -100,7 +101,7 @@ def one(lever: str) -> dict:
                               layers.Dense(128, activation="relu", kernel_initializer="he_normal"),
                               layers.Dense(1, activation="sigmoid", dtype="float32")])
     model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="binary_crossentropy", metrics=["accuracy"],
-                  jit_compile=lever == "jit")
+                  jit_compile=lever == "jit", steps_per_execution=32 if lever == "steps32" else 1)
     t0 = time.perf_counter()
     model.fit(p.x_train[:10_000], p.y_train[:10_000], epochs=2, batch_size=128, validation_split=0.2, verbose=0)
     return {"samples_per_second": 8000 * 2 / (time.perf_counter() - t0)}
@@ -133,6 +134,7 @@ def check_fused() -> float:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--levers", default=",".join(LEVERS))
     ap.add_argument("--one", nargs=1, metavar="LEVER", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
@@ -140,9 +142,10 @@ def main():
         return
     print(f"FusedGRU vs Keras's GRU, same weights: max relative difference "
           f"{in_fresh_process('levers', 'check')['max_rel_diff']:.1e}", flush=True)
-    runs = {lv: [] for lv in LEVERS}
+    levers = args.levers.split(",")
+    runs = {lv: [] for lv in levers}
     for rnd in range(args.rounds):
-        for lever in LEVERS if rnd % 2 == 0 else LEVERS[::-1]:
+        for lever in levers if rnd % 2 == 0 else levers[::-1]:
             r = in_fresh_process("levers", lever)
             runs[lever].append(r["samples_per_second"])
             record("levers", {"round": rnd + 1, "lever": lever, **r})
@@ -150,7 +153,7 @@ def main():
     base = median(runs["keras"])
     print(f"\n{machine()}; seed 000 GRU-128/bs128, 8,000 training reviews × 2 epochs, samples/s over fit\n")
     print(table(["lever", "samples/s", "÷ Keras's GRU", "rounds"],
-                [[lv, median(runs[lv]), median(runs[lv]) / base, len(runs[lv])] for lv in LEVERS]))
+                [[lv, median(runs[lv]), median(runs[lv]) / base, len(runs[lv])] for lv in levers]))
 
 
 if __name__ == "__main__":
