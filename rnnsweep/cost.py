@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import statistics
 
 from . import settings
 from .sweep import stable_hash
@@ -69,8 +70,8 @@ def rates(trials) -> dict:
 
 
 def _median(xs):
-    xs = sorted(x for x in xs if x is not None)
-    return xs[len(xs) // 2] if xs else None
+    xs = [x for x in xs if x is not None]
+    return statistics.median_high(xs) if xs else None
 
 
 def train_samples(trial: dict, dataset_rows: int | None) -> int | None:

@@ -109,7 +109,7 @@ def _duration(seconds) -> str:
 
 def slots(args) -> tuple[int, str]:
     """How many trials the cluster it would run on runs at once, and which cluster that is."""
-    from .cluster import ray_address
+    from .cluster import gpus_wanted, ray_address
 
     address = ray_address(args)
     if address == "local":
@@ -122,7 +122,7 @@ def slots(args) -> tuple[int, str]:
         res = ray.cluster_resources()
     finally:
         ray.shutdown()
-    gpus = args.gpus_per_trial if args.gpus_per_trial is not None else (1 if res.get("GPU") else 0)
+    gpus = gpus_wanted(args, res)  # as the run would: --gpus-per-trial, $RNNSWEEP_GPUS_PER_TRIAL, else 1 on GPUs
     n = res.get("GPU", 0) // gpus if gpus else res.get("CPU", 1) // args.cpus_per_trial
     return max(1, int(n)), f"the cluster at {address}: {res.get('CPU', 0):g} CPUs, {res.get('GPU', 0):g} GPUs"
 

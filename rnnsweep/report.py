@@ -94,9 +94,9 @@ def render(args) -> list[str]:
     names = [None] if one else [args.sweep] if args.sweep else results.sweeps(args.results)
     if not names:
         raise ReportError(f"{args.results}: no <sweep>/trials table here")
+    prices = {"gpu_price": args.price_per_gpu_hour, "cpu_price": args.price_per_cpu_hour}
     for name in names:
         out = args.out if len(names) == 1 else (args.out and os.path.join(args.out, name))
-        prices = {"gpu_price": args.price_per_gpu_hour, "cpu_price": args.price_per_cpu_hour}
         r = report(args.results, name, out, prices)
         print(f"{r['sweep']}: wrote {len(r['files'])} files to {r['out']}: {', '.join(r['files'])}", flush=True)
         print(f"  {r['compute']}")
