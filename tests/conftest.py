@@ -1,6 +1,7 @@
 """Tests run offline on small real fixtures (tests/fixtures, cut from the shared data by
 make_fixtures.py). Tests marked ``full`` use the full data in $RNNSWEEP_DATA and are skipped
 when it is unset (CI sets it to ../shared/data)."""
+import contextlib
 import os
 from pathlib import Path
 
@@ -25,6 +26,17 @@ def fixture_data(monkeypatch, cache_root):
     monkeypatch.setenv("RNNSWEEP_DATA", str(FIXTURES))
     monkeypatch.setenv("RNNSWEEP_CACHE", str(cache_root))
     return FIXTURES
+
+
+@contextlib.contextmanager
+def data_env(data, cache=None):
+    """``$RNNSWEEP_DATA`` (and a private prepared-dataset cache) for a module-scoped fixture, which
+    runs before the per-test ``fixture_data`` sets them."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RNNSWEEP_DATA", str(data))
+        if cache is not None:
+            mp.setenv("RNNSWEEP_CACHE", str(cache))
+        yield
 
 
 @pytest.fixture

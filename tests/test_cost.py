@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import FIXTURES
+from conftest import FIXTURES, data_env
 
 import ray
 from tiny_sweep import SWEEP
@@ -38,9 +38,7 @@ def four(tmp_path_factory):
     """The four tiny trials, 6 epochs (each reported to the driver as it ends), on a one-CPU local
     Ray: one trial at a time, in a worker Ray keeps (it may start another)."""
     out = str(tmp_path_factory.mktemp("four"))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RNNSWEEP_DATA", str(FIXTURES))
-        mp.setenv("RNNSWEEP_CACHE", str(tmp_path_factory.mktemp("cache")))
+    with data_env(FIXTURES, tmp_path_factory.mktemp("cache")):
         ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
         try:
             s = main(FOUR, ["--results", out, "--cpus-per-trial", "1", "--epochs", "6"])

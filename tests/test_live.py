@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES, ROOT, data_env
 from test_failures import _running_trials
 
 from rnnsweep import report, results
@@ -67,9 +67,7 @@ def finished_sweep(tmp_path_factory):
     from rnnsweep.driver import main
 
     out = tmp_path_factory.mktemp("watched") / "res"
-    with pytest.MonkeyPatch.context() as mp:  # before the per-test fixtures: the fixture data, a private cache
-        mp.setenv("RNNSWEEP_DATA", str(FIXTURES))
-        mp.setenv("RNNSWEEP_CACHE", str(tmp_path_factory.mktemp("cache")))
+    with data_env(FIXTURES, tmp_path_factory.mktemp("cache")):
         s = main(SWEEP, ["--results", str(out), "--address", "local", "--tensorboard"])
     assert s["counts"]["ok"] == 2
     return out

@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import FIXTURE_DATASET, FIXTURES, ROOT
+from conftest import FIXTURE_DATASET, FIXTURES, ROOT, data_env
 from scipy import stats
 
 from rnnsweep import figures, report, results, tables, text
@@ -33,9 +33,7 @@ def smoke_results(tmp_path_factory):
     data.mkdir()
     os.symlink(FIXTURES / "imdb_400.csv.gz", data / "IMDB Dataset.csv.gz")
     os.symlink(FIXTURES / "glove.6B.50d.txt.gz", data / "glove.6B.50d.txt.gz")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RNNSWEEP_DATA", str(data))
-        mp.setenv("RNNSWEEP_CACHE", str(root / "cache"))
+    with data_env(data, root / "cache"):
         s = main(SWEEP, ["--smoke", "--study", "grid", "--results", str(root / "results"), "--address", "local"])
     assert len(s["results"]) == 18
     return root / "results"

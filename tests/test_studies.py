@@ -6,7 +6,7 @@ import sys
 
 import pandas as pd
 import pytest
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES, ROOT, data_env
 from test_report import _non_blank_png
 
 from rnnsweep import report, results
@@ -33,8 +33,7 @@ def data_dir(tmp_path_factory):
 
 def _smoke(spec, argv, data_dir, tmp_path):
     out = str(tmp_path / "results")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RNNSWEEP_DATA", str(data_dir))
+    with data_env(data_dir):
         s = main(spec, ["--smoke", "--results", out, "--address", "local"] + argv)
     assert s["counts"]["failed"] == 0, [r.get("error") for r in s["results"] if r["status"] == "failed"]
     r = report.report(os.path.join(out, spec["name"]))
