@@ -150,7 +150,9 @@ def _fit(model, train, val, training, result, verbose, on_epoch=None, backup_dir
     # no epoch is ever lost or counted twice.
     callbacks = [stop, log]
     if backup_dir:
-        callbacks += [keras.callbacks.BackupAndRestore(backup_dir),
+        # double_checkpoint: Keras writes the weights file in place, and a worker killed mid-write
+        # leaves it corrupt; Keras then restores the epoch before from the copy it kept.
+        callbacks += [keras.callbacks.BackupAndRestore(backup_dir, double_checkpoint=True),
                       keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: on_backup and on_backup())]
     if tensorboard_dir:  # `tensorboard --logdir <results>/<sweep>/tensorboard`
         callbacks.append(keras.callbacks.TensorBoard(log_dir=tensorboard_dir))

@@ -1,4 +1,5 @@
 import math
+import os
 
 import numpy as np
 import pytest
@@ -118,3 +119,24 @@ def test_trial_runs_on_the_jax_backend_without_tensorflow(precision, tmp_path):
     assert r.get("status") == "ok", r
     assert (r["keras_backend"], r["device"], r["tf_version"], r["epochs_run"]) == ("jax", "CPU", None, 2)
     assert 0 <= r["test_accuracy"] <= 1 and r["cudnn"] == "yes"
+
+
+def test_a_worker_killed_while_writing_its_backup_resumes_from_the_one_before(prepared, tmp_path):
+    """Keras writes the backup's weights file in place: a worker killed mid-write leaves it corrupt.
+    The retry must go on from the previous epoch's backup, not fail."""
+    backup = str(tmp_path / "backup")
+    cfg = {"name": "GRU-8", "model": MODEL, "training": dict(batch_size=64, epochs=4, seed=5)}
+    seen = []
+
+    def killed_while_writing_epoch_2():
+        seen.append(1)
+        if len(seen) == 2:
+            with open(os.path.join(backup, "latest.weights.h5"), "r+b") as fh:
+                fh.truncate(100)  # what a kill in the middle of the write leaves
+            raise KeyboardInterrupt  # the worker is gone (a BaseException: run_trial does not catch it)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_trial(cfg, prepared, backup_dir=backup, on_backup=killed_while_writing_epoch_2)
+    r = run_trial(cfg, prepared, backup_dir=backup)  # the retry
+    assert r["status"] == "ok", r["error"]
+    assert r["resumed_from_epoch"] == 1 and [h["epoch"] for h in r["history"]] == [2, 3, 4]
