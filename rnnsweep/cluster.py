@@ -32,14 +32,25 @@ def dataset_key(trial: dict) -> str:
 
 
 def code_version() -> str:
+    """Which code made a row: ``rnnsweep 0.1.0 (f18d1a9)``, with ``+dirty`` when the package or the
+    sweeps have uncommitted changes (trials are deterministic within a version, not across them)."""
     from importlib.metadata import version
 
+    here = os.path.dirname(os.path.abspath(__file__))
+
+    def git(*a):
+        return subprocess.run(["git", *a], capture_output=True, text=True, timeout=5, cwd=here).stdout.strip()
+
     try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
+        sha = git("rev-parse", "--short", "HEAD")
+        dirty = sha and git("status", "--porcelain", "--", os.path.join(here, ".."))
     except (OSError, subprocess.SubprocessError):
-        sha = ""
-    return f"rnnsweep {version('rnnsweep')}" + (f" ({sha})" if sha else "")
+        sha, dirty = "", ""
+    try:
+        v = version("rnnsweep")
+    except Exception:  # noqa: BLE001 - run from a checkout on sys.path, not installed
+        v = "?"
+    return f"rnnsweep {v}" + (f" ({sha}{'+dirty' if dirty else ''})" if sha else "")
 
 # ----------------------------------------------------------------------------- the Ray task
 
@@ -104,6 +115,7 @@ def remote_trial(config: dict, prepared, cpus: float, gpus: float, gpu_memory_mb
     x = prepared.x_train
     r["dataset_zero_copy"] = bool(not x.flags.writeable and not x.flags.owndata)
     r["ray_version"] = ray.__version__
+    r["code_version"] = live.get("code_version")
     r["gpu_ids"] = [str(g) for g in ray.get_gpu_ids()]
     r["cuda_visible_devices"] = os.environ.get("CUDA_VISIBLE_DEVICES")
     r["node_id"] = ray.get_runtime_context().get_node_id()
@@ -198,8 +210,8 @@ def record_run(meta, spec, trials, todo, args, b, gpus) -> dict:
 
     run = {"started_at": time.time(), "host": socket.gethostname(), "cluster_resources": ray.cluster_resources(),
            "budget": b, "todo": [t["trial_id"] for t in todo], "gpus_per_trial": gpus,
-           "cpus_per_trial": args.cpus_per_trial}
-    meta.update(spec=_jsonable(spec), trials=trials, code_version=code_version())
+           "cpus_per_trial": args.cpus_per_trial, "code_version": code_version()}
+    meta.update(spec=_jsonable(spec), trials=trials, code_version=run["code_version"])
     meta.setdefault("runs", []).append(run)
     results.write_json(args.results, spec["name"], "sweep.json", meta)
     return run
@@ -239,7 +251,8 @@ def collect(pending: dict, args, name: str, b: dict, progress: Progress, heartbe
                 r = ray.get(ready[0])
             except Exception as e:  # the task itself died (retries exhausted), not an error inside it
                 r = {"trial_id": t["trial_id"], "config_id": t["config_id"], "name": t["name"], "config": t,
-                     "status": "failed", "error": _task_error(e), "history": [], "finished_at": time.time()}
+                     "status": "failed", "error": _task_error(e), "history": [], "finished_at": time.time(),
+                     "code_version": code_version()}
             results.write_trial(args.results, name, r, b)
             finished.append(r)
             progress.finished(t, r)
@@ -277,7 +290,8 @@ def _run(spec, trials, todo, args, b, where, meta, datasets) -> dict:
         here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
         queue = Queue(actor_options={"num_cpus": 0, "scheduling_strategy": here})
         pending = submit(todo, refs, args, gpus, {"uri": args.results, "sweep": spec["name"], "budget": b,
-                                                   "queue": queue, "tensorboard": args.tensorboard})
+                                                   "queue": queue, "tensorboard": args.tensorboard,
+                                                   "code_version": run["code_version"]})
 
         def heartbeat():
             held["lease"] = lease.renew(args.results, spec["name"], held["lease"])

@@ -13,7 +13,7 @@ import os
 import sys
 
 from . import cost, results
-from .cluster import GPUS_ENV, _prepare, run_ray
+from .cluster import GPUS_ENV, _prepare, code_version, run_ray
 from .progress import _fmt, trial_line
 from .sweep import Grid, SweepError, expand, non_default, select, select_studies, studies_of
 
@@ -172,6 +172,7 @@ def run_local(trial: dict):
     from .trial import run_trial
 
     r = run_trial(trial, prepared, cpus=os.cpu_count(), verbose=2)
+    r["code_version"] = code_version()
     for e in r["history"]:
         print(f"  epoch {e['epoch']}: {e['seconds']:.1f} s  loss {_fmt(e['loss'], '.4f')}  "
               f"acc {_fmt(e['accuracy'])}  val_acc {_fmt(e['val_accuracy'])}  val_auc {_fmt(e['val_auc'])}")

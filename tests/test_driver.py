@@ -40,6 +40,9 @@ def test_sweep_writes_resumes_reruns_failed_and_extends(tmp_path, capsys):
     assert (ok["budget"].isna()).all() and (ok["device"] == "CPU").all() and ok["ray_version"].notna().all()
     assert len(epochs) == 2 and set(epochs["trial_id"]) == set(ok["trial_id"])
     meta = results.read_json(out, "tiny", "sweep.json")
+    # Every row says which code made it, failed ones too: the run's version, commit and dirty flag.
+    assert (trials["code_version"] == meta["runs"][0]["code_version"]).all()
+    assert trials["code_version"].str.match(r"rnnsweep \S+ \([0-9a-f]{7,}(\+dirty)?\)$").all()
     assert len(meta["trials"]) == 4 and meta["runs"][0]["counts"]["failed"] == 2
     assert meta["spec"]["model"]["arch"] == {"grid": ["GRU", "LSTM"]}
 
