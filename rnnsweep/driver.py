@@ -33,6 +33,9 @@ def parse_args(argv=None):
     p.add_argument("--study", default=None, help="comma-separated study names: run only their trials")
     p.add_argument("--seeds", default=None,
                    help="random seeds of every configuration, e.g. 1-10 or 1,2,3 (replaces the sweep's own)")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="set one setting in every trial, e.g. --set model.semantics=tf_keras2 (repeatable; "
+                        "a setting that differs from its default changes the trial ids)")
     p.add_argument("--epochs", type=int, default=None, help="override training.epochs (recorded)")
     p.add_argument("--limit-train", type=int, default=None, help="train on the first N samples (recorded)")
     p.add_argument("--smoke", action="store_true",
@@ -58,6 +61,28 @@ def budget(args) -> dict:
     if args.limit_train:
         b["limit_train"] = args.limit_train
     return b
+
+
+def settings_overrides(pairs: list[str]) -> dict:
+    """``["model.semantics=tf_keras2", "training.epochs=3"]`` → ``{"model": {"semantics": ...}, ...}``;
+    values read as Python literals (3, 0.5, True, None), else as strings. Checked by ``expand``."""
+    import ast
+
+    from .settings import SECTIONS
+
+    out: dict = {}
+    for pair in pairs:
+        key, eq, raw = pair.partition("=")
+        section, dot, name = key.strip().partition(".")
+        if not eq or not dot or section not in SECTIONS:
+            raise SweepError(f"--set {pair!r}: expected SECTION.KEY=VALUE with SECTION one of "
+                             f"{', '.join(SECTIONS)}")
+        try:
+            value = ast.literal_eval(raw.strip())
+        except (ValueError, SyntaxError):
+            value = raw.strip()
+        out.setdefault(section, {})[name] = value
+    return out
 
 
 def with_seeds(spec: dict, seeds: str | None) -> dict:
@@ -196,7 +221,9 @@ def main(spec: dict, argv=None) -> dict:
     args = parse_args(argv)
     b = budget(args)
     try:
-        trials = select_studies(expand(with_seeds(spec, args.seeds), {"training": b} if b else None), args.study)
+        overrides = settings_overrides(args.set)
+        overrides["training"] = {**overrides.get("training", {}), **b}
+        trials = select_studies(expand(with_seeds(spec, args.seeds), overrides), args.study)
     except SweepError as e:
         sys.exit(f"error: {e}")
     name = spec["name"]

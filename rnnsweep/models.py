@@ -52,13 +52,29 @@ def _recurrent(s, inputs, vocab_size, embedding):
         x = layers.BatchNormalization()(x)
     if s["embedding_dropout"]:
         x = layers.Dropout(s["embedding_dropout"])(x)
+    cell_kwargs = dict(activation=s["activation"], kernel_initializer=_init(s["kernel_initializer"], s["init_stddev"]),
+                       kernel_regularizer=regularizers.L2(s["l2"]) if s["l2"] else None,
+                       dropout=s["dropout"], recurrent_dropout=s["recurrent_dropout"])
+    per_step = s["semantics"] == "tf_keras2" and _per_step_masks(s)
     for i in range(s["layers"]):
-        cell = rnn(s["units"], activation=s["activation"], return_sequences=i < s["layers"] - 1,
-                   kernel_initializer=_init(s["kernel_initializer"], s["init_stddev"]),
-                   kernel_regularizer=regularizers.L2(s["l2"]) if s["l2"] else None,
-                   dropout=s["dropout"], recurrent_dropout=s["recurrent_dropout"])
+        sequences = i < s["layers"] - 1
+        if per_step:  # tf.keras 2.x's generic loop: fresh dropout masks at every timestep
+            from .semantics import recurrent_layer
+
+            cell = recurrent_layer(s["arch"], s["units"], sequences, **cell_kwargs)
+        else:
+            cell = rnn(s["units"], return_sequences=sequences, **cell_kwargs)
         x = (layers.Bidirectional(cell) if s["bidirectional"] else cell)(x)
     return x
+
+
+def _per_step_masks(s: dict) -> bool:
+    """Did tf.keras 2.x draw this model's recurrent dropout masks per timestep inside ``fit``? Only
+    with dropout, in its generic loop: SimpleRNN always, LSTM/GRU without tanh or with recurrent
+    dropout (semantics.py says why; kept here so reading a config never imports Keras)."""
+    if s["arch"] == "bag" or not (s["dropout"] or s["recurrent_dropout"]):
+        return False
+    return s["arch"] == "SimpleRNN" or s["activation"] != "tanh" or bool(s["recurrent_dropout"])
 
 
 def cudnn(spec: dict, dataset: dict | None = None) -> str:
@@ -75,6 +91,8 @@ def cudnn(spec: dict, dataset: dict | None = None) -> str:
         why.append(f"recurrent_dropout={s['recurrent_dropout']}")
     if s["mask_zero"] and {**settings.defaults("dataset"), **(dataset or {})}["padding"] != "post":
         why.append("mask_zero with padding=pre (cuDNN needs right-padded sequences)")
+    if s["semantics"] == "tf_keras2" and _per_step_masks(s):
+        why.append("semantics=tf_keras2: per-timestep dropout masks need the generic loop")
     return f"no ({', '.join(why)})" if why else "yes"
 
 
@@ -102,8 +120,12 @@ def build_model(spec: dict, vocab_size: int, maxlen: int, embedding=None):
     outputs = layers.Dense(1, activation="sigmoid", dtype="float32",  # a float32 sigmoid and loss, as Keras advises
                            kernel_initializer=_init(s["output_initializer"], s["init_stddev"]))(x)
     model = keras.Model(inputs, outputs, name=f"{s['arch']}-{s['units']}")
-    optimizer = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop,
-                 "sgd": keras.optimizers.SGD}[s["optimizer"]](learning_rate=s["learning_rate"])
+    optimizers = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop, "sgd": keras.optimizers.SGD}
+    if s["semantics"] == "tf_keras2":
+        from .semantics import OPTIMIZERS
+
+        optimizers = OPTIMIZERS  # tf.keras 2.x's RMSprop update; repeated embedding rows summed
+    optimizer = optimizers[s["optimizer"]](learning_rate=s["learning_rate"])
     model.compile(optimizer=optimizer, loss="binary_crossentropy",
                   metrics=["accuracy", keras.metrics.AUC(name="auc")])
     return model

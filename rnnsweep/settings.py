@@ -137,6 +137,9 @@ MODEL = {
     "precision": S("float32", str, "Keras dtype policy: mixed_float16 (GPUs) or mixed_bfloat16 compute in half "
                    "precision, the output layer and the weights stay float32", choices=PRECISIONS),
     "learning_rate": S(1e-3, float, "the optimizer's learning rate", gt=0),
+    "semantics": S("keras3", str, "tf_keras2: what the seeds' TensorFlow 2.x tf.keras computed (RMSprop's epsilon "
+                   "outside the square root, fresh dropout masks at every timestep where it ran the generic RNN "
+                   "loop); see semantics.py", choices=("keras3", "tf_keras2")),
 }
 
 TRAINING = {

@@ -230,6 +230,8 @@ def expand(spec: dict, overrides: dict | None = None) -> list[dict]:
     validate(spec)
     for section, body in (overrides or {}).items():
         for key, value in body.items():
+            if key not in SECTIONS[section]:
+                raise _unknown(f"override {section}.", key, SECTIONS[section])
             check_value(section, key, value, "override ")
     studies = spec.get("studies") or {None: {}}
     trials: dict[str, dict] = {}

@@ -1,0 +1,162 @@
+"""``model.semantics="tf_keras2"``: what the seeds' TensorFlow 2.x ``tf.keras`` computed, checked
+against ``tf_keras`` (tf.keras 2.x, its legacy optimizers) and by training in ``fit``."""
+import numpy as np
+import pytest
+
+from rnnsweep.models import build_model, cudnn
+
+tf = pytest.importorskip("tensorflow")
+tf_keras = pytest.importorskip("tf_keras")
+import keras  # noqa: E402
+
+from rnnsweep.semantics import LegacyAdam, LegacyRMSprop, PerStepGRUCell, PerStepLSTMCell  # noqa: E402
+
+# Gradients from tiny to large: where Keras 3's √(ms + ε) and tf.keras 2.x's √ms + ε part ways.
+SCALES = np.array([1e-7, 1e-5, 1e-4, 1e-2, 1.0], dtype="float32")
+
+
+def _gradients(steps=6, seed=0):
+    rng = np.random.default_rng(seed)
+    return [(SCALES * (1 + 0.5 * rng.standard_normal(SCALES.shape))).astype("float32") for _ in range(steps)]
+
+
+def _run_keras3(opt, grads, start):
+    v = keras.Variable(start.copy())
+    for g in grads:
+        opt.apply_gradients([(tf.constant(g), v)])
+    return np.asarray(v.numpy())
+
+
+def _run_tf2(opt, grads, start):
+    v = tf.Variable(start.copy())
+    for g in grads:
+        opt.apply_gradients([(tf.constant(g), v)])
+    return v.numpy()
+
+
+def test_legacy_rmsprop_is_tf_keras2s_update():
+    start, grads = np.ones(len(SCALES), "float32"), _gradients()
+    ours = _run_keras3(LegacyRMSprop(learning_rate=1e-3), grads, start)
+    theirs = _run_tf2(tf_keras.optimizers.legacy.RMSprop(learning_rate=1e-3), grads, start)
+    np.testing.assert_allclose(ours - start, theirs - start, rtol=1e-5, atol=1e-7)
+    # Keras 3's own RMSprop moves a weight with a 1e-7 gradient about 1000× less.
+    stock = _run_keras3(keras.optimizers.RMSprop(learning_rate=1e-3), grads, start)
+    assert abs(theirs[0] - start[0]) > 100 * abs(stock[0] - start[0])
+    np.testing.assert_allclose(stock[-1] - start[-1], theirs[-1] - start[-1], rtol=1e-3)  # large gradients agree
+
+
+def test_legacy_rmsprop_sparse_rows_with_repeats():
+    """An embedding's gradient is IndexedSlices with repeated rows (a token twice in a batch):
+    tf.keras 2.x summed the repeats before its update; so does LegacyRMSprop."""
+    start = np.ones((4, 3), "float32")
+    steps = [(np.array([0, 2, 0]), np.full((3, 3), 1e-4, "float32") * (k + 1)) for k in range(4)]
+    v3, v2 = keras.Variable(start.copy()), tf.Variable(start.copy())
+    ours, theirs = LegacyRMSprop(learning_rate=1e-2), tf_keras.optimizers.legacy.RMSprop(learning_rate=1e-2)
+    for idx, vals in steps:
+        ours.apply_gradients([(tf.IndexedSlices(tf.constant(vals), tf.constant(idx), tf.constant([4, 3])), v3)])
+        theirs.apply_gradients([(tf.IndexedSlices(tf.constant(vals), tf.constant(idx), tf.constant([4, 3])), v2)])
+    np.testing.assert_allclose(np.asarray(v3.numpy()), v2.numpy(), rtol=1e-5)
+    assert (np.asarray(v3.numpy())[[1, 3]] == 1).all()  # rows never seen never move
+
+
+def test_adam_dense_is_the_same_sparse_repeats_are_summed():
+    """Seeds 000, 002 and 003 use Adam: Keras 3's dense update is tf.keras 2.x's; a sparse gradient
+    with a repeated row is not (Keras 3 updates the row once per repeat), LegacyAdam's is."""
+    start, grads = np.ones(len(SCALES), "float32"), _gradients(seed=1)
+    ours = _run_keras3(keras.optimizers.Adam(learning_rate=1e-3), grads, start)
+    theirs = _run_tf2(tf_keras.optimizers.legacy.Adam(learning_rate=1e-3), grads, start)
+    np.testing.assert_allclose(ours - start, theirs - start, rtol=1e-4, atol=1e-8)
+    moved = {}
+    for name, opt, var in (("legacy", LegacyAdam(learning_rate=1e-2), keras.Variable),
+                           ("keras3", keras.optimizers.Adam(learning_rate=1e-2), keras.Variable),
+                           ("tf2", tf_keras.optimizers.legacy.Adam(learning_rate=1e-2), tf.Variable)):
+        v = var(np.ones((4, 3), "float32"))
+        for k in range(4):
+            opt.apply_gradients([(tf.IndexedSlices(tf.constant(np.full((3, 3), 0.1 * (k + 1), "float32")),
+                                                   tf.constant([0, 2, 0]), tf.constant([4, 3])), v)])
+        moved[name] = 1 - np.asarray(v.numpy())
+    np.testing.assert_allclose(moved["legacy"], moved["tf2"], rtol=1e-5)
+    np.testing.assert_allclose(moved["keras3"][2], moved["tf2"][2], rtol=1e-5)  # a row seen once: the same
+    assert moved["keras3"][0, 0] > 1.2 * moved["tf2"][0, 0]                      # a repeated row: moved more
+
+
+def test_sgd_is_the_same_in_both():
+    start, grads = np.ones(len(SCALES), "float32"), _gradients(seed=2)
+    ours = _run_keras3(keras.optimizers.SGD(learning_rate=0.1), grads, start)
+    theirs = _run_tf2(tf_keras.optimizers.legacy.SGD(learning_rate=0.1), grads, start)
+    np.testing.assert_allclose(ours - start, theirs - start, rtol=1e-5, atol=1e-9)
+
+
+def _step_change(semantics, **dropout):
+    """Train (learning rate 0) a SimpleRNN whose state reaches a fixed point when its dropout masks
+    hold still over time, through ``fit``: the loss is |h_T - h_T-1|, zero for constant masks."""
+    keras.utils.set_random_seed(3)
+    units, steps = 16, 48
+    model = build_model(dict(arch="SimpleRNN", units=units, embedding_dim=units, semantics=semantics,
+                             activation="linear", **dropout), vocab_size=4, maxlen=steps)
+    emb, rnn = model.get_layer("embedding"), model.layers[2]
+    emb.set_weights([np.ones((4, units), "float32")])
+    kernel, recurrent, bias = rnn.get_weights()
+    rnn.set_weights([np.eye(units, dtype="float32"), 0.25 * np.eye(units, dtype="float32"), bias * 0])
+    tokens = keras.Input((steps,), dtype="int32")
+    h = _with_sequences(rnn)(emb(tokens))
+    m = keras.Model(tokens, keras.layers.Lambda(lambda h: keras.ops.abs(h[:, -1] - h[:, -2]))(h))
+    m.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0), loss="mean_absolute_error")
+    x, y = np.ones((64, steps), "int32"), np.zeros((64, units), "float32")
+    return m.fit(x, y, batch_size=32, epochs=1, verbose=0).history["loss"][0]
+
+
+def _with_sequences(rnn):
+    """The same recurrent layer (same weights and cell), returning its whole sequence."""
+    cfg = rnn.get_config()
+    cfg["return_sequences"] = True
+    layer = type(rnn).from_config(cfg)
+    layer.build(rnn.input.shape)
+    layer.set_weights(rnn.get_weights())
+    return layer
+
+
+@pytest.mark.parametrize("dropout", [dict(dropout=0.5), dict(recurrent_dropout=0.5)], ids=["input", "recurrent"])
+def test_masks_are_drawn_per_timestep_inside_fit(dropout):
+    assert _step_change("keras3", **dropout) == 0.0        # Keras 3: one mask per sequence
+    assert _step_change("tf_keras2", **dropout) > 0.05     # tf.keras 2.x: a fresh mask at every timestep
+
+
+@pytest.mark.parametrize("cell", [PerStepLSTMCell, PerStepGRUCell])
+def test_lstm_and_gru_cells_draw_fresh_masks_per_gate(cell):
+    c = cell(8, dropout=0.5, recurrent_dropout=0.5)
+    c.build((None, 8))
+    x = keras.ops.ones((4, 8))
+    first, second = c.get_dropout_mask(x), c.get_dropout_mask(x)
+    assert len(first) == (4 if cell is PerStepLSTMCell else 3)  # one mask per gate, as tf.keras 2.x
+    assert not np.array_equal(np.asarray(first[0]), np.asarray(second[0]))
+    assert not np.array_equal(np.asarray(first[0]), np.asarray(first[1]))
+    assert not np.array_equal(*(np.asarray(c.get_recurrent_dropout_mask(x)[0]) for _ in range(2)))
+
+
+def test_bidirectional_model_with_the_cells_saves_and_loads(tmp_path):
+    spec = dict(arch="LSTM", units=4, layers=2, bidirectional=True, dropout=0.2, recurrent_dropout=0.2,
+                optimizer="rmsprop", semantics="tf_keras2", embedding_dim=8)
+    m = build_model(spec, vocab_size=50, maxlen=12)
+    cells = [type(w.forward_layer.cell).__name__ + "/" + type(w.backward_layer.cell).__name__
+             for w in m.layers if isinstance(w, keras.layers.Bidirectional)]
+    assert cells == ["PerStepLSTMCell/PerStepLSTMCell"] * 2
+    assert isinstance(m.optimizer, LegacyRMSprop)
+    x = np.random.default_rng(0).integers(1, 50, (16, 12)).astype("int32")
+    m.fit(x, np.arange(16) % 2, epochs=1, verbose=0)
+    m.save(tmp_path / "m.keras")
+    back = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(back.predict(x, verbose=0), m.predict(x, verbose=0), rtol=1e-6)
+    assert type(back.layers[2].backward_layer.cell).__name__ == "PerStepLSTMCell"
+    assert isinstance(back.optimizer, LegacyRMSprop)
+
+
+def test_where_tf_keras2_used_its_fused_kernel_nothing_changes():
+    """tanh LSTM/GRU without recurrent dropout ran tf.keras 2.x's fused kernel (one mask per
+    sequence): the stock layer stays, cuDNN-eligible; the generic loop says why it is not."""
+    fused = build_model(dict(arch="GRU", units=4, dropout=0.3, semantics="tf_keras2"), 50, 12)
+    assert type(fused.layers[2]).__name__ == "GRU"
+    assert cudnn(dict(arch="GRU", dropout=0.3, semantics="tf_keras2")) == "yes"
+    why = cudnn(dict(arch="LSTM", recurrent_dropout=0.2, semantics="tf_keras2"))
+    assert why.startswith("no (") and "per-timestep dropout masks" in why
+    assert cudnn(dict(arch="LSTM", recurrent_dropout=0.2)) == "no (recurrent_dropout=0.2)"
