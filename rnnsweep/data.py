@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import http.client
 import io
 import json
 import os
@@ -205,6 +206,9 @@ SOURCES = {
 # ----------------------------------------------------------------------------- finding and downloading
 
 
+DOWNLOAD_TIMEOUT = 60  # seconds without a byte before a download gives up
+
+
 def data_dir() -> Path:
     return Path(os.environ.get(DATA_ENV) or Path.home() / ".cache" / "rnnsweep").expanduser()
 
@@ -231,7 +235,14 @@ def locate(name: str, path=None, download=True) -> Path:
             if (d / n).exists():
                 return _checked(name, d / n)
     if src.url and download and not offline():
-        return _checked(name, fetch(src.url, data_dir() / Path(src.url).name, size=src.size, sha256=src.sha256))
+        dest = data_dir() / Path(src.url).name
+        try:
+            return _checked(name, fetch(src.url, dest, size=src.size, sha256=src.sha256))
+        except (OSError, http.client.HTTPException) as e:  # URLError, HTTPError, timeouts, refused, proxies
+            reason = getattr(e, "reason", None) or e
+            raise DataNotFound(f"{src.what}: {dest.name} could not be downloaded from {src.url} ({reason}); "
+                               f"put {' or '.join(src.names[:2])} in {data_dir()} yourself, or set {DATA_ENV} to "
+                               "the folder that holds it") from None
     why = f"{OFFLINE_ENV} is set" if offline() and src.url else "no download URL" if not src.url else "not downloaded"
     raise DataNotFound(f"{src.what}: none of {', '.join(src.names)} in {data_dir()} ({why}); "
                        f"set {DATA_ENV} to the folder that holds them or pass path=")
@@ -272,7 +283,8 @@ def fetch(url, dest: Path, size=None, sha256=None) -> Path:
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
     digest = hashlib.sha256()
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url) as resp:
+        # A timeout: behind a proxy that swallows connections, a download must fail, not hang.
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as resp:
             total = int(resp.headers.get("Content-Length") or 0) or size
             with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name) as bar:
                 while chunk := resp.read(1 << 20):

@@ -95,6 +95,9 @@ def with_seeds(spec: dict, seeds: str | None) -> dict:
         lo, _, hi = part.partition("-")
         if not (lo.strip().isdigit() and (not hi or hi.strip().isdigit())):
             raise SweepError(f"--seeds {seeds!r}: expected integers like 1-10 or 1,2,3")
+        if int(hi or lo) < int(lo):
+            raise SweepError(f"--seeds {seeds!r}: the range {part.strip()} is empty (write it low-high: "
+                             f"{hi.strip()}-{lo.strip()})")
         values += range(int(lo), int(hi or lo) + 1)
 
     def seeded(body):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import re
+import sys
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -213,11 +214,16 @@ def _keras_imdb_files(cfg) -> dict:
     if p is None or str(p).endswith(".npz"):
         try:
             return {"npz": data.locate("imdb_npz", p), "word_index": data.locate("imdb_word_index")}
-        except data.DataNotFound:
+        except data.DataNotFound as e:
             if p is not None:
                 raise
+            missing = e
     try:
-        return {"reviews": data.locate("aclimdb", p), "word_index": data.locate("imdb_word_index")}
+        found = {"reviews": data.locate("aclimdb", p), "word_index": data.locate("imdb_word_index")}
+        if p is None:  # one line: which encoding this run gets, and why
+            print(f"keras_imdb: {missing}; rebuilding Keras's encoding from {found['reviews'].name} and "
+                  f"{found['word_index'].name} instead", file=sys.stderr, flush=True)
+        return found
     except data.DataNotFound as e:
         raise data.DataNotFound(f"keras_imdb needs imdb.npz, or aclImdb and imdb_word_index.json, in {data.data_dir()}"
                                 f" (or Keras's {data.keras_cache_dir()}): {e}") from None

@@ -76,6 +76,13 @@ CASES = {
                                 "--only 'GRU-999' matches none of the 2 trials"),
     "--study that does not exist": (lambda d: SWEEP, ["--study", "grid"], "--study 'grid': no such study"),
     "--seeds not integers": (lambda d: SWEEP, ["--seeds", "1-x"], "--seeds '1-x': expected integers like 1-10"),
+    "--seeds backwards": (lambda d: SWEEP, ["--seeds", "3-1"], "--seeds '3-1': the range 3-1 is empty (write it "
+                                                                "low-high: 1-3)"),
+    "--set unknown key": (lambda d: SWEEP, ["--set", "model.semantic=tf_keras2"],
+                          "override model.semantic: unknown key (did you mean 'semantics'?)"),
+    "--set bad value": (lambda d: SWEEP, ["--set", "model.semantics=tf2"],
+                        "override model.semantics: 'tf2' is not one of 'keras3', 'tf_keras2'"),
+    "--set no section": (lambda d: SWEEP, ["--set", "units=4"], "--set 'units=4': expected SECTION.KEY=VALUE"),
 }
 
 

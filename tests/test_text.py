@@ -214,3 +214,37 @@ def test_amazon_as_seed003(fixture_data):
     assert len(p.x_test) == int(np.ceil(0.2 * len(kept)))
     with pytest.raises(data.DataFormatError, match="split='time' needs review times; names has none"):
         text.prepare(dict(source="names", path=str(fixture_data / "names"), split="time"))
+
+
+def _downloads_fail(monkeypatch, tmp_path):
+    """Downloads really fail, as behind a dead proxy: every request goes to a closed local port."""
+    monkeypatch.setenv("RNNSWEEP_OFFLINE", "0")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    for var in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+
+
+def test_a_failed_download_is_one_line_naming_file_url_and_variable(tmp_path, monkeypatch):
+    _downloads_fail(monkeypatch, tmp_path)
+    monkeypatch.setenv("RNNSWEEP_DATA", str(tmp_path / "empty"))
+    with pytest.raises(data.DataNotFound) as e:
+        data.locate("imdb_word_index")
+    msg = str(e.value)
+    assert "\n" not in msg and "imdb_word_index.json could not be downloaded from https://" in msg
+    assert "RNNSWEEP_DATA" in msg and str(tmp_path / "empty") in msg
+    assert not list((tmp_path / "empty").glob("*.part"))  # no half file left behind
+
+
+def test_keras_imdb_falls_back_to_the_rebuild_when_imdb_npz_cannot_be_downloaded(tmp_path, monkeypatch, capsys):
+    _downloads_fail(monkeypatch, tmp_path)
+    here = tmp_path / "data"
+    here.mkdir()
+    (here / "aclImdb_labeled.tar.gz").symlink_to(FIXTURES / "aclImdb_mini.tar.gz")
+    (here / "imdb_word_index.json").symlink_to(FIXTURES / "imdb_word_index.json")
+    monkeypatch.setenv("RNNSWEEP_DATA", str(here))
+    p = text.prepare(dict(source="keras_imdb", num_words=60, maxlen=30, split="official"))
+    assert p.meta["sources"]["reviews"] == str(here / "aclImdb_labeled.tar.gz") and len(p.x_train) > 0
+    said = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("keras_imdb:")]
+    assert len(said) == 1 and "imdb.npz could not be downloaded" in said[0] and "rebuilding" in said[0]

@@ -55,9 +55,24 @@ def test_exception_is_recorded_as_failed(prepared):
 
 
 def test_early_stopping_restores_best(prepared):
-    cfg = {"model": {**MODEL, "learning_rate": 0.05}, "training": dict(batch_size=64, epochs=30, early_stopping=1)}
-    r = run_trial(cfg, prepared)
-    assert r["status"] == "ok" and r["epochs_run"] < 30
+    """The weights left after an early stop are the best epoch's, not the last one's: the model
+    scores the best validation loss of its history again."""
+    import keras
+
+    from rnnsweep import settings
+    from rnnsweep.models import build_model
+    from rnnsweep.trial import _fit, split_validation
+
+    keras.utils.set_random_seed(1)
+    training = {**settings.defaults("training"), "batch_size": 64, "epochs": 30, "early_stopping": 2}
+    train, val = split_validation(prepared.x_train, prepared.y_train, training["validation_split"])
+    model = build_model({**MODEL, "learning_rate": 0.05}, prepared.vocab_size, train[0].shape[1], prepared.embedding)
+    result = {}
+    _fit(model, train, val, training, result, verbose=0)
+    losses = [h["val_loss"] for h in result["history"]]
+    assert result["epochs_run"] < 30 and losses[-1] > min(losses)  # stopped, after the best epoch had passed
+    now = model.evaluate(*val, batch_size=256, verbose=0, return_dict=True)["loss"]
+    assert now == pytest.approx(min(losses), rel=1e-5) and now != pytest.approx(losses[-1], rel=1e-3)
 
 
 @pytest.mark.parametrize("n,split,expected", [(512, 0.2, (409, 103)), (128, 0.2, (102, 26)), (320, 0.2, (256, 64)),
