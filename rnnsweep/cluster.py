@@ -16,6 +16,7 @@ from .progress import Progress
 from .sweep import stable_hash
 
 GPUS_ENV = "RNNSWEEP_GPUS_PER_TRIAL"
+COMPACT_AT = 500  # per-trial files in a table from which a finished run compacts them (results.compact)
 
 def _prepare(trial: dict):
     """The trial's dataset, or a one-line exit naming the missing/bad file (nothing has run yet)."""
@@ -306,6 +307,8 @@ def _run(spec, trials, todo, args, b, where, meta, datasets) -> dict:
             raise SystemExit(130) from None
         run.update(finished_at=time.time(), counts=counts)
         results.write_json(args.results, spec["name"], "sweep.json", meta)
+        if results.table_files(args.results, spec["name"]) >= COMPACT_AT:  # still under our lease
+            results.compact(args.results, spec["name"])
     finally:
         lease.release(args.results, spec["name"], held["lease"])
     print(f"done in {(time.time() - run['started_at']) / 60:.1f} min: {counts}; results in {where}", flush=True)

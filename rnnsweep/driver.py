@@ -13,7 +13,7 @@ import os
 import sys
 
 from . import cost, results
-from .cluster import GPUS_ENV, _prepare, code_version, run_ray
+from .cluster import COMPACT_AT, GPUS_ENV, _prepare, code_version, run_ray
 from .progress import _fmt, trial_line
 from .sweep import Grid, SweepError, expand, non_default, select, select_studies, studies_of
 
@@ -45,6 +45,9 @@ def parse_args(argv=None):
     p.add_argument("--calibrate", action="store_true",
                    help="with --dry-run: time each model no earlier trial has timed with a short run here")
     p.add_argument("--rerun-failed", action="store_true", help="run failed trials again")
+    p.add_argument("--compact", action="store_true",
+                   help="rewrite the finished trials' files as one file per table (results.compact) and exit; "
+                        f"a run does it by itself when a table has {COMPACT_AT} files or more")
     p.add_argument("--trial", default=None, help="run this one trial here, without Ray, and print it")
     p.add_argument("--address", default=None,
                    help="Ray address (default: the running cluster if any, else a local one; 'local' forces local)")
@@ -219,6 +222,22 @@ def _check_tensorboard(uri: str, name: str):
         sys.exit(f"error: --tensorboard writes logs to a local folder; --results {uri} is remote")
 
 
+def compact(uri: str, name: str) -> int:
+    """``--compact``: under the sweep's lease (never while a driver runs it)."""
+    from . import lease
+
+    try:
+        held = lease.take(uri, name)
+        try:
+            n = results.compact(uri, name)
+        finally:
+            lease.release(uri, name, held)
+    except results.ResultsError as e:
+        sys.exit(f"error: {e}")
+    print(f"{name}: {n} finished trials compacted into one file per table in {uri.rstrip('/')}/{name}")
+    return n
+
+
 def main(spec: dict, argv=None) -> dict:
     """Entry point of every sweep script. Returns a summary dict (used by tests)."""
     args = parse_args(argv)
@@ -237,6 +256,8 @@ def main(spec: dict, argv=None) -> dict:
                      f"names: {', '.join(t['name'] for t in trials[:6])}, ...")
         return {"results": [run_local(chosen[0])]}
 
+    if args.compact:
+        return {"compacted": compact(args.results, name)}
     chosen = select(trials, args.only)
     if not chosen:
         sys.exit(f"error: --only {args.only!r} matches none of the {len(trials)} trials of {name}")

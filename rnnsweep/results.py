@@ -20,6 +20,7 @@ import time
 import uuid
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -80,8 +81,8 @@ def trial_row(result: dict, budget: dict | None = None) -> dict:
                                            "evaluate_seconds", "seconds", "samples_per_second",
                                            "train_samples", "val_samples", "test_samples", "trainable_params",
                                            "non_trainable_params", "host", "pid", "node_id", "device", "tf_version",
-                                           "keras_version", "keras_backend", "ray_version", "code_version", "started_at",
-                                           "finished_at", "dataset_zero_copy", "import_seconds",
+                                           "keras_version", "keras_backend", "ray_version", "code_version",
+                                           "started_at", "finished_at", "dataset_zero_copy", "import_seconds",
                                            "build_seconds", "wait_seconds", "cpu_seconds",
                                            "gpu_seconds", "gpus", "trial_in_worker", "cudnn", "dataset_rows")})
     here = (result.get("epochs_run") or 0) - (result.get("resumed_from_epoch") or 0)  # epochs this attempt ran
@@ -225,36 +226,123 @@ def _read_parquet(fs, f: str) -> pa.Table:
             time.sleep(0.25 * (attempt + 1))
 
 
-def _read_dir(fs, path: str, schema: pa.Schema, required=()) -> pa.Table:
+def _listing(fs, path: str) -> list[str]:
+    """The Parquet files of one table folder (one LIST on an object store), hidden ones skipped."""
     try:
         infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
     except FileNotFoundError:
         infos = []
-    files = sorted(i.path for i in infos if i.type == pafs.FileType.File and i.path.endswith(".parquet")
-                   and not posixpath.basename(i.path).startswith((".", "_")))
-    tables = []
-    for f in files:
-        t = _read_parquet(fs, f)
-        missing = [c for c in required if c not in t.column_names]
-        if missing:
-            raise ValueError(f"{f}: missing column(s) {', '.join(missing)}")
-        # Older files may lack newer columns: add them as nulls; keep extra columns out.
-        cols = [t.column(n).cast(schema.field(n).type) if n in t.column_names
-                else pa.nulls(len(t), schema.field(n).type) for n in schema.names]
-        tables.append(pa.Table.from_arrays(cols, schema=schema))
+    return sorted(i.path for i in infos if i.type == pafs.FileType.File and i.path.endswith(".parquet")
+                  and not posixpath.basename(i.path).startswith((".", "_")))
+
+
+def _conformed(t: pa.Table, schema: pa.Schema, f: str, required=()) -> pa.Table:
+    missing = [c for c in required if c not in t.column_names]
+    if missing:
+        raise ValueError(f"{f}: missing column(s) {', '.join(missing)}")
+    # Older files may lack newer columns: add them as nulls; keep extra columns out.
+    cols = [t.column(n).cast(schema.field(n).type) if n in t.column_names
+            else pa.nulls(len(t), schema.field(n).type) for n in schema.names]
+    return pa.Table.from_arrays(cols, schema=schema)
+
+
+def _read_files(fs, files: list[str], schema: pa.Schema, required=()) -> pa.Table:
+    """File by file: slow, but names the one file that is corrupt or lacks a column."""
+    tables = [_conformed(_read_parquet(fs, f), schema, f, required) for f in files]
     return pa.concat_tables(tables) if tables else schema.empty_table()
+
+
+def _scan(fs, files: list[str], schema: pa.Schema, required=()) -> pa.Table:
+    """``files`` as one table by ``pyarrow.dataset`` (parallel, only ``schema``'s columns, a file's
+    missing columns as nulls); file by file when that fails or a required column comes back empty."""
+    import pyarrow.dataset as pads
+
+    if not files:
+        return schema.empty_table()
+    try:
+        table = pads.dataset(files, schema=schema, format="parquet", filesystem=fs).to_table()
+        if not any(table.column(c).null_count for c in required if c in schema.names):
+            return table
+    except (OSError, pa.ArrowException):
+        pass
+    return _read_files(fs, files, schema, required)
+
+
+COMPACTED = "compacted-"  # <table>/compacted-<ms>-<hex>.parquet: many trials' rows in one file (see compact)
+
+
+def _read_dir(fs, path: str, schema: pa.Schema, required=(), columns=None) -> pa.Table:
+    """Every file of a table folder as one Arrow table of ``schema`` (only ``columns`` when given).
+
+    Read by ``pyarrow.dataset``. When that fails (a corrupt file, a file caught mid-replacement, a
+    file gone since the listing) or a required column is empty, the files are read one by one, which
+    retries a replaced file and names a bad one in a one-line error. Compacted files hold many
+    trials; a trial's own file (written after the compaction: a rerun) wins over them, and a newer
+    compacted file over an older one."""
+    files = _listing(fs, path)
+    if columns is not None:
+        schema = pa.schema([schema.field(c) for c in columns])
+    packed = sorted((f for f in files if posixpath.basename(f).startswith(COMPACTED)), reverse=True)
+    if not packed:
+        return _scan(fs, files, schema, required)
+    if "trial_id" not in schema.names:
+        schema = schema.append(TRIAL_SCHEMA.field("trial_id"))  # to tell which rows a newer file replaces
+    tables = [_scan(fs, [f for f in files if f not in packed], schema, required)]
+    for f in packed:  # newest first
+        t, seen = _scan(fs, [f], schema, required), pa.concat_tables(tables).column("trial_id")
+        tables.append(t.filter(pc.invert(pc.is_in(t.column("trial_id"), value_set=seen))))
+    table = pa.concat_tables(tables)
+    return table.select(columns) if columns is not None else table
+
+
+def compact(uri: str, sweep: str) -> int:
+    """Rewrite the finished trials' many small files of each table as one compacted file, then
+    remove the small files, as table formats do with small files (Delta's OPTIMIZE, Iceberg's
+    rewrite_data_files): a resume scan or a report then reads a few files instead of thousands,
+    which matters most on object stores. Running trials keep their own files. Returns how many
+    trials' files went into it. The caller holds the sweep's lease (``driver --compact`` does): a
+    file replaced since it was read is left alone."""
+    fs, base = filesystem(uri)
+    folder = {t: posixpath.join(base, sweep, t) for t in ("trials", "epochs")}
+    listed = {t: {i.path: (i.mtime_ns, i.size) for i in fs.get_file_info(_listing(fs, folder[t]))} for t in folder}
+    trials = _read_dir(fs, folder["trials"], TRIAL_SCHEMA, REQUIRED_TRIAL)
+    trials = trials.filter(pc.not_equal(trials.column("status"), "running"))
+    ids = trials.column("trial_id")
+    epochs = _read_dir(fs, folder["epochs"], EPOCH_SCHEMA, REQUIRED_EPOCH)
+    epochs = epochs.filter(pc.is_in(epochs.column("trial_id"), value_set=ids))
+    done = set(ids.to_pylist())
+    name = f"{COMPACTED}{int(time.time() * 1000)}-{uuid.uuid4().hex[:6]}.parquet"
+    for table, body in (("epochs", epochs), ("trials", trials)):
+        _atomic_write(fs, posixpath.join(folder[table], name), lambda o, b=body: pq.write_table(b, o))
+    for files in listed.values():
+        for f, stamp in files.items():
+            stem = posixpath.basename(f)[:-len(".parquet")]
+            if (stem in done or stem.startswith(COMPACTED)) and _unchanged(fs, f, stamp):
+                fs.delete_file(f)
+    return len(done)
+
+
+def _unchanged(fs, f: str, stamp) -> bool:
+    info = fs.get_file_info(f)
+    return info.type == pafs.FileType.File and (info.mtime_ns, info.size) == stamp
+
+
+def table_files(uri: str, sweep: str, table: str = "trials") -> int:
+    """How many files a table has (compacted ones included)."""
+    fs, base = filesystem(uri)
+    return len(_listing(fs, posixpath.join(base, sweep, table)))
 
 
 REQUIRED_TRIAL = ("trial_id", "status")
 REQUIRED_EPOCH = ("trial_id", "epoch")
 
 
-def read_table(uri: str, sweep: str, table: str, required=()) -> pa.Table:
-    """One table ("trials" or "epochs") as Arrow; a file lacking a ``required`` column is a
-    one-line ValueError naming it."""
+def read_table(uri: str, sweep: str, table: str, required=(), columns=None) -> pa.Table:
+    """One table ("trials" or "epochs") as Arrow, only ``columns`` when given; a file lacking a
+    ``required`` column is a one-line ValueError naming it."""
     fs, base = filesystem(uri)
     return _read_dir(fs, posixpath.join(base, sweep, table), {"trials": TRIAL_SCHEMA, "epochs": EPOCH_SCHEMA}[table],
-                     required)
+                     required, columns)
 
 
 def read_tables(uri: str, sweep: str, required_trial=REQUIRED_TRIAL, required_epoch=REQUIRED_EPOCH):
@@ -263,7 +351,7 @@ def read_tables(uri: str, sweep: str, required_trial=REQUIRED_TRIAL, required_ep
 
 def done(uri: str, sweep: str) -> dict:
     """{trial_id: status} of every trial already written (the epochs table is not read)."""
-    t = read_table(uri, sweep, "trials", REQUIRED_TRIAL)
+    t = read_table(uri, sweep, "trials", REQUIRED_TRIAL, columns=REQUIRED_TRIAL)
     return dict(zip(t.column("trial_id").to_pylist(), t.column("status").to_pylist()))
 
 

@@ -210,7 +210,8 @@ def test_results_location_that_cannot_be_written_is_one_line_before_anything(whe
     # The local node's CPUs as Ray counts them (its cgroup's share, on any machine).
     (["--cpus-per-trial", "4096"],
      r"--cpus-per-trial 4096: no node of this cluster has that many CPUs \(the largest has ([1-9]\d*)\)"),
-    (["--gpus-per-trial", "2"], r"--gpus-per-trial 2: no node of this cluster has that many GPUs \(the largest has (0)\)"),
+    (["--gpus-per-trial", "2"],
+     r"--gpus-per-trial 2: no node of this cluster has that many GPUs \(the largest has (0)\)"),
 ])
 def test_a_trial_no_node_can_hold_stops_instead_of_waiting(tmp_path, argv, msg):
     """Seen: --gpus-per-trial 2 on a machine without a GPU sat at 0% until killed."""

@@ -1,6 +1,5 @@
 """Results straight to object storage: a real S3 API (moto's server on loopback), through the
 same pyarrow filesystem code a cluster uses for s3://bucket/prefix."""
-import socket
 import subprocess
 import sys
 import time
@@ -13,32 +12,15 @@ from rnnsweep import report, results
 from rnnsweep.driver import main
 
 sys.path.insert(0, str(ROOT / "tests"))
+from s3_server import moto_server  # noqa: E402
 from tiny_sweep import SWEEP  # noqa: E402
 
 
 @pytest.fixture
-def s3_uri(monkeypatch):
+def s3_uri():
     pytest.importorskip("moto")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(100):
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.1)
-        creds = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
-        for k, v in creds.items():
-            monkeypatch.setenv(k, v)
-        pafs.S3FileSystem(endpoint_override=f"127.0.0.1:{port}", scheme="http", region="us-east-1",
-                          allow_bucket_creation=True).create_dir("sweeps")
-        yield f"s3://sweeps/team/results?endpoint_override=127.0.0.1:{port}&scheme=http&region=us-east-1"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with moto_server() as (uri, _):
+        yield uri
 
 
 def test_sweep_results_and_report_on_s3(s3_uri):
