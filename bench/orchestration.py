@@ -39,11 +39,11 @@ def run(trials: int, gpus: int, length: float, nodes: int = 2) -> dict:
         refs = {rc.dataset_key(todo[0]): ray.put(b"x" * 1024)}
         args = SimpleNamespace(max_retries=0, cpus_per_trial=1, gpu_memory_mb=None)
         t0 = time.time()
-        pending = rc.submit(todo, refs, args, 1, {}, body=sleep_trial)
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1)
+        flight = rc.submit(todo, refs, args, 1, {}, body=sleep_trial)
+        while flight.pending:
+            ready, _ = ray.wait(list(flight.pending), num_returns=1)
             assert len(ray.get(ready[0])["gpu_ids"]) == 1
-            pending.pop(ready[0])
+            flight.pending.pop(ready[0])
         makespan = time.time() - t0
     finally:
         ray.shutdown()

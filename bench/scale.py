@@ -112,34 +112,40 @@ def measure(uri: str, n: int, where: str, compact: bool, env=None) -> list[dict]
     return rows
 
 
-def driver(n: int) -> dict:
-    """The driver with ``n`` trivial trials queued: submit, schedule, collect; its peak memory."""
+def driver(n: int, waves: bool) -> dict:
+    """The driver's loop (submit, ``ray.wait``, write each result) with ``n`` trivial trials queued,
+    in waves (``cluster.window``) or all submitted at once: wall time and the driver's peak memory."""
     code = f"""
-import json, resource, time, argparse, ray
+import argparse, json, resource, tempfile, time
+import ray
+from ray.util.queue import Queue
 from rnnsweep import cluster
 from rnnsweep.progress import Progress
 ray.init(num_cpus=2, log_to_driver=False, configure_logging=False, include_dashboard=False)
-todo = [dict(trial_id=f"t{{i}}", config_id=f"c{{i}}", name=f"trial-{{i}}", dataset={{}}) for i in range({n})]
-args = argparse.Namespace(cpus_per_trial=1, max_retries=0, gpu_memory_mb=None, results="/tmp/unused")
+todo = [dict(trial_id=f"t{{i:05d}}", config_id=f"c{{i}}", name=f"trial-{{i}}", dataset={{}}, training={{"epochs": 1}})
+        for i in range({n})]
+args = argparse.Namespace(cpus_per_trial=1, max_retries=0, gpu_memory_mb=None, results=tempfile.mkdtemp())
 def body(config, prepared, cpus, gpus, mem, live):
-    return dict(trial_id=config["trial_id"], name=config["name"], status="ok", history=[])
+    return dict(trial_id=config["trial_id"], config_id=config["config_id"], name=config["name"], config=config,
+                status="ok", history=[])
 t0 = time.perf_counter()
-ref = ray.put(b"dataset")
-done = 0
-for r in cluster.stream(todo, {{cluster.dataset_key(todo[0]): ref}}, args, 0.0, {{}}, body=body):
-    done += 1
-took = time.perf_counter() - t0
-assert done == {n}
-print(json.dumps(dict(seconds=took, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)))
+size = cluster.window(args, 0.0, ray.cluster_resources()) if {waves} else None
+flight = cluster.submit(todo, {{cluster.dataset_key(todo[0]): ray.put(b"x")}}, args, 0.0, {{}}, body=body, size=size)
+finished, counts = cluster.collect(flight, args, "scale", {{}}, Progress(todo, Queue()))
+assert counts["ok"] == {n}, counts
+print(json.dumps(dict(seconds=time.perf_counter() - t0,
+                      peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)))
 """
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=3600)
     if p.returncode:
         raise SystemExit(p.stderr[-3000:])
     r = json.loads(p.stdout.strip().splitlines()[-1])
-    row = dict(n=n, where="ray local (2 CPUs)", compacted=False, what="driver: submit+run trivial trials",
-               seconds=r["seconds"], peak_rss_mb=r["peak_rss_mb"])
+    row = dict(n=n, where="local Ray, 2 CPUs", compacted=False,
+               what=f"driver: {'waves' if waves else 'all at once'}", seconds=r["seconds"],
+               peak_rss_mb=r["peak_rss_mb"])
     record("scale_driver", row)
-    print(f"{n:>6} trivial trials through the driver: {r['seconds']:.1f} s, driver peak RSS {r['peak_rss_mb']:.0f} MB")
+    print(f"{n:>6} trivial trials through the driver, {row['what'][8:]:<11}: {r['seconds']:6.1f} s, "
+          f"driver peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
     return row
 
 
@@ -152,7 +158,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.driver:
         for n in args.n:
-            driver(n)
+            for waves in (False, True):  # alternated
+                driver(n, waves)
         return
     for n in args.n:
         with tempfile.TemporaryDirectory() as tmp:

@@ -10,6 +10,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
 
 from . import lease, results, text
 from .progress import Progress
@@ -218,8 +221,36 @@ def record_run(meta, spec, trials, todo, args, b, gpus) -> dict:
     return run
 
 
-def submit(todo, refs, args, gpus, live, body=None) -> dict:
-    """One Ray task per trial, retried by Ray when its worker or node dies; ``{object ref: trial}``.
+@dataclass
+class InFlight:
+    """The trials submitted and not yet collected (``pending``: object ref → trial), and those still
+    ``waiting`` for a slot: a sweep of 10,000 trials keeps a bounded ``window`` of tasks in Ray, so the
+    driver's memory and each ``ray.wait`` stay small; ``top_up`` submits more as trials finish."""
+    waiting: deque
+    launch: Callable
+    window: int
+    pending: dict = field(default_factory=dict)
+
+    def top_up(self):
+        while self.waiting and len(self.pending) < self.window:
+            t = self.waiting.popleft()
+            self.pending[self.launch(t)] = t
+        return self
+
+
+WINDOW = 256  # trials in flight at least: enough for an autoscaler to see the demand of a big cluster
+
+
+def window(args, gpus: float, resources: dict) -> int:
+    """Twice the trials the cluster runs at once (the next ones queued where a slot frees), at least
+    ``WINDOW``."""
+    slots = resources.get("GPU", 0) // gpus if gpus else resources.get("CPU", 1) // (args.cpus_per_trial or 1)
+    return max(WINDOW, 2 * int(slots))
+
+
+def submit(todo, refs, args, gpus, live, body=None, size=None) -> InFlight:
+    """One Ray task per trial, retried by Ray when its worker or node dies, at most ``size`` at a
+    time (all of them when None); returns the ``InFlight`` trials.
 
     On CPUs a worker is kept for the next trial (TensorFlow's ~10 s import paid once per worker;
     ``trial`` clears Keras's state between trials). With GPUs every trial gets a fresh worker
@@ -229,34 +260,46 @@ def submit(todo, refs, args, gpus, live, body=None) -> dict:
 
     task = ray.remote(max_calls=1 if gpus else 0, max_retries=args.max_retries)(body or remote_trial)
     live = {**live, "submitted_at": time.time()}
-    return {task.options(num_cpus=args.cpus_per_trial, num_gpus=gpus, name=t["name"]).remote(
-        t, refs[dataset_key(t)], args.cpus_per_trial, gpus, args.gpu_memory_mb, live): t for t in todo}
+
+    def launch(t):
+        return task.options(num_cpus=args.cpus_per_trial, num_gpus=gpus, name=t["name"]).remote(
+            t, refs[dataset_key(t)], args.cpus_per_trial, gpus, args.gpu_memory_mb, live)
+
+    return InFlight(deque(todo), launch, size or len(todo) or 1).top_up()
 
 
-def collect(pending: dict, args, name: str, b: dict, progress: Progress, heartbeat=lambda: None) -> tuple[list, dict]:
+def collect(flight: InFlight, args, name: str, b: dict, progress: Progress,
+            heartbeat=lambda: None) -> tuple[list, dict]:
     """Ray's ``ray.wait`` loop: write each result the moment it arrives; a task that died with
-    its retries spent is written as ``failed``. Each second: the trials' epochs onto the bar, and
-    ``heartbeat``."""
+    its retries spent is written as ``failed``; a finished trial's slot goes to the next waiting
+    one. Each second: the trials' epochs onto the bar, and ``heartbeat``."""
     import ray
 
     finished = []
+    written = 0  # trials' own files since the last compaction
     with progress.bar:
-        while pending:
+        while flight.pending:
             heartbeat()
-            ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+            ready, _ = ray.wait(list(flight.pending), num_returns=1, timeout=1.0)
             progress.poll()
-            if not ready:
-                continue
-            t = pending.pop(ready[0])
-            try:
-                r = ray.get(ready[0])
-            except Exception as e:  # the task itself died (retries exhausted), not an error inside it
-                r = {"trial_id": t["trial_id"], "config_id": t["config_id"], "name": t["name"], "config": t,
-                     "status": "failed", "error": _task_error(e), "history": [], "finished_at": time.time(),
-                     "code_version": code_version()}
-            results.write_trial(args.results, name, r, b)
-            finished.append(r)
-            progress.finished(t, r)
+            if ready:  # and whatever else is done by now, in one call
+                ready, _ = ray.wait(list(flight.pending), num_returns=len(flight.pending), timeout=0)
+            for ref in ready:
+                t = flight.pending.pop(ref)
+                try:
+                    r = ray.get(ref)
+                except Exception as e:  # the task itself died (retries exhausted), not an error inside it
+                    r = {"trial_id": t["trial_id"], "config_id": t["config_id"], "name": t["name"], "config": t,
+                         "status": "failed", "error": _task_error(e), "history": [], "finished_at": time.time(),
+                         "code_version": code_version()}
+                results.write_trial(args.results, name, r, b)
+                finished.append(r)
+                progress.finished(t, r)
+                written += 1
+            if written >= COMPACT_AT:  # a long sweep's resume scan stays a few files (we hold the lease)
+                results.compact(args.results, name)
+                written = 0
+            flight.top_up()
     return finished, progress.counts
 
 
@@ -290,24 +333,27 @@ def _run(spec, trials, todo, args, b, where, meta, datasets) -> dict:
         # On the driver's own node: a lost worker node must not take the progress queue with it.
         here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
         queue = Queue(actor_options={"num_cpus": 0, "scheduling_strategy": here})
-        pending = submit(todo, refs, args, gpus, {"uri": args.results, "sweep": spec["name"], "budget": b,
-                                                   "queue": queue, "tensorboard": args.tensorboard,
-                                                   "code_version": run["code_version"]})
+        flight = submit(todo, refs, args, gpus, {"uri": args.results, "sweep": spec["name"], "budget": b,
+                                                  "queue": queue, "tensorboard": args.tensorboard,
+                                                  "code_version": run["code_version"]},
+                        size=window(args, gpus, resources))
 
         def heartbeat():
             held["lease"] = lease.renew(args.results, spec["name"], held["lease"])
 
         try:
-            finished, counts = collect(pending, args, spec["name"], b, Progress(todo, queue), heartbeat)
+            finished, counts = collect(flight, args, spec["name"], b, Progress(todo, queue), heartbeat)
         except KeyboardInterrupt:
-            for ref in pending:
+            for ref in flight.pending:
                 ray.cancel(ref, force=True)
-            print(f"\ninterrupted: {len(todo) - len(pending)} trials saved in {where}; {len(pending)} cancelled. "
-                  "Run the same command again to resume.", flush=True)
+            saved = len(todo) - len(flight.pending) - len(flight.waiting)
+            print(f"\ninterrupted: {saved} trials saved in {where}; {len(flight.pending)} cancelled"
+                  + (f", {len(flight.waiting)} not started" if flight.waiting else "")
+                  + ". Run the same command again to resume.", flush=True)
             raise SystemExit(130) from None
         run.update(finished_at=time.time(), counts=counts)
         results.write_json(args.results, spec["name"], "sweep.json", meta)
-        if results.table_files(args.results, spec["name"]) >= COMPACT_AT:  # still under our lease
+        if results.table_files(args.results, spec["name"], compacted=False) >= COMPACT_AT:  # under our lease
             results.compact(args.results, spec["name"])
     finally:
         lease.release(args.results, spec["name"], held["lease"])

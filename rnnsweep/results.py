@@ -296,28 +296,31 @@ def _read_dir(fs, path: str, schema: pa.Schema, required=(), columns=None) -> pa
 
 
 def compact(uri: str, sweep: str) -> int:
-    """Rewrite the finished trials' many small files of each table as one compacted file, then
-    remove the small files, as table formats do with small files (Delta's OPTIMIZE, Iceberg's
-    rewrite_data_files): a resume scan or a report then reads a few files instead of thousands,
-    which matters most on object stores. Running trials keep their own files. Returns how many
-    trials' files went into it. The caller holds the sweep's lease (``driver --compact`` does): a
-    file replaced since it was read is left alone."""
+    """Rewrite the finished trials' small files of each table as one compacted file, then remove
+    them, as table formats do with small files (Delta's OPTIMIZE, Iceberg's rewrite_data_files): a
+    resume scan or a report then reads a few files instead of thousands, which matters most on
+    object stores. Incremental: earlier compacted files stay as they are. Running trials keep their
+    own files. Returns how many trials went into the new file. The caller holds the sweep's lease
+    (the driver does); a file replaced since it was read is left alone."""
     fs, base = filesystem(uri)
     folder = {t: posixpath.join(base, sweep, t) for t in ("trials", "epochs")}
-    listed = {t: {i.path: (i.mtime_ns, i.size) for i in fs.get_file_info(_listing(fs, folder[t]))} for t in folder}
-    trials = _read_dir(fs, folder["trials"], TRIAL_SCHEMA, REQUIRED_TRIAL)
+    small = {t: [f for f in _listing(fs, d) if not posixpath.basename(f).startswith(COMPACTED)]
+             for t, d in folder.items()}
+    if not small["trials"]:
+        return 0
+    listed = {t: {i.path: (i.mtime_ns, i.size) for i in fs.get_file_info(files)} for t, files in small.items()}
+    trials = _scan(fs, small["trials"], TRIAL_SCHEMA, REQUIRED_TRIAL)
     trials = trials.filter(pc.not_equal(trials.column("status"), "running"))
     ids = trials.column("trial_id")
-    epochs = _read_dir(fs, folder["epochs"], EPOCH_SCHEMA, REQUIRED_EPOCH)
-    epochs = epochs.filter(pc.is_in(epochs.column("trial_id"), value_set=ids))
     done = set(ids.to_pylist())
+    mine = [f for f in small["epochs"] if posixpath.basename(f)[:-len(".parquet")] in done]
+    epochs = _scan(fs, mine, EPOCH_SCHEMA, REQUIRED_EPOCH)
     name = f"{COMPACTED}{int(time.time() * 1000)}-{uuid.uuid4().hex[:6]}.parquet"
     for table, body in (("epochs", epochs), ("trials", trials)):
         _atomic_write(fs, posixpath.join(folder[table], name), lambda o, b=body: pq.write_table(b, o))
     for files in listed.values():
         for f, stamp in files.items():
-            stem = posixpath.basename(f)[:-len(".parquet")]
-            if (stem in done or stem.startswith(COMPACTED)) and _unchanged(fs, f, stamp):
+            if posixpath.basename(f)[:-len(".parquet")] in done and _unchanged(fs, f, stamp):
                 fs.delete_file(f)
     return len(done)
 
@@ -327,10 +330,11 @@ def _unchanged(fs, f: str, stamp) -> bool:
     return info.type == pafs.FileType.File and (info.mtime_ns, info.size) == stamp
 
 
-def table_files(uri: str, sweep: str, table: str = "trials") -> int:
-    """How many files a table has (compacted ones included)."""
+def table_files(uri: str, sweep: str, table: str = "trials", compacted: bool = True) -> int:
+    """How many files a table has (without compacted ones: how many trials' own files)."""
     fs, base = filesystem(uri)
-    return len(_listing(fs, posixpath.join(base, sweep, table)))
+    files = _listing(fs, posixpath.join(base, sweep, table))
+    return len(files) if compacted else sum(not posixpath.basename(f).startswith(COMPACTED) for f in files)
 
 
 REQUIRED_TRIAL = ("trial_id", "status")

@@ -34,9 +34,8 @@ def test_compaction_keeps_every_row_in_one_file_per_table(sweep):
     assert _sorted(after_t, "trial_id").equals(_sorted(before_t, "trial_id"))
     assert _sorted(after_e, "trial_id", "epoch").equals(_sorted(before_e, "trial_id", "epoch"))
     assert results.done(sweep, "names_gender") == dict(zip(before_t["trial_id"], before_t["status"]))
-    # Compacting again replaces the compacted file: still one, same rows.
-    results.compact(sweep, "names_gender")
-    assert results.table_files(sweep, "names_gender") == 1 and len(results.load(sweep, "names_gender")[0]) == n
+    # Nothing new: nothing to do.
+    assert results.compact(sweep, "names_gender") == 0 and results.table_files(sweep, "names_gender") == 1
 
 
 def test_a_trial_written_after_compaction_wins_and_running_trials_keep_their_files(sweep):
@@ -57,6 +56,14 @@ def test_a_trial_written_after_compaction_wins_and_running_trials_keep_their_fil
     assert trials["trial_id"].is_unique and len(trials) == len(files)
     assert trials.set_index("trial_id").loc[rerun[:-len(".parquet")], "error"] == "rerun"
     assert results.done(sweep, "names_gender")[running[:-len(".parquet")]] == "running"
+    # Compacted in turn (incrementally: a second compacted file), the newer row still wins.
+    assert results.compact(sweep, "names_gender") == 1
+    assert results.table_files(sweep, "names_gender") == 3 and results.table_files(sweep, "names_gender",
+                                                                                      compacted=False) == 1
+    trials, epochs = results.load(sweep, "names_gender")
+    assert trials["trial_id"].is_unique and len(trials) == len(files)
+    assert trials.set_index("trial_id").loc[rerun[:-len(".parquet")], "error"] == "rerun"
+    assert len(epochs) == len(epochs.drop_duplicates(["trial_id", "epoch"]))
 
 
 def test_compact_from_the_command_line_waits_for_a_running_driver(sweep):
