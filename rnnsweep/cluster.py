@@ -47,7 +47,7 @@ def code_version() -> str:
 
     try:
         sha = git("rev-parse", "--short", "HEAD")
-        dirty = sha and git("status", "--porcelain", "--", os.path.join(here, ".."))
+        dirty = sha and git("status", "--porcelain", "--", here, os.path.join(here, "..", "sweeps"))
     except (OSError, subprocess.SubprocessError):
         sha, dirty = "", ""
     try:

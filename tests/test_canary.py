@@ -1,0 +1,28 @@
+"""The reproducibility canary (reproduction/canary.py): each committed canary trial, rerun, gives
+the identical test accuracy. Needs the full data ($RNNSWEEP_DATA; CI sets it)."""
+import sys
+
+import pytest
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "reproduction"))
+import canary  # noqa: E402
+
+from rnnsweep import results  # noqa: E402
+
+
+@pytest.mark.parametrize("sweep,names,argv", canary.runs(), ids=lambda v: v if isinstance(v, str) else None)
+def test_canary_trials_give_the_committed_numbers(sweep, names, argv, full_data, tmp_path):
+    committed = results.load(str(canary.RESULTS / sweep))[0]
+    ran = {r["name"]: r for r in canary.run(sweep, argv, str(tmp_path))}
+    assert sorted(ran) == sorted(names)
+    for name, r in ran.items():
+        row = committed[(committed["trial_id"] == r["trial_id"])]
+        assert len(row) == 1, f"{name} ({r['trial_id']}): no committed canary row; python reproduction/canary.py"
+        row = row.iloc[0]
+        assert r["status"] == "ok", r.get("error")
+        assert r["test_accuracy"] == row["test_accuracy"], (
+            f"{name}: test accuracy {r['test_accuracy']!r} != {row['test_accuracy']!r} committed by "
+            f"{row['code_version']} (TensorFlow {row['tf_version']}, here {r.get('tf_version')}): this change alters "
+            "the numbers; rerun the studies it touches and the canary (python reproduction/canary.py)")
+        assert r["test_loss"] == pytest.approx(row["test_loss"], rel=1e-6)
