@@ -1,10 +1,16 @@
-"""Seed 001's own code, as a plain Keras script on the same arrays rnnsweep trains on: the peer that
-tells whether a difference from the seed's numbers comes from rnnsweep or from elsewhere (today's
-Keras/TF versus the seed's, the data, or the seed's own run-to-run variance).
+"""The seeds' own code, as plain scripts on the same arrays rnnsweep trains on: the peers that tell
+whether a difference from a seed's numbers comes from rnnsweep or from elsewhere (the framework, the
+data, or the seed's own run-to-run variance). Two frameworks:
+
+- ``keras3``: today's Keras 3 (what rnnsweep runs by default);
+- ``tf_keras2``: tf.keras 2.x, the seeds' own framework (the ``tf_keras`` package, with the legacy
+  optimizers that TensorFlow 2.x's ``tf.keras.optimizers`` were when the seeds ran).
 
     RNNSWEEP_DATA=../shared/data python reproduction/seed_keras.py --maxlen 30 80 --seeds 1 2 3
+    RNNSWEEP_DATA=../shared/data python reproduction/seed_keras.py --framework tf_keras2 --notebook 004 --seeds 1
 
-Writes one row per run to reproduction/results/plain_keras.csv (appending; a run already there is skipped).
+Writes one row per run to reproduction/results/plain_keras.csv (keras3) or tf_keras2.csv (appending;
+a run already there is skipped).
 """
 import argparse
 import time
@@ -12,51 +18,114 @@ from pathlib import Path
 
 import pandas as pd
 
-OUT = Path(__file__).parent / "results" / "plain_keras.csv"
+OUT = {"keras3": Path(__file__).parent / "results" / "plain_keras.csv",
+       "tf_keras2": Path(__file__).parent / "results" / "tf_keras2.csv"}
+KEYS = ["seed_notebook", "arch", "maxlen", "units", "seed"]
 
 
-def seed001(maxlen: int, seed: int) -> dict:
+def framework(name: str):
+    """(keras module, RMSprop class) of the framework."""
+    if name == "tf_keras2":
+        import tf_keras as keras
+
+        return keras, keras.optimizers.legacy.RMSprop
     import keras
-    from keras import layers
 
+    return keras, keras.optimizers.RMSprop
+
+
+def seed001(fw: str, maxlen: int, seed: int, arch="SimpleRNN", units=5, smoke=False) -> dict:
     from rnnsweep import text
 
+    keras, RMSprop = framework(fw)
+    layers = keras.layers
     # The same prepared arrays as rnnsweep's trials (keras_imdb, num_words 2000, 'post' padding and truncating).
     p = text.prepare(dict(source="keras_imdb", num_words=2000, split="official", maxlen=maxlen, padding="post",
                           truncating="post"))
     keras.utils.set_random_seed(seed)
     # The seed's model, written as the notebook does.
+    rnn = getattr(layers, arch)
     model = keras.Sequential([
         keras.Input(shape=(maxlen,)),
         layers.Embedding(2000, 50),
-        layers.SimpleRNN(5, kernel_initializer=keras.initializers.RandomNormal(stddev=0.001)),
+        rnn(units, kernel_initializer=keras.initializers.RandomNormal(stddev=0.001)),
         layers.Dense(1, activation="sigmoid"),
     ])
-    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=1e-4), loss="binary_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(optimizer=RMSprop(learning_rate=1e-4), loss="binary_crossentropy", metrics=["accuracy"])
+    return _fit(keras, model, p, epochs=10, batch_size=64, smoke=smoke,
+                row=dict(seed_notebook="001", arch=arch, maxlen=maxlen, units=units, seed=seed))
+
+
+def seed004(fw: str, arch: str, seed: int, smoke=False) -> dict:
+    """Seed 004: Embedding(10000, 100) → RNN(32, dropout 0.5, recurrent_dropout 0.2) ×2 → Dropout(0.5)
+    → Dense(1); RMSprop() (lr 1e-3), batch 512, 5 epochs, maxlen 500 'pre'."""
+    from rnnsweep import text
+
+    keras, RMSprop = framework(fw)
+    layers = keras.layers
+    p = text.prepare(dict(source="keras_imdb", num_words=10_000, split="official", maxlen=500))
+    keras.utils.set_random_seed(seed)
+    rnn = layers.GRU if arch == "GRU" else layers.LSTM
+
+    def wrap(layer):
+        return layers.Bidirectional(layer) if arch == "BiLSTM" else layer
+
+    model = keras.Sequential([
+        keras.Input(shape=(500,)),
+        layers.Embedding(10_000, 100),
+        wrap(rnn(32, dropout=0.5, recurrent_dropout=0.2, return_sequences=True)),
+        wrap(rnn(32, dropout=0.5, recurrent_dropout=0.2)),
+        layers.Dropout(0.5),
+        layers.Dense(1, activation="sigmoid"),
+    ])
+    model.compile(optimizer=RMSprop(learning_rate=1e-3), loss="binary_crossentropy", metrics=["accuracy"])
+    return _fit(keras, model, p, epochs=5, batch_size=512, smoke=smoke,
+                row=dict(seed_notebook="004", arch=arch, maxlen=500, units=32, seed=seed))
+
+
+def _fit(keras, model, p, epochs, batch_size, smoke, row) -> dict:
+    x, y, xt, yt = p.x_train, p.y_train, p.x_test, p.y_test
+    if smoke:  # a check that the script runs: 1 epoch on 1,024 reviews, 1,024 test reviews
+        x, y, xt, yt, epochs = x[:1024], y[:1024], xt[:1024], yt[:1024], 1
     t0 = time.time()
-    model.fit(p.x_train, p.y_train, epochs=10, batch_size=64, validation_split=0.2, verbose=0)
+    model.fit(x, y, epochs=epochs, batch_size=batch_size, validation_split=0.2, verbose=0)
     seconds = time.time() - t0
-    loss, accuracy = model.evaluate(p.x_test, p.y_test, verbose=0)
-    return dict(seed_notebook="001", maxlen=maxlen, units=5, arch="SimpleRNN", seed=seed, test_accuracy=accuracy,
-                test_loss=loss, fit_seconds=seconds, keras_version=keras.__version__)
+    loss, accuracy = model.evaluate(xt, yt, batch_size=max(256, batch_size), verbose=0)
+    return dict(row, test_accuracy=accuracy, test_loss=loss, fit_seconds=seconds, keras_version=keras.__version__)
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--maxlen", type=int, nargs="+", default=[30])
+    ap.add_argument("--framework", choices=list(OUT), default="keras3")
+    ap.add_argument("--notebook", choices=["001", "004"], default="001")
+    ap.add_argument("--maxlen", type=int, nargs="+", default=[30], help="seed 001's sequence lengths")
+    ap.add_argument("--arch", nargs="+", default=None,
+                    help="seed 004: LSTM GRU BiLSTM (the default); seed 001: SimpleRNN (the default) LSTM GRU")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    ap.add_argument("--smoke", action="store_true", help="1 epoch on 1,024 reviews; writes nothing")
     args = ap.parse_args()
-    done = pd.read_csv(OUT) if OUT.exists() else pd.DataFrame(columns=["maxlen", "seed"])
-    for maxlen in args.maxlen:
-        for seed in args.seeds:
-            if ((done["maxlen"] == maxlen) & (done["seed"] == seed)).any():
-                continue
-            row = seed001(maxlen, seed)
-            print(row, flush=True)
-            done = pd.concat([done, pd.DataFrame([row])], ignore_index=True)
-            OUT.parent.mkdir(parents=True, exist_ok=True)
-            done.to_csv(OUT, index=False)  # after every run: a cut session loses nothing
+    out = OUT[args.framework]
+    done = pd.read_csv(out, dtype={"seed_notebook": str}) if out.exists() else pd.DataFrame(columns=KEYS)
+    for c in KEYS:  # older rows (seed 001, SimpleRNN(5) only) lack some keys
+        if c not in done:
+            done[c] = {"seed_notebook": "001", "arch": "SimpleRNN", "units": 5}.get(c)
+    if args.notebook == "004":
+        runs = [(a, 500, 32, s) for a in args.arch or ["LSTM", "GRU", "BiLSTM"] for s in args.seeds]
+    else:
+        runs = [(a, m, 5, s) for a in args.arch or ["SimpleRNN"] for m in args.maxlen for s in args.seeds]
+    for arch, maxlen, units, seed in runs:
+        key = dict(seed_notebook=args.notebook, arch=arch, maxlen=maxlen, units=units, seed=seed)
+        if not args.smoke and (done[KEYS].astype(str) == pd.Series(key).astype(str)).all(axis=1).any():
+            continue
+        row = (seed004(args.framework, arch, seed, args.smoke) if args.notebook == "004"
+               else seed001(args.framework, maxlen, seed, arch, units, args.smoke))
+        row["framework"] = args.framework
+        print(row, flush=True)
+        if args.smoke:
+            continue
+        done = pd.concat([done, pd.DataFrame([row])], ignore_index=True)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        done.to_csv(out, index=False)  # after every run: a cut session loses nothing
 
 
 if __name__ == "__main__":
