@@ -46,7 +46,8 @@ NOTES = {
 }
 KERAS_IMDB, GLOVE, SAMPLE, NAMES, TWICE = "a", "b", "c, f", "d", "a, e"
 
-# (seed, study, the setting, sweep, trial filter, the seed's test accuracy, budget, command args, note)
+# (seed, study, the setting, sweep, trial filter, the seed's test accuracy, budget, command args, note) and, in
+# PEER_KEYS, which runs of the seed's code on tf.keras 2 (reproduction/results/tf_keras2.csv) a row is about.
 ROWS = [
     *[("001", "sequence_length", f"SimpleRNN(5), maxlen {n}", "imdb_grid",
        dict(study="sequence_length", maxlen=n), v, None, "--study sequence_length", TWICE if n == 30 else KERAS_IMDB)
@@ -63,26 +64,50 @@ ROWS = [
     *[("003", "amazon", m, "amazon_food", dict(study=s), v, None, f"--study {s}", SAMPLE)
       for m, s, v in (("1 LSTM(100)", "lstm", 0.9181), ("2 stacked LSTM(50) ×2", "stacked", 0.9259),
                       ("3 LSTM(50) ×3 + batch norm", "stacked_batch_norm", 0.9225))],
-    *[("004", "stacked", m, "imdb_stacked", dict(name=n), v, None, "", "a, g")
-      for m, n, v in (("LSTM ×2", "LSTM-32-bs512", 0.8558), ("GRU ×2", "GRU-32-bs512", 0.8410),
-                      ("BiLSTM ×2", "BiLSTM-32-bs512", 0.8671))],
-    ("000", "grid", "GRU-32, batch 64 (the seed's best)", "imdb_grid", dict(name="GRU-32-bs64"), 0.8632, None,
+    *[("004", "stacked", m, "imdb_stacked", dict(arch=a, bidirectional=b), v, None, "--seeds 1-3", "a, g")
+      for m, a, b, v in (("LSTM ×2", "LSTM", False, 0.8558), ("GRU ×2", "GRU", False, 0.8410),
+                         ("BiLSTM ×2", "LSTM", True, 0.8671))],
+    ("000", "grid", "GRU-32, batch 64 (the seed's best)", "imdb_grid", dict(study="grid", arch="GRU", units=32, batch_size=64), 0.8632,
+     None,
      "--only GRU-32-bs64", GLOVE),
-    ("000", "grid", "LSTM-64, batch 64 (unstable in the seed: loss 578,666)", "imdb_grid", dict(name="LSTM-64-bs64"),
-     0.5050, None, "--only LSTM-64-bs64", GLOVE),
+    ("000", "grid", "LSTM-64, batch 64 (unstable in the seed: loss 578,666)", "imdb_grid",
+     dict(study="grid", arch="LSTM", units=64, batch_size=64), 0.5050, None, "--only LSTM-64-bs64", GLOVE),
 ]
 
 
 def load(sweep: str) -> pd.DataFrame:
+    """The sweep's trials, each with the code ``version`` that made it and its ``semantics``. Rows
+    from before rnnsweep recorded its version are "unrecorded": ``one_version`` tells them apart
+    where it can (a point whose seeds prepared their data differently)."""
     try:
-        return results.load(str(RESULTS / sweep))[0]
+        t = results.load(str(RESULTS / sweep))[0]
     except (FileNotFoundError, OSError):  # not run yet: an empty table with every column
-        return results.TRIAL_SCHEMA.empty_table().to_pandas()
+        t = results.TRIAL_SCHEMA.empty_table().to_pandas()
+    return t.assign(version=t["code_version"].fillna("unrecorded").str.replace("rnnsweep ", "", regex=False),
+                    semantics=t["semantics"].fillna("keras3"))
 
 
-def pick(t: pd.DataFrame, where: dict, budget=None) -> pd.DataFrame:
-    """The trials a row is about: its study (a shared trial is in each), setting values, budget."""
+def one_version(t: pd.DataFrame) -> tuple[pd.DataFrame, str, int]:
+    """A study's rows from one code version: the version that covers the most of its points (then
+    the most rows, then the newest); never pooled. Returns (rows, version, rows left out)."""
+    ok = t[t["status"] == "ok"]
+    if ok.empty:
+        return t, "—", 0
+    rank = ok.groupby("version").agg(points=("config_id", "nunique"), rows=("trial_id", "size"),
+                                     newest=("finished_at", "max"))
+    best = rank.sort_values(["points", "rows", "newest"], ascending=False).index[0]
+    keep = t["version"] == best
+    if best == "unrecorded":  # a point whose rows prepared the same data differently came from two versions:
+        fresh = t[keep].sort_values("finished_at").groupby("config_id")["dataset_fingerprint"].last()
+        keep &= t["config_id"].map(fresh).fillna("?") == t["dataset_fingerprint"].fillna("?")  # its newest one
+    return t[keep], best, int((~keep).sum())
+
+
+def pick(t: pd.DataFrame, where: dict, budget=None, semantics="keras3") -> pd.DataFrame:
+    """The trials a row is about: its study (a shared trial is in each), setting values, budget and
+    framework semantics."""
     t = t[t["budget"].isna()] if budget is None else t[t["budget"] == budget]
+    t = t[t["semantics"] == semantics]
     for k, v in where.items():
         mask = t["study"].fillna("").str.split(",").map(lambda ls, v=v: v in ls) if k == "study" else t[k] == v
         t = t.loc[mask.astype(bool)]
@@ -103,23 +128,74 @@ def cell(acc) -> tuple[str, str, bool | None]:
     return (shown if n > 1 else f"{pct(mean)} (one seed)"), str(n), (lo, hi)
 
 
+def peer_key(seed: str, where: dict) -> dict | None:
+    """The seed's-code-on-tf.keras-2 runs a row is about (columns of tf_keras2.csv)."""
+    if seed == "004":
+        return dict(seed_notebook="004", arch=("Bi" if where["bidirectional"] else "") + where["arch"])
+    if seed == "001":
+        study = where["study"]
+        return dict(seed_notebook="001", arch=where.get("arch", "SimpleRNN"),
+                    maxlen=where.get("maxlen", 30 if study == "architecture" else 200), units=where.get("units", 5))
+    return None
+
+
+def load_peer() -> pd.DataFrame:
+    f = RESULTS / "tf_keras2.csv"
+    return pd.read_csv(f, dtype={"seed_notebook": str}) if f.exists() else pd.DataFrame(
+        columns=["seed_notebook", "arch", "maxlen", "units", "seed", "test_accuracy"])
+
+
+def versions(t: pd.DataFrame, sweep: str) -> dict:
+    """(study, semantics) → (its rows from one version, the version, rows left out), per ``one_version``."""
+    out = {}
+    for sem in ("keras3", "tf_keras2"):
+        rows = t[t["semantics"] == sem]
+        studies = {s for v in rows["study"].dropna() for s in v.split(",")} | {None}
+        for study in studies:
+            group = rows if study is None else pick(rows, {"study": study}, semantics=sem) if len(rows) else rows
+            out[(study, sem)] = one_version(group) if len(group) else (group, "—", 0)
+    return out
+
+
+def study_of(sweep: str, where: dict):
+    return where.get("study") if sweep != "imdb_stacked" else None  # seed 004's sweep is one study
+
+
 def table() -> list[str]:
-    lines = ["| seed | study | setting | seed's test acc | rnnsweep: mean [95 % CI] | n | seed's value in CI? | "
-             "budget | regenerate | notes |", "|---|---|---|---:|---|---:|---|---|---|---|"]
-    cache = {}
+    lines = ["| seed | study | setting | seed's test acc | seed's code on tf.keras 2, same arrays | rnnsweep, Keras 3 "
+             "semantics | rnnsweep, tf.keras 2 semantics | seed's value in CI? (Keras 3 / tf.keras 2) | budget | "
+             "code version (Keras 3 / tf.keras 2) | regenerate | notes |",
+             "|---|---|---|---:|---|---|---|---|---|---|---|---|"]
+    cache, peer = {}, load_peer()
     for seed, study, setting, sweep, where, value, budget, args, note in ROWS:
-        t = cache.setdefault(sweep, load(sweep))
-        rows = pick(t, where, budget)
-        ok = rows[rows["status"] == "ok"]["test_accuracy"]
-        text, n, ci = cell(ok)
-        bad = rows[rows["status"] != "ok"]
-        if len(bad):
-            text += f"; {len(bad)} {'/'.join(sorted(set(bad['status'])))}"
-        inside = "—" if not ci or any(math.isnan(c) for c in ci) else ("yes" if ci[0] <= value <= ci[1] else "**no**")
-        epochs = ", ".join(str(e) for e in sorted(rows["epochs"].dropna().unique()))
-        lines.append(f"| {seed} | {study} | {setting} | {pct(value)} | {text} | {n} | {inside} | "
-                     f"{epochs + ' epochs' if epochs else '—'} | `{RUN.format(sweep=sweep, args=args).strip()}` | "
-                     f"{note} |")
+        t, by_version = cache.setdefault(sweep, (lambda t: (t, versions(t, sweep)))(load(sweep)))
+        cells, inside, shown, epochs = [], [], [], set()
+        for sem in ("keras3", "tf_keras2"):
+            rows_v, version, left = by_version.get((study_of(sweep, where), sem), (t.iloc[:0], "—", 0))
+            rows = pick(rows_v, where, budget, sem) if len(rows_v) else rows_v
+            ok = rows[rows["status"] == "ok"]["test_accuracy"]
+            text, n, ci = cell(ok)
+            text = "—" if sem == "tf_keras2" and n == "0" else f"{text} ({n})" if n not in ("0", "1") else text
+            bad = rows[rows["status"] != "ok"]
+            if len(bad):
+                text += f"; {len(bad)} {'/'.join(sorted(set(bad['status'])))}"
+            cells.append(text)
+            inside.append("—" if not ci or any(math.isnan(c) for c in ci) else
+                          ("yes" if ci[0] <= value <= ci[1] else "**no**"))
+            shown.append("—" if not len(rows) else version + (f" (+{left} rows of other versions left out of the "
+                                                               "study)" if left else ""))
+            epochs |= set(rows["epochs"].dropna().unique())
+        key = peer_key(seed, where)
+        theirs = peer
+        for k, v in (key or {}).items():
+            theirs = theirs[theirs[k].astype(str) == str(v)]
+        peer_text = "—" if key is None or theirs.empty else (
+            lambda c: c[0] if c[1] in ("0", "1") else f"{c[0]} ({c[1]})")(cell(theirs["test_accuracy"]))
+        epochs = ", ".join(str(e) for e in sorted(epochs))
+        cmd = RUN.format(sweep=sweep, args=args).strip()
+        lines.append(f"| {seed} | {study} | {setting} | {pct(value)} | {peer_text} | {cells[0]} | {cells[1]} | "
+                     f"{inside[0]} / {inside[1]} | {epochs + ' epochs' if epochs else '—'} | "
+                     f"{shown[0]} / {shown[1]} | `{cmd}` (tf.keras 2: `--set model.semantics=tf_keras2`) | {note} |")
     return lines + [""] + [f"{k}. {v}" for k, v in NOTES.items()]
 
 
@@ -135,65 +211,100 @@ def welch(a, b) -> tuple[float, float, float]:
     return d, d - half, d + half
 
 
-def verdict(claim: str, a, b, label_a: str, label_b: str) -> str:
-    """Does ``a`` beat ``b`` beyond the error bars? One line, with the difference and its CI."""
-    d, lo, hi = welch(a, b)
-    if math.isnan(d):
+def paired(a: pd.DataFrame, b: pd.DataFrame) -> tuple[float, float, float, int]:
+    """Mean of a − b over the seeds both sides ran (same seed → same initial weights where the shapes
+    agree), with its 95 % t-interval, and the number of pairs."""
+    m = a[["seed", "test_accuracy"]].merge(b[["seed", "test_accuracy"]], on="seed", suffixes=("_a", "_b"))
+    mean, _, lo, hi, n = ci95(m["test_accuracy_a"] - m["test_accuracy_b"])
+    return mean, lo, hi, n
+
+
+def verdict(claim: str, a: pd.DataFrame, b: pd.DataFrame, label_a: str, label_b: str) -> str:
+    """Does ``a`` beat ``b`` beyond the error bars? One line: the mean paired difference (by seed)
+    and its 95 % CI; where the two sides share fewer than two seeds, Welch's unpaired interval, and
+    the line says pairing was impossible."""
+    a, b = a[a["status"] == "ok"], b[b["status"] == "ok"]
+    if a.empty or b.empty:
         return f"- **{claim}**: not decided yet — {label_a} or {label_b} has not run."
+    d, lo, hi, n = paired(a, b)
+    how = f"paired by seed, n = {n} pairs"
+    if n < 2:
+        d, lo, hi = welch(a["test_accuracy"], b["test_accuracy"])
+        how = (f"unpaired (the two sides share {n} seed{'s' if n != 1 else ''}: pairing impossible), "
+               f"n = {len(a)}, {len(b)}")
     if math.isnan(lo):
         return (f"- **{claim}**: {label_a} − {label_b} = {pct(d)} points from single runs: one seed cannot "
                 "tell (run more seeds: `--seeds 1-3`).")
     if lo == hi == d == 0:
         return (f"- **{claim}**: cannot be tested here — every run of both gives the same accuracy "
-                f"({pct(float(np.mean(a)))}: the majority class; see note f).")
+                f"({pct(float(a['test_accuracy'].mean()))}: the majority class; see note f).")
     word = ("survives" if lo > 0 else "is contradicted" if hi < 0 else "does not survive the error bars")
     return (f"- **{claim}**: {word} — {label_a} − {label_b} = {pct(d)} points, 95 % CI [{pct(lo)}, {pct(hi)}] "
-            f"(n = {len(a)}, {len(b)}).")
+            f"({how}).")
 
 
 def acc(t: pd.DataFrame) -> np.ndarray:
     return t[t["status"] == "ok"]["test_accuracy"].to_numpy()
 
 
+class Study:
+    """One study's rows from one code version, per semantics (``one_version``), to pick points from."""
+
+    def __init__(self, sweep: str, study: str | None):
+        t = load(sweep)
+        self.by_version = versions(t, sweep)
+        self.study = study
+
+    def semantics(self) -> list[str]:
+        return [sem for sem in ("keras3", "tf_keras2") if len(self.by_version.get((self.study, sem), ((),))[0])]
+
+    def __call__(self, sem: str, **where) -> pd.DataFrame:
+        rows = self.by_version.get((self.study, sem), (None,))[0]
+        return pick(rows, where, semantics=sem) if rows is not None and len(rows) else load("none")
+
+
+LABEL = {"keras3": "Keras 3 semantics", "tf_keras2": "tf.keras 2 semantics"}
+
+
+def claims(study: Study, items) -> list[str]:
+    """Each claim under each semantics the study has rows for: (claim, where_a, where_b, label_a, label_b)."""
+    out = []
+    for sem in study.semantics() or ["keras3"]:
+        tag = f" ({LABEL[sem]})" if len(study.semantics()) > 1 or sem != "keras3" else ""
+        out += [verdict(c + tag, study(sem, **wa), study(sem, **wb), la, lb) for c, wa, wb, la, lb in items]
+    return out
+
+
 def conclusions() -> list[str]:
-    g = load("imdb_grid")
-    seq = pick(g, {"study": "sequence_length"})
-    hid = pick(g, {"study": "hidden_size"})
-    arch = pick(g, {"study": "architecture"})
-    out = [verdict("Seed 001: longer sequences help (200 vs 30 tokens)", acc(seq[seq["maxlen"] == 200]),
-                   acc(seq[seq["maxlen"] == 30]), "maxlen 200", "maxlen 30")]
-    if len(hid):
-        means = hid[hid["status"] == "ok"].groupby("units")["test_accuracy"].mean().sort_values(ascending=False)
-        best = means.index[0] if len(means) else None
-        other = means.index[1] if len(means) > 1 else None
-        out.append(f"- Seed 001's hidden-size study: the best mean here is {best} units "
-                   f"({', '.join(f'{u}: {pct(m)}' for u, m in means.items())}).")
-        out.append(verdict("Seed 001: 10 hidden units is best", acc(hid[hid["units"] == 10]),
-                           acc(hid[hid["units"] == (other if best == 10 else best)]), "10 units",
-                           f"{other if best == 10 else best} units"))
-        out.append(verdict("Seed 001: 20 units overfits (worse than 10)", acc(hid[hid["units"] == 10]),
-                           acc(hid[hid["units"] == 20]), "10 units", "20 units"))
-    for rival in ("LSTM", "GRU"):
-        out.append(verdict(f"Seed 001: SimpleRNN beats {rival} (5 units, maxlen 30)",
-                           acc(arch[arch["arch"] == "SimpleRNN"]), acc(arch[arch["arch"] == rival]),
-                           "SimpleRNN", rival))
-    n = load("names_gender")
+    seq, hid, arch = (Study("imdb_grid", s) for s in ("sequence_length", "hidden_size", "architecture"))
+    out = claims(seq, [("Seed 001: longer sequences help (200 vs 30 tokens)", dict(maxlen=200), dict(maxlen=30),
+                        "maxlen 200", "maxlen 30")])
+    h = hid("keras3")
+    if len(h):
+        means = h[h["status"] == "ok"].groupby("units")["test_accuracy"].mean().sort_values(ascending=False)
+        out.append(f"- Seed 001's hidden-size study: the best mean here is {means.index[0]} units "
+                   f"({', '.join(f'{u}: {pct(m)}' for u, m in means.items())}; Keras 3 semantics).")
+    out += claims(hid, [("Seed 001: 10 hidden units beats 5", dict(units=10), dict(units=5), "10 units", "5 units"),
+                        ("Seed 001: 20 units overfits (worse than 10)", dict(units=10), dict(units=20), "10 units",
+                         "20 units")])
+    out += claims(arch, [(f"Seed 001: SimpleRNN beats {rival} (5 units, maxlen 30)", dict(arch="SimpleRNN"),
+                          dict(arch=rival), "SimpleRNN", rival) for rival in ("LSTM", "GRU")])
+    n = {s: Study("names_gender", s) for s in ("simple_rnn", "bag_of_characters", "bilstm")}
     out.append(verdict("Seed 002: the SimpleRNN (model 2) beats the bag of characters (model 1)",
-                       acc(pick(n, {"study": "simple_rnn"})), acc(pick(n, {"study": "bag_of_characters"})),
-                       "model 2", "model 1"))
-    out.append(verdict("Seed 002: the SimpleRNN (model 2) beats the BiLSTM (model 5)",
-                       acc(pick(n, {"study": "simple_rnn"})), acc(pick(n, {"study": "bilstm"})), "model 2", "model 5"))
-    a = load("amazon_food")
-    out.append(verdict("Seed 003: the stacked LSTM (model 2) beats the single LSTM (model 1)",
-                       acc(pick(a, {"study": "stacked"})), acc(pick(a, {"study": "lstm"})), "model 2", "model 1"))
-    s = load("imdb_stacked")
-    out.append(verdict("Seed 004: BiLSTM is best (vs LSTM)", acc(pick(s, {"name": "BiLSTM-32-bs512"})),
-                       acc(pick(s, {"name": "LSTM-32-bs512"})), "BiLSTM", "LSTM"))
-    out.append(verdict("Seed 004: LSTM beats GRU", acc(pick(s, {"name": "LSTM-32-bs512"})),
-                       acc(pick(s, {"name": "GRU-32-bs512"})), "LSTM", "GRU"))
+                       n["simple_rnn"]("keras3"), n["bag_of_characters"]("keras3"), "model 2", "model 1"))
+    out.append(verdict("Seed 002: the SimpleRNN (model 2) beats the BiLSTM (model 5)", n["simple_rnn"]("keras3"),
+                       n["bilstm"]("keras3"), "model 2", "model 5"))
+    a = {s: Study("amazon_food", s) for s in ("stacked", "lstm")}
+    out.append(verdict("Seed 003: the stacked LSTM (model 2) beats the single LSTM (model 1)", a["stacked"]("keras3"),
+                       a["lstm"]("keras3"), "model 2", "model 1"))
+    out += claims(Study("imdb_stacked", None), [
+        ("Seed 004: BiLSTM is best (vs LSTM)", dict(arch="LSTM", bidirectional=True),
+         dict(arch="LSTM", bidirectional=False), "BiLSTM", "LSTM"),
+        ("Seed 004: LSTM beats GRU", dict(arch="LSTM", bidirectional=False), dict(arch="GRU"), "LSTM", "GRU")])
+    g = Study("imdb_grid", "grid")
     out.append(verdict("Seed 000: GRU beats LSTM with relu (GRU-32 vs LSTM-64, batch 64, 100 epochs)",
-                       acc(pick(g, {"name": "GRU-32-bs64"})), acc(pick(g, {"name": "LSTM-64-bs64"})), "GRU-32",
-                       "LSTM-64"))
+                       g("keras3", arch="GRU", units=32, batch_size=64), g("keras3", arch="LSTM", units=64,
+                                                                          batch_size=64), "GRU-32", "LSTM-64"))
     return out
 
 
