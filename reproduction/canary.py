@@ -45,5 +45,5 @@ def run(sweep: str, argv: list[str], results: str) -> list[dict]:
 
 
 if __name__ == "__main__":
-    for sweep, names, argv in runs():
+    for sweep, _names, argv in runs():
         run(sweep, argv, str(RESULTS))
