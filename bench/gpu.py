@@ -88,12 +88,15 @@ def one(what: str, arg: str, quick: bool) -> dict:
 
         from rnnsweep import cost
         from rnnsweep.sweep import expand, select_studies
+        from rnnsweep.trial import run_trial
 
         p = _prepared()
         trials = select_studies(expand(SWEEP), "grid")[: 2 if quick else None]
         out = {}
         for t in trials:
-            rate = cost.calibrate(t, p, samples=256 if quick else 4096, epochs=2 if quick else 3)
+            # driver.calibrate_model's three steps, without the driver's imports (no Ray or pyarrow there)
+            r = run_trial(cost.short_run(t, len(p.x_test), 256 if quick else 4096, 2 if quick else 3), p)
+            rate = cost.rate_of_run(r, len(p.x_test), len(p.x_train))
             out[t["name"]] = {"projected": cost.project(t, rate), **rate}
             print(t["name"], out[t["name"]], file=sys.stderr, flush=True)
         return out

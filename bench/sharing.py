@@ -5,7 +5,11 @@ is read when its first epoch ends (training and validation input pipelines built
 on a tenth of the rows say what is the dataset's and what is TensorFlow's own. Copies added =
 (growth on the full dataset − growth on the tenth) / (0.9 × bytes of the arrays fit was given).
 
-    RNNSWEEP_DATA=../shared/data python -m bench.sharing          # ~4 min on 2 cores
+Two ways of feeding ``fit``, alternated: ``shared`` (what ``trial.run_trial`` does: batches gathered
+from the shared arrays in Keras's own order, ``trial.shared_batches``) and ``arrays`` (the arrays
+handed to ``fit``, which Keras's adapter copies into TensorFlow tensors).
+
+    RNNSWEEP_DATA=../shared/data python -m bench.sharing          # ~8 min on 2 cores
 """
 from __future__ import annotations
 
@@ -17,11 +21,11 @@ DATASET = dict(source="keras_imdb", num_words=10_000, split="official", maxlen=5
 MODEL = dict(arch="bag", units=1, layers=0)  # the cheapest model: the input pipeline is what is measured
 
 
-def probe(prepared, rows):
+def probe(prepared, rows, shared=True):
     """One worker's trial, as ``cluster.remote_trial`` and ``trial.run_trial`` do it, with a memory probe."""
     import psutil
 
-    from rnnsweep.trial import configure_tf, split_validation
+    from rnnsweep.trial import configure_tf, shared_batches, split_validation
 
     configure_tf(1)
     import keras
@@ -35,12 +39,16 @@ def probe(prepared, rows):
     before = me.memory_full_info().uss
     seen = {}
     probe_cb = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: seen.update(uss=me.memory_full_info().uss))
-    model.fit(*train, validation_data=val, batch_size=512, epochs=1, verbose=0, callbacks=[probe_cb])
+    if shared:
+        model.fit(shared_batches(*train, 512, shuffle=True), validation_data=shared_batches(*val, 512, shuffle=False),
+                  epochs=1, verbose=0, callbacks=[probe_cb], shuffle=False)
+    else:
+        model.fit(*train, validation_data=val, batch_size=512, epochs=1, verbose=0, callbacks=[probe_cb])
     return {"growth": seen["uss"] - before, "fit_bytes": sum(a.nbytes for a in (*train, *val)),
             "zero_copy": not prepared.x_train.flags.writeable and not prepared.x_train.flags.owndata}
 
 
-def run(k: int, fraction: float) -> dict:
+def run(k: int, fraction: float, shared: bool) -> dict:
     import ray
 
     from rnnsweep import text
@@ -51,7 +59,7 @@ def run(k: int, fraction: float) -> dict:
     try:
         ref = ray.put(prepared)
         task = ray.remote(num_cpus=1, max_calls=1)(probe)
-        out = ray.get([task.remote(ref, rows) for _ in range(k)])
+        out = ray.get([task.remote(ref, rows, shared) for _ in range(k)])
     finally:
         ray.shutdown()
     return {"k": k, "fraction": fraction, "growth_mb": sum(o["growth"] for o in out) / 2**20,
@@ -63,16 +71,17 @@ def run(k: int, fraction: float) -> dict:
 def main():
     rows = []
     for k in (1, 2, 4):
-        full, tenth = run(k, 1.0), run(k, 0.1)
-        copies = (full["growth_mb"] - tenth["growth_mb"]) / (0.9 * full["fit_mb"])
-        record("sharing", {"k": k, "growth_full_mb": full["growth_mb"], "growth_tenth_mb": tenth["growth_mb"],
-                           "fit_mb": full["fit_mb"], "dataset_mb": full["dataset_mb"], "copies_added": copies,
-                           "zero_copy": full["zero_copy"], "at": time.time()})
-        rows.append([k, full["dataset_mb"], full["fit_mb"], full["growth_mb"], tenth["growth_mb"], copies,
-                     full["zero_copy"]])
-        print(f"k={k}: {copies:.2f} copies added by {k} workers", flush=True)
+        for way in ("shared", "arrays"):  # alternated
+            full, tenth = run(k, 1.0, way == "shared"), run(k, 0.1, way == "shared")
+            copies = (full["growth_mb"] - tenth["growth_mb"]) / (0.9 * full["fit_mb"])
+            record("sharing_ways", {"k": k, "growth_full_mb": full["growth_mb"], "growth_tenth_mb": tenth["growth_mb"],
+                               "fit_mb": full["fit_mb"], "dataset_mb": full["dataset_mb"], "copies_added": copies,
+                               "zero_copy": full["zero_copy"], "at": time.time(), "way": way})
+            rows.append([k, way, full["dataset_mb"], full["fit_mb"], full["growth_mb"], tenth["growth_mb"], copies,
+                         full["zero_copy"]])
+            print(f"k={k} {way}: {copies:.2f} copies added by {k} workers", flush=True)
     print(f"\n{machine()}; MB; copies of the arrays fit was given, added by all k workers together\n")
-    print(table(["k workers", "dataset MB", "fit arrays MB", "Σ USS growth, full", "Σ USS growth, 1/10",
+    print(table(["k workers", "fit fed", "dataset MB", "fit arrays MB", "Σ USS growth, full", "Σ USS growth, 1/10",
                  "copies added", "zero-copy"], rows))
 
 

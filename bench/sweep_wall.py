@@ -6,7 +6,10 @@ from its start (Python, imports, Ray) to its last result:
 - sequential: the same 18 trials one after another in one process, the notebook's loop, with
               rnnsweep's own ``run_trial``
 - tune:       the same 18 trials through Ray Tune (``tune.Tuner`` + ``grid_search`` +
-              ``with_parameters``), each calling rnnsweep's ``run_trial``; needs ``pip install -e ".[bench]"``
+              ``with_parameters``), each calling rnnsweep's ``run_trial``, configured at its best:
+              ``reuse_actors=True`` (TensorFlow imported once per actor, as the driver keeps its
+              workers); needs ``pip install -e ".[bench]"``
+- tune_fresh: the same with Tune's default ``reuse_actors=False`` (a fresh actor per trial)
 - before:     with ``--before DIR``, the driver of another checkout (an older revision) on the same trials
 
     RNNSWEEP_DATA=../shared/data python -m bench.sweep_wall            # ~15 min on 2 cores
@@ -25,6 +28,7 @@ import time
 from bench.common import ROOT, machine, median, record, table
 
 WAYS = ("driver", "sequential", "tune")
+OPTIONAL = ("tune_fresh", "before")
 BEFORE = os.environ.get("RNNSWEEP_BENCH_BEFORE")  # a checkout whose driver is the "before" way
 
 
@@ -49,7 +53,7 @@ def sequential():
     return len(trials)
 
 
-def tune():
+def tune(reuse_actors=True):
     import ray
     from ray import tune as rt
 
@@ -67,10 +71,15 @@ def tune():
     with tempfile.TemporaryDirectory() as storage:
         grid = rt.Tuner(rt.with_resources(rt.with_parameters(trainable, prepared=prepared), {"cpu": 1}),
                         param_space={"trial": rt.grid_search(trials)},
+                        tune_config=rt.TuneConfig(reuse_actors=reuse_actors),
                         run_config=rt.RunConfig(storage_path=storage, verbose=0))
         res = grid.fit()
     assert all(r.metrics.get("ok") for r in res), [r.error for r in res if r.error]
     return len(res)
+
+
+def tune_fresh():
+    return tune(reuse_actors=False)
 
 
 def driver(root=ROOT):
@@ -102,7 +111,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--ways", default=",".join(WAYS))
     ap.add_argument("--before", default=None, help="a checkout of an older revision: its driver is timed too")
-    ap.add_argument("--one", choices=WAYS + ("before",), help=argparse.SUPPRESS)
+    ap.add_argument("--one", choices=WAYS + OPTIONAL, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.before:
         os.environ["RNNSWEEP_BENCH_BEFORE"] = os.path.abspath(args.before)

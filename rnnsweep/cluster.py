@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Callable
 
 from . import lease, results, text
@@ -19,9 +19,25 @@ from .progress import Progress
 from .sweep import stable_hash
 
 GPUS_ENV = "RNNSWEEP_GPUS_PER_TRIAL"
+
+
+@dataclass(frozen=True)
+class Options:
+    """What running a sweep on Ray needs from the command line (``driver.parse_args``), no more."""
+    results: str = "results"            # results root: a path or a URI (s3://bucket/prefix)
+    cpus_per_trial: float = 1
+    gpus_per_trial: float | None = None  # None: $RNNSWEEP_GPUS_PER_TRIAL, else 1 on a cluster with GPUs
+    gpu_memory_mb: int | None = None
+    max_retries: int = 2
+    tensorboard: bool = False
+    address: str | None = None
+
+    @classmethod
+    def of(cls, args) -> Options:
+        return cls(**{f.name: getattr(args, f.name) for f in fields(cls)})
 COMPACT_AT = 500  # per-trial files in a table from which a finished run compacts them (results.compact)
 
-def _prepare(trial: dict):
+def prepare_dataset(trial: dict):
     """The trial's dataset, or a one-line exit naming the missing/bad file (nothing has run yet)."""
     from .data import DataFormatError, DataNotFound
 
@@ -136,7 +152,7 @@ def prepare_datasets(todo: list[dict]) -> dict:
         key = dataset_key(t)
         if key not in datasets:
             t0 = time.time()
-            datasets[key] = p = _prepare(t)
+            datasets[key] = p = prepare_dataset(t)
             print(f"dataset {key}: {len(p.x_train)} train / {len(p.x_test)} test rows "
                   f"prepared in {time.time() - t0:.1f} s{' (cached)' if p.meta.get('cached') else ''}", flush=True)
     return datasets
@@ -154,11 +170,11 @@ def _answers(address: str, timeout=3.0) -> bool:
         return False
 
 
-def ray_address(args) -> str:
+def ray_address(opts) -> str:
     """The cluster to join: ``--address``, ``$RAY_ADDRESS``, the one `ray start` left on this node
     (the head after `ray up`), else "local". A cluster that does not answer is a one-line exit
     within seconds, not Ray's minutes of retries."""
-    address = args.address or os.environ.get("RAY_ADDRESS")
+    address = opts.address or os.environ.get("RAY_ADDRESS")
     if address in (None, "auto"):
         if not os.path.exists(ADDRESS_FILE):
             return "local" if address is None else "auto"
@@ -172,14 +188,14 @@ def ray_address(args) -> str:
     return address
 
 
-def connect(args) -> bool:
+def connect(opts) -> bool:
     """Join the running cluster when there is one, else start a local Ray. Returns whether this
     process started Ray (and so shuts it down)."""
     import ray
 
     if ray.is_initialized():
         return False
-    address = ray_address(args)
+    address = ray_address(opts)
     ray.init(address=address, log_to_driver=False, configure_logging=False,
              **({"include_dashboard": False} if address == "local" else {}))
     return True
@@ -199,25 +215,25 @@ def largest_node(resources_of_nodes: list[dict]) -> dict:
     return {k: max((n.get(k, 0) for n in nodes), default=0) for k in ("CPU", "GPU")}
 
 
-def check_fits(args, gpus: float, biggest: dict):
+def check_fits(opts, gpus: float, biggest: dict):
     """A trial that no node can hold would wait forever: say so and stop, before anything runs."""
-    for what, want, have in (("cpus", args.cpus_per_trial, biggest["CPU"]), ("gpus", gpus, biggest["GPU"])):
+    for what, want, have in (("cpus", opts.cpus_per_trial, biggest["CPU"]), ("gpus", gpus, biggest["GPU"])):
         if want and want > have:
             sys.exit(f"error: --{what}-per-trial {want:g}: no node of this cluster has that many "
                      f"{what[:-1].upper()}s (the largest has {have:g}); lower it, or add bigger nodes")
 
 
-def record_run(meta, spec, trials, todo, args, b, gpus) -> dict:
+def record_run(meta, spec, trials, todo, opts, b, gpus) -> dict:
     """Append this run to ``sweep.json``'s ``meta`` (spec, expanded trials, code version, resources)
     and write it; returns this run's entry, to be written again with the counts at the end."""
     import ray
 
     run = {"started_at": time.time(), "host": socket.gethostname(), "cluster_resources": ray.cluster_resources(),
            "budget": b, "todo": [t["trial_id"] for t in todo], "gpus_per_trial": gpus,
-           "cpus_per_trial": args.cpus_per_trial, "code_version": code_version()}
+           "cpus_per_trial": opts.cpus_per_trial, "code_version": code_version()}
     meta.update(spec=_jsonable(spec), trials=trials, code_version=run["code_version"])
     meta.setdefault("runs", []).append(run)
-    results.write_json(args.results, spec["name"], "sweep.json", meta)
+    results.write_json(opts.results, spec["name"], "sweep.json", meta)
     return run
 
 
@@ -241,14 +257,14 @@ class InFlight:
 WINDOW = 256  # trials in flight at least: enough for an autoscaler to see the demand of a big cluster
 
 
-def window(args, gpus: float, resources: dict) -> int:
+def window(opts, gpus: float, resources: dict) -> int:
     """Twice the trials the cluster runs at once (the next ones queued where a slot frees), at least
     ``WINDOW``."""
-    slots = resources.get("GPU", 0) // gpus if gpus else resources.get("CPU", 1) // (args.cpus_per_trial or 1)
+    slots = resources.get("GPU", 0) // gpus if gpus else resources.get("CPU", 1) // (opts.cpus_per_trial or 1)
     return max(WINDOW, 2 * int(slots))
 
 
-def submit(todo, refs, args, gpus, live, body=None, size=None) -> InFlight:
+def submit(todo, refs, opts, gpus, live, body=None, size=None) -> InFlight:
     """One Ray task per trial, retried by Ray when its worker or node dies, at most ``size`` at a
     time (all of them when None); returns the ``InFlight`` trials.
 
@@ -258,17 +274,17 @@ def submit(todo, refs, args, gpus, live, body=None, size=None) -> InFlight:
     function (``remote_trial``; the benchmarks put a sleep there)."""
     import ray
 
-    task = ray.remote(max_calls=1 if gpus else 0, max_retries=args.max_retries)(body or remote_trial)
+    task = ray.remote(max_calls=1 if gpus else 0, max_retries=opts.max_retries)(body or remote_trial)
     live = {**live, "submitted_at": time.time()}
 
     def launch(t):
-        return task.options(num_cpus=args.cpus_per_trial, num_gpus=gpus, name=t["name"]).remote(
-            t, refs[dataset_key(t)], args.cpus_per_trial, gpus, args.gpu_memory_mb, live)
+        return task.options(num_cpus=opts.cpus_per_trial, num_gpus=gpus, name=t["name"]).remote(
+            t, refs[dataset_key(t)], opts.cpus_per_trial, gpus, opts.gpu_memory_mb, live)
 
     return InFlight(deque(todo), launch, size or len(todo) or 1).top_up()
 
 
-def collect(flight: InFlight, args, name: str, b: dict, progress: Progress,
+def collect(flight: InFlight, opts, name: str, b: dict, progress: Progress,
             heartbeat=lambda: None) -> tuple[list, dict]:
     """Ray's ``ray.wait`` loop: write each result the moment it arrives; a task that died with
     its retries spent is written as ``failed``; a finished trial's slot goes to the next waiting
@@ -292,38 +308,40 @@ def collect(flight: InFlight, args, name: str, b: dict, progress: Progress,
                     r = {"trial_id": t["trial_id"], "config_id": t["config_id"], "name": t["name"], "config": t,
                          "status": "failed", "error": _task_error(e), "history": [], "finished_at": time.time(),
                          "code_version": code_version()}
-                results.write_trial(args.results, name, r, b)
+                results.write_trial(opts.results, name, r, b)
                 finished.append(r)
                 progress.finished(t, r)
                 written += 1
             if written >= COMPACT_AT:  # a long sweep's resume scan stays a few files (we hold the lease)
-                results.compact(args.results, name)
+                results.compact(opts.results, name)
                 written = 0
             flight.top_up()
     return finished, progress.counts
 
 
-def run_ray(spec, trials, todo, args, b, where, meta) -> dict:
+def run_ray(spec, trials, todo, opts: Options, b, meta) -> dict:
     import ray
 
     datasets = prepare_datasets(todo)
-    owns_ray = connect(args)
+    owns_ray = connect(opts)
     try:
-        return _run(spec, trials, todo, args, b, where, meta, datasets)
+        return _run(spec, trials, todo, opts, b, meta, datasets)
     finally:
         if owns_ray:
             ray.shutdown()
 
 
-def _run(spec, trials, todo, args, b, where, meta, datasets) -> dict:
+def _run(spec, trials, todo, opts: Options, b, meta, datasets) -> dict:
     import ray
 
+    uri, name = opts.results, spec["name"]
+    where = f"{uri.partition('?')[0].rstrip('/')}/{name}"
     resources = ray.cluster_resources()
-    gpus = gpus_wanted(args, resources)
-    check_fits(args, gpus, largest_node(n["Resources"] for n in ray.nodes() if n["Alive"]))
-    held = {"lease": lease.take(args.results, spec["name"])}  # one driver per sweep and results location
+    gpus = gpus_wanted(opts, resources)
+    check_fits(opts, gpus, largest_node(n["Resources"] for n in ray.nodes() if n["Alive"]))
+    held = {"lease": lease.take(uri, name)}  # one driver per sweep and results location
     try:
-        run = record_run(meta, spec, trials, todo, args, b, gpus)
+        run = record_run(meta, spec, trials, todo, opts, b, gpus)
         refs = {key: ray.put(p) for key, p in datasets.items()}  # one copy per dataset, shared by its trials
         datasets.clear()  # the object store holds them now
         from ray.util.queue import Queue
@@ -333,16 +351,16 @@ def _run(spec, trials, todo, args, b, where, meta, datasets) -> dict:
         # On the driver's own node: a lost worker node must not take the progress queue with it.
         here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
         queue = Queue(actor_options={"num_cpus": 0, "scheduling_strategy": here})
-        flight = submit(todo, refs, args, gpus, {"uri": args.results, "sweep": spec["name"], "budget": b,
-                                                  "queue": queue, "tensorboard": args.tensorboard,
+        flight = submit(todo, refs, opts, gpus, {"uri": uri, "sweep": name, "budget": b,
+                                                  "queue": queue, "tensorboard": opts.tensorboard,
                                                   "code_version": run["code_version"]},
-                        size=window(args, gpus, resources))
+                        size=window(opts, gpus, resources))
 
         def heartbeat():
-            held["lease"] = lease.renew(args.results, spec["name"], held["lease"])
+            held["lease"] = lease.renew(uri, name, held["lease"])
 
         try:
-            finished, counts = collect(flight, args, spec["name"], b, Progress(todo, queue), heartbeat)
+            finished, counts = collect(flight, opts, name, b, Progress(todo, queue), heartbeat)
         except KeyboardInterrupt:
             for ref in flight.pending:
                 ray.cancel(ref, force=True)
@@ -352,11 +370,11 @@ def _run(spec, trials, todo, args, b, where, meta, datasets) -> dict:
                   + ". Run the same command again to resume.", flush=True)
             raise SystemExit(130) from None
         run.update(finished_at=time.time(), counts=counts)
-        results.write_json(args.results, spec["name"], "sweep.json", meta)
-        if results.table_files(args.results, spec["name"], compacted=False) >= COMPACT_AT:  # under our lease
-            results.compact(args.results, spec["name"])
+        results.write_json(uri, name, "sweep.json", meta)
+        if results.table_files(uri, name, compacted=False) >= COMPACT_AT:  # under our lease
+            results.compact(uri, name)
     finally:
-        lease.release(args.results, spec["name"], held["lease"])
+        lease.release(uri, name, held["lease"])
     print(f"done in {(time.time() - run['started_at']) / 60:.1f} min: {counts}; results in {where}", flush=True)
     return {"results": finished, "datasets_put": len(refs), "counts": counts}
 
@@ -368,9 +386,9 @@ def _task_error(e: Exception) -> str:
     return f"{type(cause).__name__}: {lines[-1] if lines else ''}"[:500]
 
 
-def gpus_wanted(args, resources) -> float:
-    if args.gpus_per_trial is not None:
-        return args.gpus_per_trial
+def gpus_wanted(opts, resources) -> float:
+    if opts.gpus_per_trial is not None:
+        return opts.gpus_per_trial
     return float(os.environ.get(GPUS_ENV) or (1 if resources.get("GPU", 0) else 0))
 
 

@@ -101,23 +101,21 @@ def makespan(seconds: list[float], slots: int) -> float:
     return max(free)
 
 
-def calibrate(trial: dict, prepared, samples: int = 1024, epochs: int = 3) -> dict:
-    """The rate of ``trial``'s model from a short run of it here (``samples`` rows, ``epochs``
-    epochs): what ``--dry-run --calibrate`` does for a model no earlier trial has timed."""
-    from .trial import run_trial
+def short_run(trial: dict, test_rows: int, samples: int = 1024, epochs: int = 3) -> dict:
+    """The trial cut to a calibration run: ``samples`` rows, ``epochs`` epochs."""
+    return {**trial, "training": {**trial.get("training", {}), "epochs": epochs, "limit_train": samples,
+                                  "limit_test": min(samples, test_rows)}}
 
-    short = {**trial, "training": {**trial.get("training", {}), "epochs": epochs, "limit_train": samples,
-                                   "limit_test": min(samples, len(prepared.x_test))}}
-    r = run_trial(short, prepared)
-    if r["status"] != "ok":
-        raise ValueError(f"calibration of {trial['name']}: {r['error']}")
+
+def rate_of_run(r: dict, test_rows: int, dataset_rows: int) -> dict:
+    """The rate of a model from a finished short run of it (``short_run``; ``driver.calibrate_model``
+    runs it): what ``--dry-run --calibrate`` does for a model no earlier trial has timed."""
     secs = [h["seconds"] for h in r["history"]]
     per_epoch = sum(secs[1:]) / max(1, len(secs) - 1)
     # Evaluation on the full test set scales with it: counted per test sample, as part of "fixed".
-    evaluate = r["evaluate_seconds"] / r["test_samples"] * len(prepared.x_test)
+    evaluate = r["evaluate_seconds"] / r["test_samples"] * test_rows
     return dict(per_sample=per_epoch / r["train_samples"], first_extra=max(0.0, secs[0] - per_epoch),
-                fixed=r["seconds"] - r["fit_seconds"] - r["evaluate_seconds"] + evaluate,
-                dataset_rows=len(prepared.x_train))
+                fixed=r["seconds"] - r["fit_seconds"] - r["evaluate_seconds"] + evaluate, dataset_rows=dataset_rows)
 
 
 def compute(trials) -> dict:

@@ -206,6 +206,9 @@ SOURCES = {
 # ----------------------------------------------------------------------------- finding and downloading
 
 
+# The small real sample shipped with rnnsweep (rnnsweep/sample/make_sample.py cut it): dataset.sample=True.
+SAMPLE_DIR = Path(__file__).parent / "sample"
+SAMPLE_FILES = {"imdb_reviews": "imdb_3000.csv.gz", "glove50": "glove.6B.50d.sample.txt.gz"}
 DOWNLOAD_TIMEOUT = 60  # seconds without a byte before a download gives up
 
 
@@ -221,9 +224,15 @@ def offline() -> bool:
     return os.environ.get(OFFLINE_ENV, "").lower() in ("1", "true", "yes")
 
 
-def locate(name: str, path=None, download=True) -> Path:
-    """The file of source ``name``: explicit path → data dir → download → one-line error."""
+def locate(name: str, path=None, download=True, sample=False) -> Path:
+    """The file of source ``name``: explicit path → data dir → download → one-line error; with
+    ``sample``, the sample shipped with rnnsweep."""
     src = SOURCES[name]
+    if sample:
+        if name not in SAMPLE_FILES:
+            raise DataNotFound(f"{src.what}: not in the sample shipped with rnnsweep (IMDB reviews and GloVe 50d "
+                               f"only); put the files in {data_dir()} or set {DATA_ENV}")
+        return SAMPLE_DIR / SAMPLE_FILES[name]
     if path is not None:
         p = Path(path).expanduser()
         if not p.exists():

@@ -13,8 +13,8 @@ import os
 import sys
 
 from . import cost, results
-from .cluster import COMPACT_AT, GPUS_ENV, _prepare, code_version, run_ray
-from .progress import _fmt, trial_line
+from .cluster import COMPACT_AT, GPUS_ENV, Options, code_version, prepare_dataset, run_ray
+from .progress import fmt, trial_line
 from .sweep import Grid, SweepError, expand, non_default, select, select_studies, studies_of
 
 SMOKE = {"epochs": 2, "limit_train": 512, "limit_test": 512}
@@ -142,7 +142,8 @@ def slots(args) -> tuple[int, str]:
     """How many trials the cluster it would run on runs at once, and which cluster that is."""
     from .cluster import gpus_wanted, ray_address
 
-    address = ray_address(args)
+    opts = Options.of(args)
+    address = ray_address(opts)
     if address == "local":
         cpus = os.cpu_count() or 1
         return max(1, int(cpus // args.cpus_per_trial)), f"local Ray here: {cpus} CPUs"
@@ -153,7 +154,7 @@ def slots(args) -> tuple[int, str]:
         res = ray.cluster_resources()
     finally:
         ray.shutdown()
-    gpus = gpus_wanted(args, res)  # as the run would: --gpus-per-trial, $RNNSWEEP_GPUS_PER_TRIAL, else 1 on GPUs
+    gpus = gpus_wanted(opts, res)  # as the run would: --gpus-per-trial, $RNNSWEEP_GPUS_PER_TRIAL, else 1 on GPUs
     n = res.get("GPU", 0) // gpus if gpus else res.get("CPU", 1) // args.cpus_per_trial
     return max(1, int(n)), f"the cluster at {address}: {res.get('CPU', 0):g} CPUs, {res.get('GPU', 0):g} GPUs"
 
@@ -179,8 +180,18 @@ def calibrate(todo: list[dict], rates: dict) -> dict:
         if key in rates or key in found:
             continue
         print(f"calibrating {t['name']} (a short run here) ...", flush=True)
-        found[key] = cost.calibrate(t, _prepare(t))
+        found[key] = calibrate_model(t, prepare_dataset(t))
     return found
+
+
+def calibrate_model(trial: dict, prepared, samples: int = 1024, epochs: int = 3) -> dict:
+    """The rate of ``trial``'s model from a short run of it here (``samples`` rows, ``epochs`` epochs)."""
+    from .trial import run_trial
+
+    r = run_trial(cost.short_run(trial, len(prepared.x_test), samples, epochs), prepared)
+    if r["status"] != "ok":
+        raise ValueError(f"calibration of {trial['name']}: {r['error']}")
+    return cost.rate_of_run(r, len(prepared.x_test), len(prepared.x_train))
 
 
 def describe(t: dict) -> str:
@@ -196,7 +207,7 @@ def describe(t: dict) -> str:
 def run_local(trial: dict):
     """One trial in this process, no Ray: for debugging a configuration."""
     print(f"preparing dataset for {trial['name']} ...", flush=True)
-    prepared = _prepare(trial)
+    prepared = prepare_dataset(trial)
     print(f"  {len(prepared.x_train)} train / {len(prepared.x_test)} test rows, vocab {prepared.vocab_size}"
           + (f", GloVe {prepared.meta['config']['glove_dim']}d coverage {prepared.meta['glove_coverage']:.1%}"
              if prepared.embedding is not None else ""), flush=True)
@@ -205,8 +216,8 @@ def run_local(trial: dict):
     r = run_trial(trial, prepared, cpus=os.cpu_count(), verbose=2)
     r["code_version"] = code_version()
     for e in r["history"]:
-        print(f"  epoch {e['epoch']}: {e['seconds']:.1f} s  loss {_fmt(e['loss'], '.4f')}  "
-              f"acc {_fmt(e['accuracy'])}  val_acc {_fmt(e['val_accuracy'])}  val_auc {_fmt(e['val_auc'])}")
+        print(f"  epoch {e['epoch']}: {e['seconds']:.1f} s  loss {fmt(e['loss'], '.4f')}  "
+              f"acc {fmt(e['accuracy'])}  val_acc {fmt(e['val_accuracy'])}  val_auc {fmt(e['val_auc'])}")
     print(trial_line(r))
     if r["status"] == "failed":
         print(r.get("traceback", ""), file=sys.stderr)
@@ -220,6 +231,31 @@ def _check_tensorboard(uri: str, name: str):
         sys.exit("error: --tensorboard needs TensorBoard: pip install 'rnnsweep[tensorboard]' (or tensorboard)")
     if results.local_folder(uri, name) is None:
         sys.exit(f"error: --tensorboard writes logs to a local folder; --results {uri} is remote")
+
+
+def on_sample(trials: list[dict]) -> list[dict]:
+    """``--smoke`` without the full IMDB reviews or GloVe files here: their trials run on the sample
+    shipped with rnnsweep (``dataset.sample``, so their ids differ from runs on the full data), and
+    one line says so."""
+    from . import data
+    from .sweep import config_id, trial_id
+
+    def missing(ds):
+        glove = ds.get("embedding") == "glove" and not (data.available("glove50") or data.available("glove100"))
+        return ds.get("source") == "imdb_reviews" and not ds.get("path") and (glove or not data.available(
+            "imdb_reviews"))
+
+    moved = [t for t in trials if missing(t["dataset"])]
+    for t in moved:
+        t["dataset"] = {**t["dataset"], "sample": True, **({"glove_dim": 50} if t["dataset"].get("embedding") ==
+                                                            "glove" else {})}
+        body = {s: t[s] for s in ("dataset", "model", "training")}
+        t["trial_id"], t["config_id"] = trial_id(body), config_id(body)
+    if moved:
+        print(f"--smoke: the IMDB reviews or GloVe vectors are not in {data.data_dir()}: {len(moved)} trials run on "
+              f"the 3,000-review sample shipped with rnnsweep ({data.SAMPLE_DIR}); put the full files there "
+              f"(or set {data.DATA_ENV}) for the real data", flush=True)
+    return trials
 
 
 def compact(uri: str, name: str) -> int:
@@ -249,6 +285,8 @@ def main(spec: dict, argv=None) -> dict:
     except SweepError as e:
         sys.exit(f"error: {e}")
     name = spec["name"]
+    if args.smoke:
+        trials = on_sample(trials)
     if args.trial:
         chosen = select(trials, args.trial)
         if len(chosen) != 1:
@@ -279,6 +317,6 @@ def main(spec: dict, argv=None) -> dict:
         results.check_writable(args.results, name)
         if args.tensorboard:
             _check_tensorboard(args.results, name)
-        return run_ray(spec, trials, todo, args, b, where, meta)
+        return run_ray(spec, trials, todo, Options.of(args), b, meta)
     except results.ResultsError as e:
         sys.exit(f"error: {e}")

@@ -15,7 +15,7 @@ LINESTYLES = ["-", "--", ":", "-."]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X"]
 ARCH_COLORS = {"GRU": "#1f77b4", "LSTM": "#ff7f0e", "SimpleRNN": "#2ca02c", "bag": "#7f7f7f"}
 
-def _plt():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -26,7 +26,7 @@ def _plt():
     return plt
 
 
-def _color(arch, shade=1.0):
+def arch_color(arch, shade=1.0):
     """The architecture's colour, lighter for smaller ``shade`` (0..1): one hue per arch."""
     import matplotlib.colors as mc
 
@@ -45,7 +45,7 @@ def _epoch_axis(ax):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
-def _legend_outside(ax, **kw):
+def legend_outside(ax, **kw):
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, frameon=False, **kw)
 
 
@@ -61,7 +61,7 @@ class Figures:
     def save(self, fig, name: str, caption: str):
         path = os.path.join(self.out, name)
         fig.savefig(path, bbox_inches="tight")
-        _plt().close(fig)
+        pyplot().close(fig)
         self.written.append((name, caption))
 
     def skip(self, what: str, why: str):
@@ -77,16 +77,16 @@ def _epoch_frame(trials, epochs):
 
 
 def fig_val_accuracy_all(e, figs):
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(9, 5))
     units = sorted(e["units"].unique())
     styles = dict(zip(sorted(e["batch_size"].unique()), LINESTYLES * 4))
     for (name, arch, u, bs), g in e.groupby(["config_name", "arch", "units", "batch_size"]):
         shade = (units.index(u) + 1) / len(units)
-        ax.plot(g["epoch"], g["val_accuracy"], styles[bs], color=_color(arch, shade), marker="o", ms=3, label=name)
+        ax.plot(g["epoch"], g["val_accuracy"], styles[bs], color=arch_color(arch, shade), marker="o", ms=3, label=name)
     ax.set(title="Validation accuracy per epoch, every model", xlabel="epoch", ylabel="validation accuracy")
     _epoch_axis(ax)
-    _legend_outside(ax, ncol=1 if e["config_name"].nunique() <= 20 else 2)
+    legend_outside(ax, ncol=1 if e["config_name"].nunique() <= 20 else 2)
     figs.save(fig, "val_accuracy_all.png", "Validation accuracy per epoch for every model (colour: architecture, "
               "darker = wider; line style: batch size).")
 
@@ -101,7 +101,7 @@ def _lines(e):
 
 
 def fig_per_width(e, figs):
-    plt = _plt()
+    plt = pyplot()
     archs = sorted(e["arch"].unique())
     for u in sorted(e["units"].unique()):
         sub = e[e["units"] == u]
@@ -113,11 +113,11 @@ def fig_per_width(e, figs):
                 lines = _lines(sub[sub["arch"] == arch])
                 for k, (g, lab) in enumerate(lines):
                     ax.plot(g["epoch"], g[metric], LINESTYLES[k % 4], marker=MARKERS[k % len(MARKERS)], ms=4,
-                            color=_color(arch, (k + 1) / len(lines)), label=lab)
+                            color=arch_color(arch, (k + 1) / len(lines)), label=lab)
                 ax.set(title=f"{arch}-{u}: {label.split(' (')[0]}", xlabel="epoch", ylabel=label)
                 _epoch_axis(ax)
                 if j == 1 and ax.lines:  # one legend per row, beside the right panel
-                    _legend_outside(ax)
+                    legend_outside(ax)
         fig.suptitle(f"Width {u} units: validation curves by batch size", y=1.0)
         fig.tight_layout()
         figs.save(fig, f"width_{u}_val_curves.png", f"Width {u}: validation loss and accuracy per epoch for each "
@@ -125,26 +125,26 @@ def fig_per_width(e, figs):
 
 
 def fig_overfitting(e, figs):
-    plt = _plt()
+    plt = pyplot()
     arch = "GRU" if (e["arch"] == "GRU").any() else sorted(e["arch"].unique())[0]
     widest = e[e["arch"] == arch]["units"].max()
     sub = e[(e["arch"] == arch) & (e["units"] == widest)]
     fig, ax = plt.subplots(figsize=(8, 4.5))
     lines = _lines(sub)
     for k, (g, lab) in enumerate(lines):
-        c = _color(arch, (k + 1) / len(lines))
+        c = arch_color(arch, (k + 1) / len(lines))
         ax.plot(g["epoch"], g["loss"], "-", marker="o", ms=3, color=c, label=f"{lab}: training")
         ax.plot(g["epoch"], g["val_loss"], "--", marker="s", ms=3, color=c, label=f"{lab}: validation")
     ax.set(title=f"Overfitting check, widest {arch} ({arch}-{widest}): training vs validation loss",
            xlabel="epoch", ylabel="loss (binary cross-entropy)")
     _epoch_axis(ax)
-    _legend_outside(ax)
+    legend_outside(ax)
     figs.save(fig, "overfitting_widest_gru.png", f"Training (solid) vs validation (dashed) loss of the widest {arch}: "
               "a widening gap is overfitting.")
 
 
 def fig_best_batch_size(ok, figs):
-    plt = _plt()
+    plt = pyplot()
     best = (ok.groupby(["arch", "units", "batch_size"], as_index=False)["test_accuracy"].mean()
             .sort_values("test_accuracy", ascending=False).drop_duplicates(["arch", "units"]))
     archs, units = sorted(best["arch"].unique()), sorted(best["units"].unique())
@@ -156,7 +156,7 @@ def fig_best_batch_size(ok, figs):
             if r.empty:
                 continue
             x, y = j + (i - (len(archs) - 1) / 2) * width, r["test_accuracy"].iloc[0]
-            ax.bar(x, y, width * 0.9, color=_color(arch), label=arch if j == 0 else None)
+            ax.bar(x, y, width * 0.9, color=arch_color(arch), label=arch if j == 0 else None)
             ax.annotate(f"bs {r['batch_size'].iloc[0]}", (x, y), ha="center", va="bottom", fontsize=8,
                         xytext=(0, 2), textcoords="offset points")
     ax.set_xticks(range(len(units)), [f"{u} units" for u in units])
@@ -164,13 +164,13 @@ def fig_best_batch_size(ok, figs):
     ax.set_ylim(max(0, lo - 0.05), min(1.0, best["test_accuracy"].max() + 0.05))
     ax.set(title="Best batch size for each width (label: the batch size)", xlabel="recurrent units",
            ylabel="test accuracy of the best batch size")
-    _legend_outside(ax)
+    legend_outside(ax)
     figs.save(fig, "best_batch_size_per_width.png", "For each width and architecture, the test accuracy of its best "
               "batch size.")
 
 
 def fig_heatmaps(ok, figs, others):
-    plt = _plt()
+    plt = pyplot()
     archs = sorted(ok["arch"].unique())
     grid = ok.groupby(["arch", "units", "batch_size"])["test_accuracy"].mean()
     units, bss = sorted(ok["units"].unique()), sorted(ok["batch_size"].unique())
@@ -211,11 +211,11 @@ def pareto_front(x, y) -> np.ndarray:
 
 def _scatter_by_arch(ax, ok, xcol):
     for arch, g in ok.groupby("arch"):
-        ax.scatter(g[xcol], g["test_accuracy"], color=_color(arch), label=arch, s=28, edgecolor="white", lw=0.5)
+        ax.scatter(g[xcol], g["test_accuracy"], color=arch_color(arch), label=arch, s=28, edgecolor="white", lw=0.5)
 
 
 def fig_accuracy_vs_time(ok, figs):
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 5))
     _scatter_by_arch(ax, ok, "fit_minutes")
     x, y = ok["fit_minutes"].to_numpy(float), ok["test_accuracy"].to_numpy(float)
@@ -226,19 +226,19 @@ def fig_accuracy_vs_time(ok, figs):
         ax.annotate(ok["name"].iloc[i], (x[i], y[i]), xytext=(4, -10), textcoords="offset points", fontsize=7)
     ax.set(title="Test accuracy vs training time (circled: Pareto front)", xlabel="training time (minutes)",
            ylabel="test accuracy")
-    _legend_outside(ax)
+    legend_outside(ax)
     figs.save(fig, "accuracy_vs_minutes.png", "One point per trial; the circled points are the Pareto front: no other "
               "trial is both faster and more accurate.")
 
 
 def fig_accuracy_vs_params(ok, figs):
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 5))
     _scatter_by_arch(ax, ok, "trainable_params")
     ax.set_xscale("log")
     ax.set(title="Test accuracy vs trainable parameters", xlabel="trainable parameters (log scale)",
            ylabel="test accuracy")
-    _legend_outside(ax)
+    legend_outside(ax)
     figs.save(fig, "accuracy_vs_params.png", "Test accuracy against model size (frozen embedding not counted).")
 
 

@@ -10,21 +10,15 @@ import posixpath
 import shutil
 import tempfile
 
-import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from .results import EPOCH_SCHEMA, TRIAL_SCHEMA, _atomic_write, epoch_rows, filesystem, trial_row
+from .results import filesystem, write_trial
 
 def write_epochs(uri: str, sweep: str, result: dict, budget: dict | None = None):
     """A running trial's epochs so far, and its trial row with status ``running``: a report drawn
     during the sweep shows its curves; a rerun treats it as not done. Its final rows replace both."""
-    fs, base = filesystem(uri)
-    tid = result["trial_id"]
-    epochs = pa.Table.from_pylist(epoch_rows(result), schema=EPOCH_SCHEMA)
-    trial = pa.Table.from_pylist([trial_row({**result, "status": "running"}, budget)], schema=TRIAL_SCHEMA)
-    _atomic_write(fs, posixpath.join(base, sweep, "epochs", f"{tid}.parquet"), lambda o: pq.write_table(epochs, o))
-    _atomic_write(fs, posixpath.join(base, sweep, "trials", f"{tid}.parquet"), lambda o: pq.write_table(trial, o))
+    write_trial(uri, sweep, {**result, "status": "running"}, budget)
 
 
 def read_epochs(uri: str, sweep: str, trial_id: str) -> list[dict]:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import sys
 
 
-def _fmt(x, spec=".3f"):
+def fmt(x, spec=".3f"):
     return "—" if x is None else format(x, spec)
 
 
 def trial_line(r: dict) -> str:
     h = r.get("history") or []
     val = max((e["val_accuracy"] for e in h if e.get("val_accuracy") is not None), default=None)
-    line = (f"{r['name']:<34} {r['status']:<8} val_acc {_fmt(val)}  test_acc {_fmt(r.get('test_accuracy'))}  "
-            f"test_auc {_fmt(r.get('test_auc'))}  {r.get('seconds', 0) / 60:.1f} min")
+    line = (f"{r['name']:<34} {r['status']:<8} val_acc {fmt(val)}  test_acc {fmt(r.get('test_accuracy'))}  "
+            f"test_auc {fmt(r.get('test_auc'))}  {r.get('seconds', 0) / 60:.1f} min")
     return line + (f"  ({r['error']})" if r.get("error") else "")
 
 

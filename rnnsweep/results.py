@@ -165,8 +165,9 @@ def _atomic_write(fs, path: str, write):
 
 
 def write_trial(uri: str, sweep: str, result: dict, budget: dict | None = None):
-    """Write one finished trial: its epoch rows first, then its trial row (the trial row is what
-    marks the trial done, so a crash in between just reruns it)."""
+    """Write one trial: its epoch rows first, then its trial row (the trial row is what marks the
+    trial done, so a crash in between just reruns it). A running trial writes itself here too,
+    with status ``running`` and its epochs so far (``live.write_epochs``)."""
     fs, base = filesystem(uri)
     tid = result["trial_id"]
     epochs = pa.Table.from_pylist(epoch_rows(result), schema=EPOCH_SCHEMA)

@@ -85,6 +85,8 @@ DATASET = {
     "source": S("imdb_reviews", str, "raw data: IMDB 50k reviews, Keras's IMDB encoding, NLTK names, Amazon food",
                 choices=("imdb_reviews", "keras_imdb", "names", "amazon_food")),
     "path": S(None, str, "explicit source file or folder (else the data dir, see data.py)", none=True),
+    "sample": S(False, bool, "the small real sample shipped with rnnsweep (3,000 IMDB reviews, GloVe 50d rows of "
+                "their words): what --smoke runs on when the full files are not in the data dir"),
     "clean": S("none", str, "seed000: seed 000's regex cleaning", choices=("seed000", "none")),
     "num_words": S(None, int, "Tokenizer(num_words=...): keep indices < num_words", none=True, **POSITIVE),
     "oov_token": S(None, str, "Tokenizer(oov_token=...): index 1 when set", none=True),

@@ -211,6 +211,8 @@ def _keras_imdb_files(cfg) -> dict:
     """Keras's own ``imdb.npz`` when it is here or can be downloaded; offline without it, the same
     encoding rebuilt from the aclImdb reviews. Either way the word index (for GloVe rows)."""
     p = cfg["path"]
+    if cfg["sample"]:
+        data.locate("imdb_npz", sample=True)  # one line: the sample has no Keras IMDB encoding
     if p is None or str(p).endswith(".npz"):
         try:
             return {"npz": data.locate("imdb_npz", p), "word_index": data.locate("imdb_word_index")}
@@ -245,10 +247,12 @@ def _keras_imdb(cfg, files):
 
 # dataset.source → (the raw files it reads, resolved before the cache lookup; how they become sequences)
 SOURCES = {
-    "imdb_reviews": (lambda cfg: {"reviews": data.locate("imdb_reviews", cfg["path"])}, _imdb_reviews),
+    "imdb_reviews": (lambda cfg: {"reviews": data.locate("imdb_reviews", cfg["path"], sample=cfg["sample"])},
+                     _imdb_reviews),
     "keras_imdb": (_keras_imdb_files, _keras_imdb),
-    "names": (lambda cfg: {"names": data.locate("names", cfg["path"])}, _names),
-    "amazon_food": (lambda cfg: {"reviews": data.locate("amazon_food", cfg["path"])}, _amazon_food),
+    "names": (lambda cfg: {"names": data.locate("names", cfg["path"], sample=cfg["sample"])}, _names),
+    "amazon_food": (lambda cfg: {"reviews": data.locate("amazon_food", cfg["path"], sample=cfg["sample"])},
+                    _amazon_food),
 }
 
 # ----------------------------------------------------------------------------- prepare
@@ -258,7 +262,8 @@ def resolve_dataset(config: dict) -> dict:
     """Defaults filled in and ``glove_dim='auto'`` decided (100 when present, else 50)."""
     cfg = {**settings.defaults("dataset"), **config}
     if cfg["embedding"] == "glove" and cfg["glove_dim"] == "auto":
-        cfg["glove_dim"] = 100 if data.available("glove100") or not data.available("glove50") else 50
+        cfg["glove_dim"] = 50 if cfg["sample"] else 100 if data.available("glove100") or not data.available(
+            "glove50") else 50
     return cfg
 
 
@@ -267,7 +272,7 @@ def prepare(config: dict, use_cache=True) -> Prepared:
     files_of, encode = SOURCES[cfg["source"]]
     files = files_of(cfg)
     if cfg["embedding"] == "glove":
-        files["glove"] = data.locate(f"glove{cfg['glove_dim']}")
+        files["glove"] = data.locate(f"glove{cfg['glove_dim']}", sample=cfg["sample"])
     fp = cache.fingerprint({**cfg, "path": None}, files)
     if use_cache and (hit := cache.load(fp)):
         return hit

@@ -137,6 +137,35 @@ def split_validation(x, y, validation_split):
     return (x[:at], y[:at]), (x[at:], y[at:])
 
 
+def shared_batches(x, y, batch_size: int, shuffle: bool):
+    """Batches of ``(x, y)`` for ``fit``/``evaluate`` gathered from the arrays as they are, in exactly
+    the order Keras's own array adapter would give them. Keras copies arrays it is given into
+    TensorFlow tensors (a copy of the whole dataset per worker, though the object store's arrays
+    are shared read-only memory); here Keras's adapter shuffles and batches only the row numbers
+    (``np.arange``: the same shuffle op, so the same order) and each batch is gathered from the
+    shared arrays when it is needed. TensorFlow backend only (elsewhere ``None``: pass the arrays)."""
+    if keras_backend() != "tensorflow":
+        return None
+    import numpy as np
+    import tensorflow as tf
+    from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
+
+    order = ArrayDataAdapter(np.arange(len(x)), batch_size=batch_size, shuffle=shuffle).get_tf_dataset()
+    types = (tf.as_dtype(x.dtype), tf.as_dtype(y.dtype))
+
+    def gather(i):
+        return x[i], y[i]  # only this batch is copied
+
+    def batch(i):
+        bx, by = tf.numpy_function(gather, [i], types, stateful=False)
+        bx.set_shape((None, *x.shape[1:]))
+        by.set_shape((None, *y.shape[1:]))
+        return bx, by
+
+    n = -(-len(x) // batch_size)
+    return order.map(batch).apply(tf.data.experimental.assert_cardinality(n)).prefetch(2)
+
+
 def _fit(model, train, val, training, result, verbose, on_epoch=None, backup_dir=None, earlier=(), on_backup=None,
          tensorboard_dir=None):
     """``model.fit`` with the divergence stop, the epoch log, optional early stopping, and with
@@ -161,8 +190,13 @@ def _fit(model, train, val, training, result, verbose, on_epoch=None, backup_dir
             monitor=training["early_stopping_monitor"], patience=training["early_stopping"],
             restore_best_weights=True))
     t0 = time.perf_counter()
-    model.fit(*train, validation_data=val, batch_size=training["batch_size"], epochs=training["epochs"],
-              callbacks=callbacks, verbose=verbose)
+    batches = shared_batches(*train, training["batch_size"], shuffle=True)
+    if batches is None:  # another backend: Keras's own adapter
+        model.fit(*train, validation_data=val, batch_size=training["batch_size"], epochs=training["epochs"],
+                  callbacks=callbacks, verbose=verbose)
+    else:
+        model.fit(batches, epochs=training["epochs"], callbacks=callbacks, verbose=verbose, shuffle=False,
+                  validation_data=shared_batches(*val, training["batch_size"], shuffle=False) if val else None)
     result["fit_seconds"] = time.perf_counter() - t0
     resumed = log.rows[0]["epoch"] - 1 if log.rows else (getattr(model, "_initial_epoch", 0) or 0)
     result["history"] = [r for r in earlier if r["epoch"] <= resumed] + log.rows
@@ -179,8 +213,10 @@ def _fit(model, train, val, training, result, verbose, on_epoch=None, backup_dir
 def _evaluate(model, prepared, training, result):
     n_test = min(len(prepared.x_test), training["limit_test"] or len(prepared.x_test))
     t0 = time.perf_counter()
-    scores = model.evaluate(prepared.x_test[:n_test], prepared.y_test[:n_test],
-                            batch_size=max(256, training["batch_size"]), verbose=0, return_dict=True)
+    x, y, size = prepared.x_test[:n_test], prepared.y_test[:n_test], max(256, training["batch_size"])
+    batches = shared_batches(x, y, size, shuffle=False)
+    scores = (model.evaluate(x, y, batch_size=size, verbose=0, return_dict=True) if batches is None else
+              model.evaluate(batches, verbose=0, return_dict=True))
     result["evaluate_seconds"] = time.perf_counter() - t0
     for m in METRICS:
         result[f"test_{m}"] = _finite(scores[m])

@@ -8,7 +8,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from .figures import LINESTYLES, MARKERS, Figures, _color, _legend_outside, _plt
+from . import settings
+from .figures import LINESTYLES, MARKERS, Figures, arch_color, legend_outside, pyplot
 from .tables import ci95, has_repeats, prepare_trials, varying
 
 NUMERIC = {"maxlen": "sequence length (tokens)", "units": "hidden units", "embedding_dim": "embedding width"}
@@ -33,7 +34,7 @@ def _errorbars(stats):
 def fig_study(ok, x, keys, figs, label, fname=None):
     """Test accuracy vs one studied setting: a line per architecture (and per other varied
     setting), mean over seed repeats with 95 % CI error bars when there are repeats."""
-    plt = _plt()
+    plt = pyplot()
     others = [k for k in keys if k not in (x, "arch")]
     fig, ax = plt.subplots(figsize=(8, 5))
     groups = list(ok.groupby(["arch"] + others, dropna=False))
@@ -45,25 +46,25 @@ def fig_study(ok, x, keys, figs, label, fname=None):
         within = [m for m, (k, _) in enumerate(groups) if (k if isinstance(k, tuple) else (k,))[0] == key[0]]
         k = within.index(n)
         ax.errorbar(xs, mean, yerr=err, marker=MARKERS[k % len(MARKERS)], ls=LINESTYLES[k % 4], capsize=3, ms=4,
-                    color=_color(key[0], 1 - 0.5 * k / max(1, len(within))), label=name)
+                    color=arch_color(key[0], 1 - 0.5 * k / max(1, len(within))), label=name)
     ax.set(title=f"Test accuracy vs {label}" + (" (error bars: 95 % CI over seeds)" if has_repeats(ok) else ""),
            xlabel=label, ylabel="test accuracy")
     if ok[x].max() / max(ok[x].min(), 1) >= 8:
         ax.set_xscale("log", base=2)
     ax.set_xticks(sorted(ok[x].unique()), [str(v) for v in sorted(ok[x].unique())])
-    _legend_outside(ax)
+    legend_outside(ax)
     figs.save(fig, f"{fname or 'accuracy_vs_' + x}.png", f"Study view: test accuracy against {label}.")
 
 
 def fig_time_per_arch(ok, figs):
-    plt = _plt()
+    plt = pyplot()
     archs = sorted(ok["arch"].unique())
     stats = [ci95(ok[ok["arch"] == a]["seconds_per_epoch"]) for a in archs]
     fig, ax = plt.subplots(figsize=(1.5 + 1.4 * len(archs), 4.5))
     means = [s[0] for s in stats]
     err = [[0 if math.isnan(s[2]) else s[0] - s[2] for s in stats],
            [0 if math.isnan(s[3]) else s[3] - s[0] for s in stats]]
-    ax.bar(archs, means, yerr=err, capsize=4, color=[_color(a) for a in archs])
+    ax.bar(archs, means, yerr=err, capsize=4, color=[arch_color(a) for a in archs])
     for i, s in enumerate(stats):
         top = s[0] if math.isnan(s[3]) else s[3]  # above the error bar
         ax.annotate(f"{s[0]:.1f} s\n(n={s[4]})", (i, top), ha="center", va="bottom", fontsize=8,
@@ -77,15 +78,17 @@ def fig_time_per_arch(ok, figs):
 
 def fig_architecture(ok, figs, study):
     """An architecture study: test accuracy and seconds per epoch of each architecture, side by side."""
-    plt = _plt()
-    archs = [a for a in ("SimpleRNN", "LSTM", "GRU", "bag") if a in set(ok["arch"])]
+    plt = pyplot()
+    # settings' order, then any architecture it does not know yet (never silently left out)
+    known = settings.MODEL["arch"].choices
+    archs = [a for a in known if a in set(ok["arch"])] + sorted(set(ok["arch"].dropna()) - set(known))
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
     for ax, (col, label) in zip(axes, (("test_accuracy", "test accuracy"), ("fit_seconds", "training time (s)"))):
         stats = [ci95(ok[ok["arch"] == a][col]) for a in archs]
         mean = np.array([s[0] for s in stats])
         lo = np.array([s[2] for s in stats])
         err = np.where(np.isnan(lo), 0, [mean - lo, np.array([s[3] for s in stats]) - mean])
-        ax.bar(archs, mean, yerr=err, capsize=4, color=[_color(a) for a in archs])
+        ax.bar(archs, mean, yerr=err, capsize=4, color=[arch_color(a) for a in archs])
         for i, s in enumerate(stats):
             ax.annotate(f"{s[0]:.3f}" if col == "test_accuracy" else f"{s[0]:.1f} s", (i, s[0]), ha="center",
                         va="bottom", fontsize=8, xytext=(12, 2), textcoords="offset points")
@@ -100,12 +103,12 @@ def fig_architecture(ok, figs, study):
 
 def fig_configs(ok, figs, name, title):
     """Named configurations side by side: test accuracy, mean ± 95 % CI over seeds."""
-    plt = _plt()
+    plt = pyplot()
     rows = [(cfg, g["arch"].iloc[0], ci95(g["test_accuracy"])) for cfg, g in ok.groupby("config_name", sort=False)]
     rows.sort(key=lambda r: -r[2][0])
     fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(rows)), 4.8))
     mean, err = _errorbars([r[2] for r in rows])
-    ax.bar(range(len(rows)), mean, yerr=err, capsize=4, color=[_color(r[1]) for r in rows])
+    ax.bar(range(len(rows)), mean, yerr=err, capsize=4, color=[arch_color(r[1]) for r in rows])
     for i, r in enumerate(rows):
         ax.annotate(f"{r[2][0]:.3f}\n(n={r[2][4]})", (i, r[2][0]), ha="center", va="bottom", fontsize=8,
                     xytext=(0, 12), textcoords="offset points")

@@ -56,7 +56,9 @@ def test_two_trials_in_one_worker_train_as_in_two_fresh_processes(four):
     spans = sorted(zip(trials["wait_seconds"], trials["wait_seconds"] + trials["seconds"]))
     assert all(nxt >= end - 0.2 for (_, end), (nxt, _) in zip(spans, spans[1:])), spans
     kept, fresh_worker = trials[trials["trial_in_worker"] > 1], trials[trials["trial_in_worker"] == 1]
-    assert kept["import_seconds"].max() < 1.0 < fresh_worker["import_seconds"].min()  # TF imported once per worker
+    # TF imported once per worker: a kept worker's "import" (clear_session) is shorter than a fresh one's
+    # import (compared, not timed against a number: this must hold on a loaded machine too).
+    assert kept["import_seconds"].max() < fresh_worker["import_seconds"].min()
     for _, t in trials.iterrows():
         fresh = json.loads(subprocess.run([sys.executable, "-c", FRESH, t["name"]], capture_output=True, text=True,
                                           check=True).stdout.strip().splitlines()[-1])

@@ -294,3 +294,19 @@ def test_seed000s_lstm_relu_that_blows_up_ends_diverged_and_the_sweep_goes_on(tm
     assert epochs[epochs["trial_id"] == bad["trial_id"]]["epoch"].tolist() == [1]  # its history so far
     good = trials[trials["status"] == "ok"].iloc[0]
     assert good["epochs_run"] == 3 and 0 <= good["test_accuracy"] <= 1
+
+
+def test_smoke_without_the_data_runs_on_the_sample_shipped_with_rnnsweep(tmp_path, monkeypatch, capsys):
+    """A fresh machine with no data and no network: README's smoke command runs, on the sample."""
+    sys.path.insert(0, str(ROOT / "sweeps"))
+    from imdb_grid import SWEEP as GRID
+
+    monkeypatch.setenv("RNNSWEEP_DATA", str(tmp_path / "nothing-here"))
+    out = str(tmp_path / "results")
+    s = main(GRID, ["--smoke", "--study", "grid", "--only", "GRU-32-bs64,LSTM-32-bs128", "--results", out] + LOCAL)
+    assert s["counts"]["ok"] == 2
+    said = capsys.readouterr().out
+    assert "--smoke: the IMDB reviews or GloVe vectors are not in" in said and "3,000-review sample" in said
+    trials = results.load(out, "imdb_grid")[0]
+    assert trials["sample"].all() and (trials["glove_dim_used"] == 50).all() and (trials["dataset_rows"] == 2400).all()
+    assert (trials["glove_coverage"] > 0.9).all() and trials["test_accuracy"].between(0, 1).all()
