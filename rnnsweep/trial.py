@@ -158,8 +158,10 @@ def shared_batches(x, y, batch_size: int, shuffle: bool):
 
     def batch(i):
         bx, by = tf.numpy_function(gather, [i], types, stateful=False)
-        bx.set_shape((None, *x.shape[1:]))
-        by.set_shape((None, *y.shape[1:]))
+        # The static shapes Keras's own tf.gather gives (a full batch's size is known when there is no
+        # partial batch): the training step is then traced, and computes, exactly as Keras's.
+        bx.set_shape(i.shape.concatenate(x.shape[1:]))
+        by.set_shape(i.shape.concatenate(y.shape[1:]))
         return bx, by
 
     n = -(-len(x) // batch_size)

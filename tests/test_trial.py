@@ -157,10 +157,13 @@ def test_a_worker_killed_while_writing_its_backup_resumes_from_the_one_before(pr
     assert r["resumed_from_epoch"] == 1 and [h["epoch"] for h in r["history"]] == [2, 3, 4]
 
 
-@pytest.mark.parametrize("arch", ["GRU", "LSTM"])
-def test_shared_batches_train_exactly_as_keras_own_arrays(prepared, arch):
-    """fit fed batch by batch from the (shared, read-only) arrays sees Keras's own batch order:
-    every epoch's losses, the weights and the evaluation are the same, bit for bit."""
+@pytest.mark.parametrize("arch,batch,extra", [("GRU", 32, {"dropout": 0.2}), ("LSTM", 32, {"dropout": 0.2}),
+                                              ("SimpleRNN", 16, {"optimizer": "sgd"})])
+def test_shared_batches_train_exactly_as_keras_own_arrays(prepared, arch, batch, extra):
+    """fit fed batch by batch from the (shared, read-only) arrays sees Keras's own batch order and
+    static batch shapes: every batch's loss, the weights and the evaluation are the same, bit for bit
+    (a batch size that divides the data gives Keras a static batch dimension; SimpleRNN + SGD at
+    batch 16 told that apart)."""
     import keras
 
     from rnnsweep.models import build_model
@@ -169,21 +172,23 @@ def test_shared_batches_train_exactly_as_keras_own_arrays(prepared, arch):
     x, y = prepared.x_train.copy(), prepared.y_train.copy()
     x.flags.writeable = y.flags.writeable = False  # as the object store hands them over
     (xt, yt), val = split_validation_for_test(x, y)
-    spec = {**MODEL, "arch": arch, "dropout": 0.2}
+    spec = {**MODEL, "arch": arch, **extra}
     runs = []
     for shared in (False, True):
         keras.utils.set_random_seed(5)
         m = build_model(spec, prepared.vocab_size, x.shape[1], prepared.embedding)
+        losses = []
+        each = keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: losses.append(float(logs["loss"])))
         if shared:
-            h = m.fit(shared_batches(xt, yt, 32, shuffle=True), epochs=3, verbose=0,
-                      validation_data=shared_batches(*val, 32, shuffle=False))
+            h = m.fit(shared_batches(xt, yt, batch, shuffle=True), epochs=3, verbose=0, shuffle=False,
+                      validation_data=shared_batches(*val, batch, shuffle=False), callbacks=[each])
             score = m.evaluate(shared_batches(prepared.x_test, prepared.y_test, 256, shuffle=False), verbose=0)
         else:
-            h = m.fit(xt, yt, batch_size=32, epochs=3, verbose=0, validation_data=val)
+            h = m.fit(xt, yt, batch_size=batch, epochs=3, verbose=0, validation_data=val, callbacks=[each])
             score = m.evaluate(prepared.x_test, prepared.y_test, batch_size=256, verbose=0)
-        runs.append((h.history, [w.copy() for w in m.get_weights()], score))
-    (h0, w0, s0), (h1, w1, s1) = runs
-    assert h0 == h1 and s0 == s1
+        runs.append((h.history, losses, [w.copy() for w in m.get_weights()], score))
+    (h0, l0, w0, s0), (h1, l1, w1, s1) = runs
+    assert h0 == h1 and l0 == l1 and s0 == s1
     assert all(np.array_equal(a, b) for a, b in zip(w0, w1))
 
 
