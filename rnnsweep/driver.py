@@ -45,6 +45,9 @@ def parse_args(argv=None):
     p.add_argument("--calibrate", action="store_true",
                    help="with --dry-run: time each model no earlier trial has timed with a short run here")
     p.add_argument("--rerun-failed", action="store_true", help="run failed trials again")
+    p.add_argument("--rerun-other-versions", action="store_true",
+                   help="run again the finished trials whose rows another code version made (or none recorded), "
+                        "so that a study's rows all come from this one")
     p.add_argument("--compact", action="store_true",
                    help="rewrite the finished trials' files as one file per table (results.compact) and exit; "
                         f"a run does it by itself when a table has {COMPACT_AT} files or more")
@@ -258,6 +261,20 @@ def on_sample(trials: list[dict]) -> list[dict]:
     return trials
 
 
+def other_versions(finished: list[dict], made_by: dict) -> list[dict]:
+    """``--rerun-other-versions``: the finished trials another code version made, said in one line
+    (from a dirty checkout they are all of them, with a warning: "+dirty" names no one version)."""
+    now = code_version()
+    if now.endswith("+dirty)"):
+        print(f"warning: {now} has uncommitted changes: the rows it writes cannot say which code made them",
+              flush=True)
+    again = [t for t in finished if made_by.get(t["trial_id"]) != now]
+    if again:
+        print(f"--rerun-other-versions: {len(again)} finished trials were made by other code than {now}; "
+              "they run again and their rows are replaced", flush=True)
+    return again
+
+
 def compact(uri: str, name: str) -> int:
     """``--compact``: under the sweep's lease (never while a driver runs it)."""
     from . import lease
@@ -305,6 +322,8 @@ def main(spec: dict, argv=None) -> dict:
         meta = results.read_json(args.results, name, "sweep.json") or {}
         skip = {"ok", "diverged"} | (set() if args.rerun_failed else {"failed"})
         todo = [t for t in chosen if have.get(t["trial_id"]) not in skip]
+        if args.rerun_other_versions:
+            todo += other_versions([t for t in chosen if t not in todo], results.versions(args.results, name))
         where = f"{args.results.rstrip('/')}/{name}"
         print(f"{name}: {len(chosen)} trials, {len(chosen) - len(todo)} already in {where}, {len(todo)} to run"
               + (f"  (budget: {b})" if b else ""), flush=True)

@@ -360,6 +360,12 @@ def done(uri: str, sweep: str) -> dict:
     return dict(zip(t.column("trial_id").to_pylist(), t.column("status").to_pylist()))
 
 
+def versions(uri: str, sweep: str) -> dict:
+    """{trial_id: code_version} of every trial written (None where an older rnnsweep did not record it)."""
+    t = read_table(uri, sweep, "trials", REQUIRED_TRIAL, columns=(*REQUIRED_TRIAL, "code_version"))
+    return dict(zip(t.column("trial_id").to_pylist(), t.column("code_version").to_pylist()))
+
+
 def sweeps(uri: str) -> list[str]:
     """Names of the sweeps under a results root (folders that have a trials/ table)."""
     fs, base = filesystem(uri)

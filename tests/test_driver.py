@@ -63,6 +63,20 @@ def test_sweep_writes_resumes_reruns_failed_and_extends(tmp_path, capsys):
     trials, _ = results.load(out, "tiny")
     assert len(trials) == 5 and trials["trial_id"].is_unique
 
+    # A row another code version made: --rerun-other-versions runs exactly that trial again.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    old = ok["trial_id"].iloc[0]
+    f = tmp_path / "res" / "tiny" / "trials" / f"{old}.parquet"
+    t = pq.read_table(f)
+    pq.write_table(t.set_column(t.schema.get_field_index("code_version"), "code_version",
+                                pa.array(["rnnsweep 0.0.1 (0123abc)"])), f)
+    assert [t["name"] for t in main(wider, ["--results", out, "--dry-run"] + LOCAL)["todo"]] == ["LSTM-8-bs64"]
+    s = main(wider, ["--results", out, "--rerun-other-versions", "--only", "*-4-*"] + LOCAL)
+    assert [r["trial_id"] for r in s["results"]] == [old]
+    trials, _ = results.load(out, "tiny")
+    assert len(trials) == 5 and trials["code_version"].nunique() == 1
+
 
 def test_budget_overrides_are_recorded(tmp_path):
     out = str(tmp_path / "res")
