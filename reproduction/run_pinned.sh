@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The reproduction runs of issue 15, all from one pinned commit, so that each study's rows share one
+# code version however many sessions the runs take (a run cut mid-trial resumes from its epoch
+# backup; a finished trial is never run twice). Run it again with the same PIN to resume.
+#
+#   RNNSWEEP_DATA=../shared/data nohup bash reproduction/run_pinned.sh > reproduction/logs/pinned.log 2>&1 &
+#
+# The pinned commit is checked out beside this one (a git worktree) and put first on PYTHONPATH, so
+# the driver and its Ray workers import that code, not this checkout's (which may move on meanwhile);
+# results land in this checkout's reproduction/results/.
+set -uo pipefail
+PIN=${PIN:-864a19e}
+MAIN=$(cd "$(dirname "$0")/.." && pwd)
+WT=${WT:-/tmp/rnnsweep-pin-$PIN}
+[ -d "$WT" ] || git -C "$MAIN" worktree add --detach "$WT" "$PIN"
+export PYTHONPATH="$WT"
+export RNNSWEEP_OFFLINE=1
+RES="$MAIN/reproduction/results"
+STEPS=${STEPS:-"s004_tf2 s004_k3 s001_k3 s001_tf2 s000_grid"}
+run() { nice -n 10 python "$WT/sweeps/$1.py" --results "$RES" --address local --cpus-per-trial 1 \
+          --rerun-other-versions "${@:2}"; }
+TF2=(--set model.semantics=tf_keras2)
+S001=(--study sequence_length,hidden_size,architecture --seeds 1-6)
+for step in $STEPS; do
+  echo "== $(date -u +%FT%TZ) $step"
+  case $step in
+    s004_tf2) run imdb_stacked --seeds 1-3 "${TF2[@]}" ;;
+    s004_k3) run imdb_stacked --seeds 1-3 ;;
+    s001_k3) run imdb_grid "${S001[@]}" ;;
+    s001_tf2) run imdb_grid "${S001[@]}" "${TF2[@]}" ;;
+    s000_grid) run imdb_grid --study grid ;;
+  esac
+done
+echo "== $(date -u +%FT%TZ) done"
