@@ -5,15 +5,18 @@
 #
 #   RNNSWEEP_DATA=../shared/data nohup bash reproduction/run_pinned.sh > reproduction/logs/pinned.log 2>&1 &
 #
-# The pinned commit is checked out beside this one (a git worktree) and put first on PYTHONPATH, so
-# the driver and its Ray workers import that code, not this checkout's (which may move on meanwhile);
-# results land in this checkout's reproduction/results/.
+# The pinned commit is checked out beside this one (a git worktree), and the runs start in it with it
+# first on PYTHONPATH, so the driver and its Ray workers import that code, not this checkout's (which
+# may move on meanwhile). Starting in it matters: Ray puts the driver's working directory first on its
+# workers' sys.path (measured: a worker imported /work/main/rnnsweep despite PYTHONPATH when the
+# driver ran from /work/main). Results land in this checkout's reproduction/results/.
 set -uo pipefail
 PIN=${PIN:-864a19e}
 MAIN=$(cd "$(dirname "$0")/.." && pwd)
 WT=${WT:-/tmp/rnnsweep-pin-$PIN}
 [ -d "$WT" ] || git -C "$MAIN" worktree add --detach "$WT" "$PIN"
 export PYTHONPATH="$WT"
+cd "$WT" || exit 1
 export RNNSWEEP_OFFLINE=1
 RES="$MAIN/reproduction/results"
 STEPS=${STEPS:-"s004_tf2 s004_k3 s001_k3 s001_tf2 s000_grid"}
