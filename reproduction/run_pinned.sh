@@ -14,7 +14,7 @@ set -uo pipefail
 PIN=${PIN:-864a19e}
 MAIN=$(cd "$(dirname "$0")/.." && pwd)
 WT=${WT:-/tmp/rnnsweep-pin-$PIN}
-[ -d "$WT" ] || git -C "$MAIN" worktree add --detach "$WT" "$PIN"
+[ -d "$WT" ] || { git -C "$MAIN" worktree prune; git -C "$MAIN" worktree add --detach "$WT" "$PIN"; }
 export PYTHONPATH="$WT"
 cd "$WT" || exit 1
 export RNNSWEEP_OFFLINE=1
