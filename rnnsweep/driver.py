@@ -121,14 +121,18 @@ def dry_run(trials: list[dict], have: dict, todo=(), args=None, earlier=None):
     if args is not None and args.calibrate:
         rates.update(calibrate(todo, rates))
     projected = {t["trial_id"]: cost.project(t, rates.get(cost.timing_key(t))) for t in trials}
+    again = {t["trial_id"] for t in todo}
     for study in studies_of(trials) or [None]:
         group = [t for t in trials if study is None or study in (t.get("study") or "").split(",")]
         if study:
             print(f"study {study}: {len(group)} trials")
         for t in group:
+            status = have.get(t["trial_id"], "todo")
+            if status in ("ok", "diverged") and t["trial_id"] in again:
+                status = "rerun"  # --rerun-other-versions: finished, but by other code
             shared = f"  (also {t['study'].replace(study + ',', '').replace(',' + study, '')})" \
                 if study and "," in t["study"] else ""
-            print(f"  {t['trial_id']}  {t['name']:<34} {have.get(t['trial_id'], 'todo'):<8} "
+            print(f"  {t['trial_id']}  {t['name']:<34} {status:<8} "
                   f"{_duration(projected[t['trial_id']]):>8}  {describe(t)}{shared}")
     if args is not None and todo:
         print(projection([projected[t["trial_id"]] for t in todo], args))

@@ -72,6 +72,10 @@ def test_sweep_writes_resumes_reruns_failed_and_extends(tmp_path, capsys):
     pq.write_table(t.set_column(t.schema.get_field_index("code_version"), "code_version",
                                 pa.array(["rnnsweep 0.0.1 (0123abc)"])), f)
     assert [t["name"] for t in main(wider, ["--results", out, "--dry-run"] + LOCAL)["todo"]] == ["LSTM-8-bs64"]
+    capsys.readouterr()
+    s = main(wider, ["--results", out, "--dry-run", "--rerun-other-versions", "--only", "*-4-*"] + LOCAL)
+    assert [t["trial_id"] for t in s["todo"]] == [old]
+    assert [line.split()[2] for line in capsys.readouterr().out.splitlines() if line.strip().startswith(old)] == ["rerun"]
     s = main(wider, ["--results", out, "--rerun-other-versions", "--only", "*-4-*"] + LOCAL)
     assert [r["trial_id"] for r in s["results"]] == [old]
     trials, _ = results.load(out, "tiny")
