@@ -327,7 +327,9 @@ def main(spec: dict, argv=None) -> dict:
         skip = {"ok", "diverged"} | (set() if args.rerun_failed else {"failed"})
         todo = [t for t in chosen if have.get(t["trial_id"]) not in skip]
         if args.rerun_other_versions:
-            todo += other_versions([t for t in chosen if t not in todo], results.versions(args.results, name))
+            running = {t["trial_id"] for t in todo}  # by id: comparing trial dicts is quadratic at 10,000
+            todo += other_versions([t for t in chosen if t["trial_id"] not in running],
+                                   results.versions(args.results, name))
         where = f"{args.results.rstrip('/')}/{name}"
         print(f"{name}: {len(chosen)} trials, {len(chosen) - len(todo)} already in {where}, {len(todo)} to run"
               + (f"  (budget: {b})" if b else ""), flush=True)
