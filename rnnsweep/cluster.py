@@ -14,7 +14,7 @@ from collections import deque
 from dataclasses import dataclass, field, fields
 from typing import Callable
 
-from . import lease, results, text
+from . import lease, results, search, text
 from .progress import Progress
 from .sweep import stable_hash
 
@@ -121,6 +121,13 @@ def remote_trial(config: dict, prepared, cpus: float, gpus: float, gpu_memory_mb
             live["queue"].actor.put_nowait.remote((tid, config["name"], row["epoch"], row.get("val_accuracy")))
         except Exception as e:  # noqa: BLE001 - e.g. the driver's node is gone, or a store hiccup
             print(f"rnnsweep: epoch {row['epoch']} of {config['name']} not reported ({type(e).__name__})")
+        if live.get("search") is None or not config.get("prune"):
+            return False
+        try:  # the search's verdict, awaited: the driver runs no more trials than slots while it searches
+            return ray.get(live["search"].report.remote(config, row["epoch"], row.get(config["prune"]["metric"])))
+        except Exception as e:  # noqa: BLE001 - no verdict: the trial goes on
+            print(f"rnnsweep: epoch {row['epoch']} of {config['name']} not reported to the search ({type(e).__name__})")
+            return False
 
     r = run_trial(config, prepared, cpus=max(1, int(cpus)), gpu_memory_mb=gpu_memory_mb, on_epoch=on_epoch,
                   backup_dir=backup, earlier=earlier,
@@ -250,18 +257,24 @@ class InFlight:
     def top_up(self):
         while self.waiting and len(self.pending) < self.window:
             t = self.waiting.popleft()
-            self.pending[self.launch(t)] = t
+            if t is not None:  # a search whose space has nothing new left
+                self.pending[self.launch(t)] = t
         return self
 
 
 WINDOW = 256  # trials in flight at least: enough for an autoscaler to see the demand of a big cluster
 
 
+def slots(opts, gpus: float, resources: dict) -> int:
+    """How many trials the cluster runs at once."""
+    n = resources.get("GPU", 0) // gpus if gpus else resources.get("CPU", 1) // (opts.cpus_per_trial or 1)
+    return max(1, int(n))
+
+
 def window(opts, gpus: float, resources: dict) -> int:
     """Twice the trials the cluster runs at once (the next ones queued where a slot frees), at least
     ``WINDOW``."""
-    slots = resources.get("GPU", 0) // gpus if gpus else resources.get("CPU", 1) // (opts.cpus_per_trial or 1)
-    return max(WINDOW, 2 * int(slots))
+    return max(WINDOW, 2 * slots(opts, gpus, resources))
 
 
 def submit(todo, refs, opts, gpus, live, body=None, size=None) -> InFlight:
@@ -278,14 +291,17 @@ def submit(todo, refs, opts, gpus, live, body=None, size=None) -> InFlight:
     live = {**live, "submitted_at": time.time()}
 
     def launch(t):
+        if dataset_key(t) not in refs:  # a searched study that draws dataset settings
+            refs[dataset_key(t)] = ray.put(prepare_dataset(t))
         return task.options(num_cpus=opts.cpus_per_trial, num_gpus=gpus, name=t["name"]).remote(
             t, refs[dataset_key(t)], opts.cpus_per_trial, gpus, opts.gpu_memory_mb, live)
 
-    return InFlight(deque(todo), launch, size or len(todo) or 1).top_up()
+    waiting = todo if hasattr(todo, "popleft") else deque(todo)  # a search.Feed draws as slots free
+    return InFlight(waiting, launch, size or len(todo) or 1).top_up()
 
 
 def collect(flight: InFlight, opts, name: str, b: dict, progress: Progress,
-            heartbeat=lambda: None) -> tuple[list, dict]:
+            heartbeat=lambda: None, searcher=None) -> tuple[list, dict]:
     """Ray's ``ray.wait`` loop: write each result the moment it arrives; a task that died with
     its retries spent is written as ``failed``; a finished trial's slot goes to the next waiting
     one. Each second: the trials' epochs onto the bar, and ``heartbeat``."""
@@ -309,6 +325,8 @@ def collect(flight: InFlight, opts, name: str, b: dict, progress: Progress,
                          "status": "failed", "error": _task_error(e), "history": [], "finished_at": time.time(),
                          "code_version": code_version()}
                 results.write_trial(opts.results, name, r, b)
+                if searcher is not None and t.get("prune"):  # before the next draw (actor calls keep their order)
+                    searcher.tell.remote(t, r["status"], r.get("history") or [])
                 finished.append(r)
                 progress.finished(t, r)
                 written += 1
@@ -319,19 +337,58 @@ def collect(flight: InFlight, opts, name: str, b: dict, progress: Progress,
     return finished, progress.counts
 
 
-def run_ray(spec, trials, todo, opts: Options, b, meta) -> dict:
+def run_ray(spec, trials, todo, opts: Options, b, meta, plans=()) -> dict:
+    """Run ``todo`` (and the draws of the searched studies ``plans``, ``sweep.searches``) on Ray."""
     import ray
 
-    datasets = prepare_datasets(todo)
+    datasets = prepare_datasets(todo + [search.trial_of(p, 0, {f"{s}.{k}": v.args[0] for s, k, v in p["sampled"]})
+                                        for p in plans])
     owns_ray = connect(opts)
     try:
-        return _run(spec, trials, todo, opts, b, meta, datasets)
+        return _run(spec, trials, todo, opts, b, meta, datasets, plans)
     finally:
         if owns_ray:
             ray.shutdown()
 
 
-def _run(spec, trials, todo, opts: Options, b, meta, datasets) -> dict:
+def start_search(uri: str, name: str, trials: list[dict], todo: list[dict], plans) -> tuple:
+    """The ``search.Searcher`` of this run, told what the results already hold; returns it, the
+    ``search.Feed`` of trials to launch (running trials of searched studies resumed first) and the
+    epochs the draws still to come will run."""
+    import ray
+
+    pruned = {t["prune"]["study"]: {k: v for k, v in t["prune"].items() if k != "study"}
+              for t in trials if t.get("prune")}
+    max_epochs = {p["study"]: p["fixed"]["training"]["epochs"] for p in plans}
+    for t in trials:
+        if t.get("prune"):
+            study = t["prune"]["study"]
+            max_epochs[study] = max(max_epochs.get(study, 1), t["training"]["epochs"])
+    searcher = search.actor(list(plans), pruned, max_epochs)
+    tab = results.read_table(uri, name, "trials").to_pandas()
+    epochs = results.read_table(uri, name, "epochs").to_pandas()
+    listed, left, extra = [], {}, 0
+    listed_ids = {t["trial_id"] for t in todo}
+    for study, plan in [(s, None) for s in pruned] + [(p["study"], p) for p in plans]:
+        mine = tab[tab["study"].fillna("").str.split(",").apply(lambda s, name=study: name in s)] if len(tab) else tab
+        if plan is None:  # a pruned grid: its trials are listed; finished ones tell the pruner what rungs hold
+            mine = mine[~mine["trial_id"].isin(listed_ids) & (mine["status"] != "running")]
+        rows = search.rows_for_replay(plan or {}, mine, epochs[epochs["trial_id"].isin(mine["trial_id"])])
+        ended = [r for r in rows if r["status"] != "running"]
+        ray.get(searcher.replay.remote(study, ended))
+        if plan is None:
+            continue
+        for r in rows:
+            if r["status"] == "running" and r["number"] is not None:  # the driver died while it trained
+                t = search.trial_of(plan, r["number"], r["params"])
+                searcher.resume.remote(study, t, r["history"])
+                listed.append(t)
+        left[study] = max(0, plan["search"]["trials"] - len(rows))
+        extra += left[study] * plan["fixed"]["training"]["epochs"]
+    return searcher, search.Feed(listed + list(todo), searcher, left), extra
+
+
+def _run(spec, trials, todo, opts: Options, b, meta, datasets, plans=()) -> dict:
     import ray
 
     uri, name = opts.results, spec["name"]
@@ -351,16 +408,21 @@ def _run(spec, trials, todo, opts: Options, b, meta, datasets) -> dict:
         # On the driver's own node: a lost worker node must not take the progress queue with it.
         here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
         queue = Queue(actor_options={"num_cpus": 0, "scheduling_strategy": here})
-        flight = submit(todo, refs, opts, gpus, {"uri": uri, "sweep": name, "budget": b,
+        searcher, feed, extra = None, todo, 0
+        if plans or any(t.get("prune") for t in todo):
+            searcher, feed, extra = start_search(uri, name, trials, todo, plans)
+        flight = submit(feed, refs, opts, gpus, {"uri": uri, "sweep": name, "budget": b, "search": searcher,
                                                   "queue": queue, "tensorboard": opts.tensorboard,
                                                   "code_version": run["code_version"]},
-                        size=window(opts, gpus, resources))
+                        # While a search decides, no trial waits in Ray: a trial awaiting its verdict
+                        # would lend its CPUs to a waiting one. A draw waits for a free slot anyway.
+                        size=slots(opts, gpus, resources) if searcher else window(opts, gpus, resources))
 
         def heartbeat():
             held["lease"] = lease.renew(uri, name, held["lease"])
 
         try:
-            finished, counts = collect(flight, opts, name, b, Progress(todo, queue), heartbeat)
+            finished, counts = collect(flight, opts, name, b, Progress(todo, queue, extra), heartbeat, searcher)
         except KeyboardInterrupt:
             for ref in flight.pending:
                 ray.cancel(ref, force=True)

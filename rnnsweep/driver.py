@@ -15,7 +15,7 @@ import sys
 from . import cost, results
 from .cluster import COMPACT_AT, GPUS_ENV, Options, code_version, prepare_dataset, run_ray
 from .progress import fmt, trial_line
-from .sweep import Grid, SweepError, expand, non_default, select, select_studies, studies_of
+from .sweep import Grid, SweepError, expand, non_default, searches, select, select_studies, studies_of
 
 SMOKE = {"epochs": 2, "limit_train": 512, "limit_test": 512}
 
@@ -136,6 +136,34 @@ def dry_run(trials: list[dict], have: dict, todo=(), args=None, earlier=None):
                   f"{_duration(projected[t['trial_id']]):>8}  {describe(t)}{shared}")
     if args is not None and todo:
         print(projection([projected[t["trial_id"]] for t in todo], args))
+
+
+def dry_run_search(plan: dict, uri: str, name: str, shown: int = 3) -> list[dict]:
+    """A searched study in ``--dry-run``: its settings, what the results hold, the budget bound and
+    the next draws it would try (the results replayed into its sampler, as a run does). Returns them."""
+    from . import search
+
+    s, epochs = plan["search"], plan["fixed"]["training"]["epochs"]
+    tab = results.read_table(uri, name, "trials").to_pandas()
+    mine = tab[tab["study"] == plan["study"]] if len(tab) else tab
+    ep = results.read_table(uri, name, "epochs").to_pandas()
+    rows = search.rows_for_replay(plan, mine, ep[ep["trial_id"].isin(mine["trial_id"])] if len(ep) else ep)
+    searcher = search.Searcher([plan], {}, {plan["study"]: epochs})
+    searcher.replay(plan["study"], [r for r in rows if r["status"] != "running"])
+    left = max(0, s["trials"] - len(rows))
+    p = s["pruner"]
+    statuses = mine["status"].value_counts().to_dict() if len(mine) else {}
+    print(f"study {plan['study']}: searched by {s['sampler']} (seed {s['seed']}), {s['trials']} trials on "
+          f"{s['metric']} ({s['direction']}); pruner "
+          + (f"{p['kind']} (min_epochs {p['min_epochs']}, reduction {p['reduction']})" if p else "none")
+          + f"; {len(rows)} in the results {statuses or ''}, {left} to draw")
+    print("  space: " + ", ".join(f"{sec}.{k}={v.kind}{v.args}" for sec, k, v in plan["sampled"]))
+    print(f"  budget: at most {left} × {epochs} = {left * epochs} epochs"
+          + (" (the pruner stops most sooner)" if p else ""))
+    nxt = [searcher.ask(plan["study"]) for _ in range(min(shown, left))]
+    for t in (t for t in nxt if t):
+        print(f"  next  {t['trial_id']}  {t['name']:<34} {describe(t)}")
+    return [t for t in nxt if t]
 
 
 def _duration(seconds) -> str:
@@ -302,9 +330,14 @@ def main(spec: dict, argv=None) -> dict:
     try:
         overrides = settings_overrides(args.set)
         overrides["training"] = {**overrides.get("training", {}), **b}
-        trials = select_studies(expand(with_seeds(spec, args.seeds), overrides), args.study)
+        seeded = with_seeds(spec, args.seeds)
+        plans = searches(seeded, overrides)
+        trials = select_studies(expand(seeded, overrides), args.study, [p["study"] for p in plans])
     except SweepError as e:
         sys.exit(f"error: {e}")
+    wanted = {n.strip() for n in (args.study or "").split(",") if n.strip()}
+    # A search draws its trials as it runs: --only picks among listed trials, so it runs none.
+    plans = [p for p in plans if (not wanted or p["study"] in wanted) and not args.only]
     name = spec["name"]
     if args.smoke:
         trials = on_sample(trials)
@@ -318,14 +351,15 @@ def main(spec: dict, argv=None) -> dict:
     if args.compact:
         return {"compacted": compact(args.results, name)}
     chosen = select(trials, args.only)
-    if not chosen:
+    if not chosen and not plans:
         sys.exit(f"error: --only {args.only!r} matches none of the {len(trials)} trials of {name}")
     try:
         have = results.done(args.results, name)
         # Read now, before anything starts: an unreadable sweep.json stops here, never overwritten.
         meta = results.read_json(args.results, name, "sweep.json") or {}
         skip = {"ok", "diverged"} | (set() if args.rerun_failed else {"failed"})
-        todo = [t for t in chosen if have.get(t["trial_id"]) not in skip]
+        # A trial its study's pruner stopped is done there (without the pruner it runs to the end).
+        todo = [t for t in chosen if have.get(t["trial_id"]) not in skip | ({"pruned"} if t.get("prune") else set())]
         if args.rerun_other_versions:
             running = {t["trial_id"] for t in todo}  # by id: comparing trial dicts is quadratic at 10,000
             todo += other_versions([t for t in chosen if t["trial_id"] not in running],
@@ -335,13 +369,14 @@ def main(spec: dict, argv=None) -> dict:
               + (f"  (budget: {b})" if b else ""), flush=True)
         if args.dry_run:
             dry_run(chosen, have, todo, args, results.read_table(args.results, name, "trials").to_pandas())
-            return {"todo": todo, "done": have}
-        if not todo:
+            return {"todo": todo, "done": have, "draws": {p["study"]: dry_run_search(p, args.results, name)
+                                                           for p in plans}}
+        if not todo and not plans:
             print("nothing to do: every trial is already done (use --rerun-failed to retry failed ones)")
             return {"todo": [], "results": []}
         results.check_writable(args.results, name)
         if args.tensorboard:
             _check_tensorboard(args.results, name)
-        return run_ray(spec, trials, todo, Options.of(args), b, meta)
+        return run_ray(spec, trials, todo, Options.of(args), b, meta, plans)
     except results.ResultsError as e:
         sys.exit(f"error: {e}")

@@ -27,13 +27,14 @@ class Progress:
     each running trial's epoch and last validation accuracy. Trials report epochs through a Ray
     queue as they finish them."""
 
-    def __init__(self, todo, queue):
+    def __init__(self, todo, queue, extra: int = 0):
+        """``extra``: the epochs of trials a search has yet to draw."""
         from tqdm import tqdm
 
         self.queue, self.done, self.running = queue, {}, {}
         self.epochs = {t["trial_id"]: t["training"]["epochs"] for t in todo}
         self.counts = {"ok": 0, "diverged": 0, "failed": 0}
-        self.bar = tqdm(total=sum(self.epochs.values()), unit="epoch", dynamic_ncols=True, file=sys.stdout)
+        self.bar = tqdm(total=sum(self.epochs.values()) + extra, unit="epoch", dynamic_ncols=True, file=sys.stdout)
 
     def poll(self):
         try:
@@ -48,8 +49,9 @@ class Progress:
         self.show()
 
     def finished(self, t: dict, r: dict):
-        self.bar.update(max(0, self.epochs[t["trial_id"]] - self.done.get(t["trial_id"], 0)))  # stopped early
-        self.done[t["trial_id"]] = self.epochs[t["trial_id"]]
+        epochs = t["training"]["epochs"]  # a pruned or early-stopped trial's remaining epochs count as done
+        self.bar.update(max(0, epochs - self.done.get(t["trial_id"], 0)))
+        self.done[t["trial_id"]] = epochs
         self.running.pop(t["name"], None)
         self.counts[r["status"]] = self.counts.get(r["status"], 0) + 1
         self.bar.write(trial_line(r))

@@ -34,7 +34,8 @@ _ARROW = {"bool": pa.bool_(), "int64": pa.int64(), "float64": pa.float64(), "str
 CONFIG_COLUMNS = [(section, key) for section, key, _ in settings.columns()]
 
 _f, _i, _s = pa.float64(), pa.int64(), pa.string()
-TRIAL_FIELDS = [("sweep", _s), ("study", _s), ("trial_id", _s), ("config_id", _s), ("name", _s)] + \
+TRIAL_FIELDS = [("sweep", _s), ("study", _s), ("trial_id", _s), ("config_id", _s), ("name", _s),
+                ("search_number", _i)] + \
     [(k, _ARROW[setting.column_type]) for _, k, setting in settings.columns()] + [
     ("status", _s), ("error", _s), ("test_loss", _f), ("test_accuracy", _f), ("test_auc", _f),
     ("best_val_accuracy", _f), ("best_val_epoch", _i), ("best_val_loss", _f),
@@ -87,7 +88,7 @@ def trial_row(result: dict, budget: dict | None = None) -> dict:
                                            "gpu_seconds", "gpus", "trial_in_worker", "cudnn", "dataset_rows")})
     here = (result.get("epochs_run") or 0) - (result.get("resumed_from_epoch") or 0)  # epochs this attempt ran
     ran = [h.get("seconds") or 0.0 for h in hist[len(hist) - here:]] if here > 0 and result.get("fit_seconds") else []
-    row.update(sweep=cfg.get("sweep"), study=cfg.get("study"),
+    row.update(sweep=cfg.get("sweep"), study=cfg.get("study"), search_number=cfg.get("search_number"),
                best_val_accuracy=best[0], best_val_epoch=best[1], best_val_loss=best[2],
                final_val_accuracy=last.get("val_accuracy"), final_val_loss=last.get("val_loss"),
                final_accuracy=last.get("accuracy"), final_loss=last.get("loss"),

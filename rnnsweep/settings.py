@@ -38,6 +38,8 @@ class Setting:
             return True
         if self.choices:
             return any(v == c and type(v) is type(c) for c in self.choices)
+        if self.type is dict:
+            return isinstance(v, dict)
         if self.type is bool or isinstance(v, bool):
             return self.type is bool and isinstance(v, bool)
         if self.type is str:
@@ -51,7 +53,9 @@ class Setting:
         """What a valid value is, in words, for one-line errors: 'positive integer or None'."""
         if self.choices:
             return "one of " + ", ".join(map(repr, self.choices))
-        if self.type is bool:
+        if self.type is dict:
+            alts = ["dict"]
+        elif self.type is bool:
             alts = ["true", "false"]
         elif self.type is str:
             alts = ["string"]
@@ -154,6 +158,33 @@ TRAINING = {
     "limit_train": S(None, int, "train on the first N samples only (a budget override)", none=True, **POSITIVE),
     "limit_test": S(None, int, "evaluate on the first N test samples only (a budget override)", none=True,
                     **POSITIVE),
+    "evaluate_test": S(True, bool, "evaluate on the test split when training ends; a search's trials do not "
+                       "(choose on validation, touch the test split once, with the winner's seed repeats)"),
+}
+
+# A study's ``search=dict(...)``: how to choose its trials and when to stop them (``search.py``).
+# Sampled values (choice / uniform / loguniform) without ``samples=`` are drawn by Optuna's sampler,
+# ``trials`` of them; on a grid or a ``samples=`` study only ``pruner`` applies.
+SEARCH = {
+    "sampler": S("tpe", str, "optuna.samplers.TPESampler (constant liar, for trials in flight) or RandomSampler",
+                 choices=("tpe", "random")),
+    "trials": S(None, int, "how many trials the sampler draws (needed when it draws)", none=True, **POSITIVE),
+    "metric": S("val_accuracy", str, "what is optimised and pruned on: its best epoch, per epoch",
+                choices=("val_accuracy", "val_auc", "val_loss")),
+    "direction": S("maximize", str, "val_loss: minimize", choices=("maximize", "minimize")),
+    "seed": S(0, int, "the sampler's seed: the same spec, seed and results draw the same next trials"),
+    "startup_trials": S(10, int, "TPESampler(n_startup_trials=...): random draws before TPE models the space",
+                        **POSITIVE),
+    "pruner": S(None, dict, "dict(kind=..., min_epochs=..., reduction=...): see PRUNER; None: every trial runs to "
+                "its last epoch", none=True),
+}
+PRUNER = {
+    "kind": S("asha", str, "asha: SuccessiveHalvingPruner; hyperband: HyperbandPruner; median: MedianPruner",
+              choices=("asha", "hyperband", "median")),
+    "min_epochs": S(1, int, "epochs every trial runs before it can be stopped (min_resource / n_warmup_steps)",
+                    **POSITIVE),
+    "reduction": S(3, int, "reduction_factor: a rung keeps the best 1/reduction (asha, hyperband)", ge=2),
+    "startup_trials": S(5, int, "MedianPruner(n_startup_trials=...)", ge=0),
 }
 
 SECTIONS = {"dataset": DATASET, "model": MODEL, "training": TRAINING}

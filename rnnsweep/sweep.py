@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from . import settings
 from .settings import SECTIONS
 
-TOP_KEYS = ("name", "description", "dataset", "model", "training", "studies", "samples", "sample_seed")
-SAMPLING = ("samples", "sample_seed")
+TOP_KEYS = ("name", "description", "dataset", "model", "training", "studies", "samples", "sample_seed", "search")
+SAMPLING = ("samples", "sample_seed", "search")
 
 
 class SweepError(ValueError):
@@ -109,7 +109,13 @@ def validate(spec: dict) -> dict:
     if not isinstance(spec.get("name"), str) or not spec["name"].replace("_", "").replace("-", "").isalnum():
         raise SweepError(f"{where}name: needs a name of letters, digits, '-' and '_'")
     _validate_sections(spec, where)
-    _validate_sampling(spec, where)
+    if spec.get("studies") and spec.get("search") is not None:  # the base is laid under each study: checked there
+        if not isinstance(spec["search"], dict):
+            raise SweepError(f"{where}search: must be a dict like dict(sampler='tpe', trials=20)")
+        _check_keys(spec["search"], settings.SEARCH, f"{where}search.")
+        _validate_sampling({k: v for k, v in spec.items() if k != "search"}, where)
+    else:
+        _validate_sampling(spec, where)
     studies = spec.get("studies", {})
     if not isinstance(studies, dict):
         raise SweepError(f"{where}studies: must be a dict of study name → sections, got {type(studies).__name__}")
@@ -121,12 +127,18 @@ def validate(spec: dict) -> dict:
                 raise _unknown(f"{where}studies.{study}.", key, tuple(SECTIONS) + SAMPLING)
         _validate_sections(body, f"{where}studies.{study}: ")
         sampling = {k: body[k] if k in body else spec[k] for k in SAMPLING if k in body or k in spec}
+        if body.get("search") is not None and spec.get("search") is not None:  # key by key, like the sections
+            sampling["search"] = {**spec["search"], **body["search"]}
         _validate_sampling({**over(spec, **body), **sampling}, f"{where}studies.{study}: ")
     return spec
 
 
 def _validate_sampling(spec, where):
     sampled = [f"{s}.{k}" for s in SECTIONS for k, v in spec.get(s, {}).items() if isinstance(v, Sample)]
+    if spec.get("search") is not None:
+        _validate_search(spec, where, sampled)
+        if sampled and spec.get("samples") is None:
+            return  # Optuna's sampler draws the points (search.py)
     n, seed = spec.get("samples"), spec.get("sample_seed", 0)
     if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
         raise SweepError(f"{where}samples: {n!r} is not a positive integer")
@@ -134,6 +146,41 @@ def _validate_sampling(spec, where):
         raise SweepError(f"{where}sample_seed: {seed!r} is not an integer")
     if sampled and n is None:
         raise SweepError(f"{where}{sampled[0]}: a sampled value needs samples=N in the sweep or its study")
+
+
+def _check_keys(body, declared, where):
+    for key, value in body.items():
+        if key not in declared:
+            raise _unknown(where, key, declared)
+        problem = declared[key].problem(value)
+        if problem:
+            raise SweepError(f"{where}{key}: {problem}")
+
+
+def _validate_search(spec, where, sampled):
+    """``search=dict(...)``: its keys (``settings.SEARCH``, the pruner's ``settings.PRUNER``), and
+    that it fits the study: the sampler needs sampled values and ``trials``; a grid only prunes."""
+    search = spec["search"]
+    if not isinstance(search, dict):
+        raise SweepError(f"{where}search: must be a dict like dict(sampler='tpe', trials=20), "
+                         f"got {type(search).__name__}")
+    _check_keys(search, settings.SEARCH, f"{where}search.")
+    if search.get("pruner") is not None:
+        _check_keys(search["pruner"], settings.PRUNER, f"{where}search.pruner.")
+    metric, direction = search.get("metric", "val_accuracy"), search.get("direction", "maximize")
+    if (metric == "val_loss") != (direction == "minimize"):
+        raise SweepError(f"{where}search.direction: {direction!r} with metric {metric!r} "
+                         f"(want {'minimize' if metric == 'val_loss' else 'maximize'})")
+    draws_here = bool(sampled) and spec.get("samples") is None
+    if draws_here and not search.get("trials"):
+        raise SweepError(f"{where}search.trials: the sampler draws {', '.join(sampled)}: say how many trials "
+                         "(trials=N)")
+    given = [k for k in ("sampler", "trials", "startup_trials", "seed") if k in search]
+    if not draws_here and given:
+        raise SweepError(f"{where}search.{given[0]}: this study has no values for a sampler to draw "
+                         f"({'samples= draws them' if sampled else 'a grid lists them'}); only pruner= applies")
+    if search.get("pruner") is None and not draws_here:
+        raise SweepError(f"{where}search: on a grid or samples= study it only prunes: give pruner=dict(kind=...)")
 
 
 def _validate_sections(spec, where):
@@ -237,9 +284,12 @@ def expand(spec: dict, overrides: dict | None = None) -> list[dict]:
     trials: dict[str, dict] = {}
     shown: dict[str, list] = {}
     for study, body in studies.items():
-        merged = {**spec, **{k: body[k] for k in SAMPLING if k in body},
-                  **{s: {**spec.get(s, {}), **body.get(s, {})} for s in SECTIONS}}
+        merged = _merged(spec, body)
+        if searched(merged):
+            continue  # its trials are drawn as the sweep runs (searches(), search.py)
         for t, varied in _expand_grid(merged, overrides):
+            if merged.get("search") is not None:  # a grid or samples= study that prunes
+                t["prune"] = {**search_settings(merged["search"]), "study": study}
             if t["trial_id"] in trials:  # shared by studies: named by what any of them varies
                 trials[t["trial_id"]]["study"] += f",{study}"
                 shown[t["trial_id"]] += varied
@@ -250,6 +300,61 @@ def expand(spec: dict, overrides: dict | None = None) -> list[dict]:
     for t in out:
         t["name"] = _name(t, shown[t["trial_id"]])
     _unique_names(out)
+    return out
+
+
+def _merged(spec: dict, body: dict) -> dict:
+    """A study's spec: the sweep's sections (and sampling, search) with the study's laid over them."""
+    merged = {**spec, **{k: body[k] for k in SAMPLING if k in body},
+              **{s: {**spec.get(s, {}), **body.get(s, {})} for s in SECTIONS}}
+    if spec.get("search") is not None and body.get("search") is not None:
+        merged["search"] = {**spec["search"], **body["search"]}
+    return merged
+
+
+def searched(spec: dict) -> bool:
+    """Whether Optuna's sampler draws this (merged) study's points: sampled values, ``search=``, no ``samples=``."""
+    return (spec.get("search") is not None and spec.get("samples") is None
+            and any(isinstance(v, Sample) for s in SECTIONS for v in spec.get(s, {}).values()))
+
+
+def search_settings(search: dict) -> dict:
+    """``search=dict(...)`` with every default filled in (``settings.SEARCH``, ``settings.PRUNER``)."""
+    out = {k: s.default for k, s in settings.SEARCH.items()} | search
+    if out["pruner"] is not None:
+        out["pruner"] = {k: s.default for k, s in settings.PRUNER.items()} | out["pruner"]
+    return out
+
+
+def searches(spec: dict, overrides: dict | None = None) -> list[dict]:
+    """The searched studies of a sweep, each as what its sampler needs: ``study``, ``fixed`` (every
+    section's values that are not drawn, the defaults and ``overrides`` filled in), ``sampled``
+    (``[(section, key, Sample)]``) and ``search`` (its settings, defaults filled in). A seed
+    grid (``--seeds``) gives the search its first seed: seed repeats are the winner's study."""
+    validate(spec)
+    out = []
+    for study, body in (spec.get("studies") or {None: {}}).items():
+        merged = _merged(spec, body)
+        if not searched(merged):
+            continue
+        fixed = {s: {**settings.defaults(s)} for s in SECTIONS}
+        sampled = []
+        for s in SECTIONS:
+            for k, v in merged.get(s, {}).items():
+                if isinstance(v, Sample):
+                    sampled.append((s, k, v))
+                elif isinstance(v, Grid):
+                    if (s, k) != ("training", "seed"):
+                        raise SweepError(f"sweep {spec['name']!r}: studies.{study}: {s}.{k}: a searched study "
+                                         "draws its points: write choice(...) instead of grid(...)")
+                    fixed[s][k] = v.values[0]
+                else:
+                    fixed[s][k] = v
+        for s, values in (overrides or {}).items():
+            fixed[s].update(values)
+        fixed["training"]["evaluate_test"] = False  # chosen on validation; the test split is the winner's
+        out.append({"sweep": spec["name"], "study": study, "fixed": fixed, "sampled": sampled,
+                    "search": search_settings(merged["search"])})
     return out
 
 
@@ -294,12 +399,13 @@ def studies_of(trials: list[dict]) -> list[str]:
     return list(dict.fromkeys(s for t in trials for s in (t.get("study") or "").split(",") if s))
 
 
-def select_studies(trials: list[dict], names: str | None) -> list[dict]:
-    """Trials of any of the comma-separated ``names`` (a shared trial belongs to each of its studies)."""
+def select_studies(trials: list[dict], names: str | None, searched=()) -> list[dict]:
+    """Trials of any of the comma-separated ``names`` (a shared trial belongs to each of its studies);
+    ``searched``: the names of studies whose trials a search draws (known names, no listed trials)."""
     if not names:
         return trials
     wanted = [n.strip() for n in names.split(",") if n.strip()]
-    known = studies_of(trials)
+    known = studies_of(trials) + list(searched)
     for n in wanted:
         if n not in known:
             close = difflib.get_close_matches(n, known, n=1)

@@ -95,11 +95,14 @@ def _diverged_callback():
 
 def _epoch_log(on_epoch=None):
     """Each finished epoch as a row (its absolute number, so a run restored from a backup goes on
-    counting where it stopped), handed to ``on_epoch`` as it happens."""
+    counting where it stopped), handed to ``on_epoch`` as it happens. ``on_epoch`` returning True
+    (a search's pruner) stops training at the end of that epoch (not after the last: that trial
+    has run its course)."""
     import keras
 
     class EpochLog(keras.callbacks.Callback):
         rows: list
+        pruned_at = None
 
         def on_train_begin(self, logs=None):
             self.rows = []
@@ -113,8 +116,9 @@ def _epoch_log(on_epoch=None):
                 for k in (m, f"val_{m}"):
                     row[k] = _finite(logs[k]) if logs and k in logs else None
             self.rows.append(row)
-            if on_epoch:
-                on_epoch(row)
+            if on_epoch and on_epoch(row) is True and epoch + 1 < self.params.get("epochs", 0):
+                self.pruned_at = epoch + 1
+                self.model.stop_training = True
 
     return EpochLog()
 
@@ -209,6 +213,8 @@ def _fit(model, train, val, training, result, verbose, on_epoch=None, backup_dir
     if stop.diverged_at is not None:
         result["status"] = "diverged"
         result["error"] = f"loss became non-finite in epoch {n_epochs}, batch {stop.diverged_at}"
+    elif log.pruned_at is not None:
+        result["status"] = "pruned"  # its history is whole; it is not evaluated on the test split
     return stop
 
 
@@ -278,8 +284,8 @@ def run_trial(config: dict, prepared, cpus=None, gpu_memory_mb=None, verbose=0, 
         model = build_model(config.get("model", {}), prepared.vocab_size, train[0].shape[1], prepared.embedding)
         result["build_seconds"] = time.time() - t0
         result["trainable_params"], result["non_trainable_params"] = param_counts(model)
-        if _fit(model, train, val, training, result, verbose, on_epoch, backup_dir, earlier,
-                on_backup, tensorboard_dir).diverged_at is None:
+        _fit(model, train, val, training, result, verbose, on_epoch, backup_dir, earlier, on_backup, tensorboard_dir)
+        if result["status"] == "ok" and training["evaluate_test"]:
             _evaluate(model, prepared, training, result)
     except Exception as e:  # recorded, never raised: the sweep must go on
         result["status"] = "failed"
