@@ -178,7 +178,8 @@ def test_shared_batches_train_exactly_as_keras_own_arrays(prepared, arch, batch,
         keras.utils.set_random_seed(5)
         m = build_model(spec, prepared.vocab_size, x.shape[1], prepared.embedding)
         losses = []
-        each = keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs, losses=losses: losses.append(float(logs["loss"])))
+        each = keras.callbacks.LambdaCallback(
+            on_train_batch_end=lambda b, logs, losses=losses: losses.append(float(logs["loss"])))
         if shared:
             h = m.fit(shared_batches(xt, yt, batch, shuffle=True), epochs=3, verbose=0, shuffle=False,
                       validation_data=shared_batches(*val, batch, shuffle=False), callbacks=[each])
