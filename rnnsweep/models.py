@@ -8,6 +8,8 @@ Every key of the spec and its default is declared in ``settings.MODEL``.
 """
 from __future__ import annotations
 
+import functools
+
 from . import settings
 
 
@@ -52,12 +54,14 @@ def _recurrent(s, inputs, vocab_size, embedding):
         x = layers.BatchNormalization()(x)
     if s["embedding_dropout"]:
         x = layers.Dropout(s["embedding_dropout"])(x)
+    if s["spatial_dropout"]:
+        x = layers.SpatialDropout1D(s["spatial_dropout"])(x)
     cell_kwargs = dict(activation=s["activation"], kernel_initializer=_init(s["kernel_initializer"], s["init_stddev"]),
                        kernel_regularizer=regularizers.L2(s["l2"]) if s["l2"] else None,
                        dropout=s["dropout"], recurrent_dropout=s["recurrent_dropout"])
     per_step = s["semantics"] == "tf_keras2" and _per_step_masks(s)
     for i in range(s["layers"]):
-        sequences = i < s["layers"] - 1
+        sequences = i < s["layers"] - 1 or s["pooling"] != "last"
         if per_step:  # tf.keras 2.x's generic loop: fresh dropout masks at every timestep
             from .semantics import recurrent_layer
 
@@ -65,7 +69,46 @@ def _recurrent(s, inputs, vocab_size, embedding):
         else:
             cell = rnn(s["units"], return_sequences=sequences, **cell_kwargs)
         x = (layers.Bidirectional(cell) if s["bidirectional"] else cell)(x)
-    return x
+    return _pool(s["pooling"], x)
+
+
+def _pool(how: str, x):
+    """Max and/or mean over the last recurrent layer's outputs at every timestep; both skip masked
+    (padding) steps when the embedding masks zeros."""
+    from keras import layers
+
+    if how == "last":
+        return x
+    pooled = {"max": [MaskedMax()(x)], "mean": [layers.GlobalAveragePooling1D()(x)],
+              "max_mean": [MaskedMax()(x), layers.GlobalAveragePooling1D()(x)]}[how]
+    return pooled[0] if len(pooled) == 1 else layers.Concatenate()(pooled)
+
+
+@functools.cache  # one class per process (Keras registers it by name)
+def _masked_max_layer():
+    import keras
+
+    @keras.saving.register_keras_serializable(package="rnnsweep")
+    class MaskedMax(keras.layers.Layer):
+        """Max over time, padding steps left out (Keras's GlobalMaxPooling1D ignores the mask)."""
+
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self.supports_masking = True
+
+        def call(self, x, mask=None):
+            if mask is not None:
+                x = keras.ops.where(keras.ops.expand_dims(mask, -1), x, keras.ops.full_like(x, -1e9))
+            return keras.ops.max(x, axis=1)
+
+        def compute_mask(self, x, mask=None):
+            return None
+
+    return MaskedMax
+
+
+def MaskedMax(**kw):  # noqa: N802 - a layer, built on first use (importing this module never loads Keras)
+    return _masked_max_layer()(**kw)
 
 
 def _per_step_masks(s: dict) -> bool:
@@ -125,7 +168,8 @@ def build_model(spec: dict, vocab_size: int, maxlen: int, embedding=None):
         from .semantics import OPTIMIZERS
 
         optimizers = OPTIMIZERS  # tf.keras 2.x's RMSprop update; repeated embedding rows summed
-    optimizer = optimizers[s["optimizer"]](learning_rate=s["learning_rate"])
+    optimizer = optimizers[s["optimizer"]](learning_rate=s["learning_rate"],
+                                           **({"clipnorm": s["clipnorm"]} if s["clipnorm"] else {}))
     model.compile(optimizer=optimizer, loss="binary_crossentropy",
                   metrics=["accuracy", keras.metrics.AUC(name="auc")])
     return model

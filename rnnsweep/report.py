@@ -21,7 +21,7 @@ import time
 
 from . import results, tables
 from .figures import Figures, draw_figures
-from .views import draw_study_views
+from .views import draw_search_views, draw_study_views
 
 REQUIRED = ("trial_id", "config_id", "name", "status", "arch", "units", "batch_size", "test_accuracy")
 STYLE = ("body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}"
@@ -34,12 +34,14 @@ class ReportError(ValueError):
     """The results cannot be reported on; the message names what is missing."""
 
 
-def index_html(sweep, s, trials, figs: Figures, compute: str = "") -> str:
+def index_html(sweep, s, trials, figs: Figures, compute: str = "", searched=()) -> str:
     """One page with everything, figures embedded: built from the summary and the failures, the
     same data the Markdown is written from."""
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(sweep)} — rnnsweep report"
              f"</title><style>{STYLE}</style></head><body>", f"<h1>{html.escape(sweep)}</h1><h2>Summary</h2>",
              tables.summary_html(s), f"<p>{html.escape(compute)}</p>" if compute else "",
+             ("<h2>Searches</h2><ul>" + "".join(f"<li>{html.escape(x[2:])}</li>" for x in searched) + "</ul>")
+             if searched else "",
              "<h2>Diverged and failed trials</h2>", tables.failures_html(trials),
              "<h2>Figures</h2>"]
     for name, caption in figs.written:
@@ -67,14 +69,17 @@ def report(path: str, sweep: str | None = None, out: str | None = None, prices: 
     os.makedirs(out, exist_ok=True)
     s = tables.summary(trials)
     compute = tables.compute_line(trials, **(prices or {}))
+    meta = results.read_json(root, sweep, "sweep.json") or {}
+    searched = tables.search_lines(trials, epochs, meta)
     s.to_csv(os.path.join(out, "summary.csv"), index=False)
     with open(os.path.join(out, "summary.md"), "w", encoding="utf-8") as fh:
-        fh.write(tables.summary_markdown(s, trials, sweep, compute))
+        fh.write(tables.summary_markdown(s, trials, sweep, compute, searched))
     figs = Figures(out)
     draw_figures(trials, epochs, figs)
     draw_study_views(trials, figs)
+    draw_search_views(trials, epochs, figs, meta)
     with open(os.path.join(out, "index.html"), "w", encoding="utf-8") as fh:
-        fh.write(index_html(sweep, s, trials, figs, compute))
+        fh.write(index_html(sweep, s, trials, figs, compute, searched))
     if remote:
         out = results.upload_folder(out, root, sweep, "report")
     files = ["summary.csv", "summary.md"] + [n for n, _ in figs.written] + ["index.html"]

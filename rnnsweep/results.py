@@ -53,7 +53,7 @@ TRIAL_FIELDS = [("sweep", _s), ("study", _s), ("trial_id", _s), ("config_id", _s
 TRIAL_SCHEMA = pa.schema(TRIAL_FIELDS)
 EPOCH_SCHEMA = pa.schema([("sweep", _s), ("trial_id", _s), ("config_id", _s), ("name", _s), ("epoch", _i),
                           ("loss", _f), ("accuracy", _f), ("auc", _f), ("val_loss", _f),
-                          ("val_accuracy", _f), ("val_auc", _f), ("seconds", _f)])
+                          ("val_accuracy", _f), ("val_auc", _f), ("seconds", _f), ("learning_rate", _f)])
 
 
 def _cell(value, typ):

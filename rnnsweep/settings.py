@@ -136,6 +136,12 @@ MODEL = {
     "dense_activation": S("relu", str, "of the hidden Dense"),
     "dense_initializer": S("glorot_uniform", str, "of the hidden Dense", choices=INITIALIZERS),
     "output_dropout": S(0.0, float, "Dropout before the output layer (seed 004)", **FRACTION),
+    "pooling": S("last", str, "what the last recurrent layer hands on: its last state, or the max / mean / both "
+                 "(concatenated) over its outputs at every timestep (masked steps left out with mask_zero)",
+                 choices=("last", "max", "mean", "max_mean")),
+    "spatial_dropout": S(0.0, float, "SpatialDropout1D after the embedding: drops whole embedding channels",
+                         **FRACTION),
+    "clipnorm": S(None, float, "the optimizer's clipnorm: each gradient's norm clipped to this", none=True, gt=0),
     "batch_norm": S(False, bool, "BatchNormalization after the embedding and before the output (seed 003)"),
     "l2": S(0.0, float, "L2 penalty on the recurrent layers' kernels; 0: none (seed 003)", ge=0),
     "output_initializer": S("glorot_uniform", str, "of the output Dense(1, sigmoid)", choices=INITIALIZERS),
@@ -155,6 +161,9 @@ TRAINING = {
     "seed": S(42, int, "keras.utils.set_random_seed: repeats are a grid over it"),
     "early_stopping": S(None, int, "patience in epochs (restores the best weights), or None", none=True, **POSITIVE),
     "early_stopping_monitor": S("val_loss", str, "what early stopping watches"),
+    "lr_schedule": S(None, str, "plateau: ReduceLROnPlateau (val_loss, ×0.5 after 1 epoch without gain, floor "
+                     "1e-6); cosine: cosine decay per epoch from learning_rate to 0 at the last epoch", none=True,
+                     choices=("plateau", "cosine")),
     "limit_train": S(None, int, "train on the first N samples only (a budget override)", none=True, **POSITIVE),
     "limit_test": S(None, int, "evaluate on the first N test samples only (a budget override)", none=True,
                     **POSITIVE),

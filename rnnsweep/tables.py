@@ -132,17 +132,20 @@ def summary_cells(s: pd.DataFrame) -> list[list[str]]:
 
 def failures(trials: pd.DataFrame) -> list[dict]:
     """The diverged and failed trials, by name: name, trial_id, status, error."""
-    bad = trials[trials["status"] != "ok"].sort_values("name")
+    bad = trials[trials["status"].isin(["diverged", "failed"])].sort_values("name")
     return [{"name": r["name"], "trial_id": r["trial_id"], "status": r["status"], "error": r["error"] or "no message"}
             for _, r in bad.iterrows()]
 
 
-def summary_markdown(s: pd.DataFrame, trials: pd.DataFrame, sweep: str, compute: str = "") -> str:
+def summary_markdown(s: pd.DataFrame, trials: pd.DataFrame, sweep: str, compute: str = "", searched=()) -> str:
     lines = [f"# {sweep}: summary", "", f"{len(trials)} trials, {len(s)} configurations; ranked by mean test accuracy."
              + (" Cells with repeats: mean ± std [95 % CI, Student t]." if "test_accuracy_std" in s else ""), "",
              "| " + " | ".join(HEADER) + " |", "|" + "|".join("---:" if h in RIGHT else "---" for h in HEADER) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in summary_cells(s)]
     lines += ["", compute] if compute else []
+    if searched:
+        lines += ["", "## Searches", "", "Searched trials are chosen on validation: they have no test accuracy; "
+                  "the winner's seed repeats are a study of their own.", ""] + searched
     lines += ["", "## Diverged and failed trials", ""]
     bad = [f"- `{f['name']}` ({f['trial_id']}): **{f['status']}** — {f['error']}" for f in failures(trials)]
     lines += bad or ["None."]
@@ -178,3 +181,50 @@ def failures_html(trials: pd.DataFrame) -> str:
     items = [f"<li><code>{html.escape(f['name'])}</code> ({f['trial_id']}): <b>{f['status']}</b> — "
              f"{html.escape(str(f['error']))}</li>" for f in failures(trials)]
     return "<ul>" + "".join(items) + "</ul>" if items else "<p>None.</p>"
+
+
+# ----------------------------------------------------------------------------- searched studies
+
+
+def searched_studies(trials: pd.DataFrame) -> list[str]:
+    """The studies whose trials a search drew (their rows carry a ``search_number``)."""
+    if "search_number" not in trials:
+        return []
+    return list(dict.fromkeys(trials.loc[trials["search_number"].notna(), "study"].dropna()))
+
+
+def search_metric(meta: dict, study: str) -> tuple[str, str]:
+    """(metric, direction) a searched study optimised, from the spec in ``sweep.json``."""
+    spec = (meta or {}).get("spec") or {}
+    search = {**(spec.get("search") or {}), **(((spec.get("studies") or {}).get(study) or {}).get("search") or {})}
+    return search.get("metric", "val_accuracy"), search.get("direction", "maximize")
+
+
+def search_progress(trials: pd.DataFrame, epochs: pd.DataFrame, study: str, metric: str, direction: str):
+    """One row per drawn trial of ``study``, in draw order: its status, epochs run, value (its best
+    epoch's ``metric``), the best value so far, and the CPU-hours spent so far."""
+    t = trials[(trials["study"] == study) & trials["search_number"].notna()].sort_values("search_number")
+    e = epochs[epochs["trial_id"].isin(t["trial_id"])]
+    best = e.groupby("trial_id")[metric].max() if direction == "maximize" else e.groupby("trial_id")[metric].min()
+    out = t[["search_number", "name", "trial_id", "status", "epochs_run", "cpu_seconds"]].copy()
+    out["value"] = out["trial_id"].map(best)
+    done = out["value"].where(out["status"] == "ok")  # pruned trials never win: they did not finish
+    out["best_so_far"] = (done.cummax() if direction == "maximize" else done.cummin()).ffill()
+    out["cpu_hours"] = out["cpu_seconds"].fillna(0).cumsum() / 3600
+    return out.reset_index(drop=True)
+
+
+def search_lines(trials, epochs, meta) -> list[str]:
+    """The Markdown of each searched study: trials by status, the best trial, the compute."""
+    lines = []
+    for study in searched_studies(trials):
+        metric, direction = search_metric(meta, study)
+        p = search_progress(trials, epochs, study, metric, direction)
+        counts = ", ".join(f"{n} {s}" for s, n in p["status"].value_counts().items())
+        ok = p[p["status"] == "ok"].dropna(subset=["value"])
+        best = ok.loc[ok["value"].idxmax() if direction == "maximize" else ok["value"].idxmin()] if len(ok) else None
+        lines += [f"- **{study}**: {len(p)} trials drawn ({counts}), {int(p['epochs_run'].fillna(0).sum())} epochs, "
+                  f"{p['cpu_hours'].iloc[-1]:.2f} CPU-hours; "
+                  + (f"best {metric} {best['value']:.4f}: `{best['name']}` ({best['trial_id']})" if best is not None
+                     else "no trial finished yet")]
+    return lines

@@ -115,6 +115,8 @@ def _epoch_log(on_epoch=None):
             for m in METRICS:
                 for k in (m, f"val_{m}"):
                     row[k] = _finite(logs[k]) if logs and k in logs else None
+            lr = getattr(self.model.optimizer, "learning_rate", None)  # the epoch's rate (lr_schedule)
+            row["learning_rate"] = float(lr) if lr is not None and not callable(lr) else None
             self.rows.append(row)
             if on_epoch and on_epoch(row) is True and epoch + 1 < self.params.get("epochs", 0):
                 self.pruned_at = epoch + 1
@@ -191,6 +193,13 @@ def _fit(model, train, val, training, result, verbose, on_epoch=None, backup_dir
                       keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: on_backup and on_backup())]
     if tensorboard_dir:  # `tensorboard --logdir <results>/<sweep>/tensorboard`
         callbacks.append(keras.callbacks.TensorBoard(log_dir=tensorboard_dir))
+    if training["lr_schedule"] == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss" if val else "loss", factor=0.5,
+                                                           patience=1, min_lr=1e-6))
+    elif training["lr_schedule"] == "cosine":
+        lr0, n = float(model.optimizer.learning_rate), training["epochs"]
+        callbacks.append(keras.callbacks.LearningRateScheduler(
+            lambda epoch: lr0 * 0.5 * (1 + math.cos(math.pi * epoch / n))))
     if training["early_stopping"]:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor=training["early_stopping_monitor"], patience=training["early_stopping"],

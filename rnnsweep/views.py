@@ -10,7 +10,7 @@ import pandas as pd
 
 from . import settings
 from .figures import LINESTYLES, MARKERS, Figures, arch_color, legend_outside, pyplot
-from .tables import ci95, has_repeats, prepare_trials, varying
+from .tables import ci95, has_repeats, prepare_trials, search_metric, search_progress, searched_studies, varying
 
 NUMERIC = {"maxlen": "sequence length (tokens)", "units": "hidden units", "embedding_dim": "embedding width"}
 
@@ -142,3 +142,77 @@ def draw_study_views(trials: pd.DataFrame, figs: Figures):
         fig_configs(singles, figs, "models_test_accuracy.png", "The models compared")
     elif 1 < ok["config_id"].nunique() <= 12 and studies[0][0] is not None:
         fig_configs(ok, figs, "models_test_accuracy.png", "The configurations compared")
+
+
+def fig_search(p: pd.DataFrame, figs: Figures, study: str, metric: str):
+    """A searched study: best-so-far against trials and against CPU-hours, and each trial's epochs
+    until it stopped (pruned ones marked)."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    pruned = p["status"] == "pruned"
+    for ax, x, label in ((axes[0], p["search_number"], "trial (in the order drawn)"),
+                         (axes[1], p["cpu_hours"], "CPU-hours spent")):
+        ax.scatter(x[~pruned], p["value"][~pruned], s=18, color="#1f77b4", label="finished")
+        ax.scatter(x[pruned], p["value"][pruned], s=22, marker="x", color="#999999", label="pruned (its best epoch)")
+        ax.step(x, p["best_so_far"], where="post", color="#d62728", label="best so far")
+        ax.set(xlabel=label, ylabel=metric)
+    axes[0].legend(loc="lower right")
+    for ax in (axes[0], axes[2]):
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0].set_title(f"Best {metric} so far, by trial")
+    axes[1].set_title(f"Best {metric} so far, by compute")
+    axes[2].bar(p["search_number"], p["epochs_run"], color=np.where(pruned, "#bbbbbb", "#1f77b4"))
+    axes[2].set(title="Epochs each trial ran (grey: pruned)", xlabel="trial (in the order drawn)", ylabel="epochs")
+    fig.suptitle(f"Search {study}")
+    fig.tight_layout()
+    figs.save(fig, f"search_{study}.png", f"Search {study}: best {metric} so far against trials and CPU-hours, "
+              "and the epochs each trial ran before it finished or was pruned.")
+
+
+def importances(t: pd.DataFrame, p: pd.DataFrame, direction: str) -> dict:
+    """Optuna's parameter importances (fANOVA) of the settings a search varied, from its finished trials."""
+    import optuna
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    done = p[(p["status"] == "ok") & p["value"].notna()].merge(t, on="trial_id", suffixes=("", "_t"))
+    keys = [k for k in varying(t) if k != "evaluate_test"]
+    if len(done) < 3 or not keys:
+        return {}
+    dists = {}
+    for k in keys:
+        v = t[k].dropna()
+        numeric = pd.api.types.is_float_dtype(v) and v.nunique() > 6
+        dists[k] = (FloatDistribution(float(v.min()), float(v.max()), log=v.min() > 0 and v.max() / v.min() > 50)
+                    if numeric else CategoricalDistribution(sorted(v.unique().tolist())))
+    study = optuna.create_study(direction=direction)
+    for _, r in done.iterrows():
+        params = {k: (float(r[k]) if isinstance(dists[k], FloatDistribution) else
+                      dists[k].choices[[str(c) for c in dists[k].choices].index(str(r[k]))]) for k in keys}
+        study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, value=float(r["value"])))
+    return optuna.importance.get_param_importances(study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))
+
+
+def fig_importances(imp: dict, figs: Figures, study: str, metric: str):
+    plt = pyplot()
+    names = list(imp)[::-1]
+    fig, ax = plt.subplots(figsize=(7, 0.5 + 0.45 * len(names)))
+    ax.barh(names, [imp[n] for n in names], color="#1f77b4")
+    ax.set(title=f"Search {study}: what mattered for {metric} (fANOVA importance)", xlabel="importance")
+    figs.save(fig, f"search_{study}_importance.png", f"Search {study}: Optuna's fANOVA importance of each setting "
+              f"it varied, for {metric} (finished trials).")
+
+
+def draw_search_views(trials: pd.DataFrame, epochs: pd.DataFrame, figs: Figures, meta: dict):
+    for study in searched_studies(trials):
+        metric, direction = search_metric(meta, study)
+        p = search_progress(trials, epochs, study, metric, direction)
+        fig_search(p, figs, study, metric)
+        t = trials[(trials["study"] == study) & trials["search_number"].notna()]
+        imp = importances(t, p, direction)
+        if imp:
+            fig_importances(imp, figs, study, metric)
+        else:
+            figs.skip(f"Parameter importances of {study}", "fewer than 3 finished trials")

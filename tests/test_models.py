@@ -100,3 +100,27 @@ def test_precision_is_set_per_model_and_the_output_stays_float32():
     assert out.compute_dtype == "float32" and half.output.dtype == "float32"
     full = build_model({"arch": "GRU", "units": 8}, 100, 10)  # the next model in the same process
     assert {layer.compute_dtype for layer in full.layers[1:]} == {"float32"}
+
+
+def test_pooling_over_time_leaves_padding_out_and_the_strong_imdb_settings_are_built():
+    """model.pooling / spatial_dropout / clipnorm (issue 16's settings): max and mean over the
+    recurrent outputs skip padded steps, so a right-padded review scores as without its padding."""
+    import keras
+
+    spec = dict(arch="GRU", units=6, embedding_dim=8, mask_zero=True, bidirectional=True, spatial_dropout=0.3,
+                clipnorm=1.0)
+    short = np.array([[5, 9, 3, 0, 0, 0, 0, 0]], dtype="int32")
+    for pooling, width in (("max", 12), ("mean", 12), ("max_mean", 24)):
+        keras.utils.set_random_seed(1)
+        m = build_model({**spec, "pooling": pooling}, 20, 8)
+        pooled = keras.Model(m.input, m.layers[-2].output)  # MaskedMax, GlobalAveragePooling1D or both
+        assert pooled.output_shape == (None, width)
+        keras.utils.set_random_seed(1)
+        m3 = build_model({**spec, "pooling": pooling}, 20, 3)  # the same weights, no padding at all
+        m3.set_weights(m.get_weights())
+        np.testing.assert_allclose(m.predict(short, verbose=0), m3.predict(short[:, :3], verbose=0), rtol=1e-5)
+    assert "SpatialDropout1D" in [type(layer).__name__ for layer in m.layers]
+    assert m.optimizer.clipnorm == 1.0
+    plain = build_model(dict(arch="GRU", units=6, embedding_dim=8), 20, 8)  # the defaults: as before
+    assert [type(layer).__name__ for layer in plain.layers] == ["InputLayer", "Embedding", "GRU", "Dense"]
+    assert plain.optimizer.clipnorm is None

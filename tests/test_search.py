@@ -143,3 +143,13 @@ def test_a_search_prunes_lands_its_trials_and_resumes_drawing_the_same_trials(tm
     resumed, _ = _search(tmp_path, monkeypatch, 5, "cut")
     assert list(resumed["trial_id"]) == list(whole["trial_id"])
     assert list(resumed["status"]) == list(whole["status"])
+    # The report: the search's figure, and its best trial in the summary; pruned trials are not failures.
+    from rnnsweep.report import report
+
+    r = report(str(tmp_path / "whole" / "tiny_search"), out=str(tmp_path / "report"))
+    assert "search_search.png" in r["files"]
+    md = (tmp_path / "report" / "summary.md").read_text()
+    ok = whole[whole["status"] == "ok"]
+    best = ok.loc[ok["best_val_accuracy"].idxmax(), "name"]
+    assert "5 trials drawn" in md and f"`{best}`" in md
+    assert "pruned" not in md.split("## Diverged and failed trials")[1]

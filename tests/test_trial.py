@@ -75,6 +75,27 @@ def test_early_stopping_restores_best(prepared):
     assert now == pytest.approx(min(losses), rel=1e-5) and now != pytest.approx(losses[-1], rel=1e-3)
 
 
+@pytest.mark.parametrize("schedule", [None, "cosine", "plateau"])
+def test_learning_rate_schedules_set_each_epochs_rate(prepared, schedule):
+    """training.lr_schedule: cosine decays from learning_rate to 0 at the last epoch, epoch by epoch;
+    plateau halves the rate after an epoch whose val_loss did not improve; each epoch row says its rate."""
+    lr0 = 0.05
+    r = run_trial({"model": {**MODEL, "units": 4, "learning_rate": lr0},
+                   "training": dict(batch_size=64, epochs=4, seed=3, limit_train=192, lr_schedule=schedule)}, prepared)
+    assert r["status"] == "ok", r.get("error")
+    rates = [h["learning_rate"] for h in r["history"]]
+    if schedule is None:
+        assert rates == pytest.approx([lr0] * 4)
+    elif schedule == "cosine":
+        assert rates == pytest.approx([lr0 * 0.5 * (1 + math.cos(math.pi * e / 4)) for e in range(4)], rel=1e-5)
+    else:
+        want, best = [lr0], math.inf
+        for h in r["history"][:-1]:  # ReduceLROnPlateau(patience=1): an epoch without a new best halves the next
+            want.append(want[-1] if h["val_loss"] < best else want[-1] * 0.5)
+            best = min(best, h["val_loss"])
+        assert rates == pytest.approx(want, rel=1e-6)
+
+
 @pytest.mark.parametrize("n,split,expected", [(512, 0.2, (409, 103)), (128, 0.2, (102, 26)), (320, 0.2, (256, 64)),
                                               (100, 0.3, (70, 30)), (10, 0.0, (10, 0))])
 def test_validation_counts_are_what_keras_trains_on(n, split, expected):
