@@ -38,6 +38,8 @@ def parse_args(argv=None):
                         "a setting that differs from its default changes the trial ids)")
     p.add_argument("--epochs", type=int, default=None, help="override training.epochs (recorded)")
     p.add_argument("--limit-train", type=int, default=None, help="train on the first N samples (recorded)")
+    p.add_argument("--search-trials", type=int, default=None, metavar="N",
+                   help="draw at most N trials in each searched study (its search.trials otherwise)")
     p.add_argument("--smoke", action="store_true",
                    help=f"tiny budget so a whole grid runs in minutes on a laptop: {SMOKE}")
     p.add_argument("--dry-run", action="store_true",
@@ -338,6 +340,11 @@ def main(spec: dict, argv=None) -> dict:
     wanted = {n.strip() for n in (args.study or "").split(",") if n.strip()}
     # A search draws its trials as it runs: --only picks among listed trials, so it runs none.
     plans = [p for p in plans if (not wanted or p["study"] in wanted) and not args.only]
+    if args.search_trials is not None:
+        if args.search_trials < 1:
+            sys.exit(f"error: --search-trials {args.search_trials}: expected a positive number of trials")
+        for p in plans:
+            p["search"]["trials"] = min(p["search"]["trials"], args.search_trials)
     name = spec["name"]
     if args.smoke:
         trials = on_sample(trials)
@@ -366,7 +373,8 @@ def main(spec: dict, argv=None) -> dict:
                                    results.versions(args.results, name))
         where = f"{args.results.rstrip('/')}/{name}"
         print(f"{name}: {len(chosen)} trials, {len(chosen) - len(todo)} already in {where}, {len(todo)} to run"
-              + (f"  (budget: {b})" if b else ""), flush=True)
+              + (f", and {len(plans)} searched {'study' if len(plans) == 1 else 'studies'} drawing theirs"
+                 if plans else "") + (f"  (budget: {b})" if b else ""), flush=True)
         if args.dry_run:
             dry_run(chosen, have, todo, args, results.read_table(args.results, name, "trials").to_pandas())
             return {"todo": todo, "done": have, "draws": {p["study"]: dry_run_search(p, args.results, name)

@@ -56,20 +56,15 @@ def pruner(search: dict, max_epochs: int):
     return optuna.pruners.MedianPruner(n_startup_trials=p["startup_trials"], n_warmup_steps=p["min_epochs"] - 1)
 
 
-def _short(v) -> str:
-    return format(v, ".3g") if isinstance(v, float) else str(v)
-
-
 def trial_of(plan: dict, number: int, params: dict) -> dict:
     """The trial config of draw ``number`` of a searched study: its fixed values and the drawn ones."""
     body = {s: dict(values) for s, values in plan["fixed"].items()}
     for s, k, _ in plan["sampled"]:
         body[s][k] = params[f"{s}.{k}"]
     m, t = body["model"], body["training"]
-    drawn = [f"{k}{_short(body[s][k])}" for s, k, _ in plan["sampled"]
-             if (s, k) not in {("model", "arch"), ("model", "units"), ("training", "batch_size")}]
-    name = "-".join([f"{plan['study'] or 'search'}{number:03d}", f"{'Bi' if m['bidirectional'] else ''}{m['arch']}",
-                     str(m["units"]), f"bs{t['batch_size']}", *drawn])
+    # The number makes it unique; the drawn values are the row's config columns (--dry-run lists them).
+    name = f"{plan['study'] or 'search'}{number:03d}-{'Bi' if m['bidirectional'] else ''}{m['arch']}-{m['units']}-" \
+           f"bs{t['batch_size']}"
     return {"sweep": plan["sweep"], "trial_id": trial_id(body), "config_id": config_id(body), **body,
             "study": plan["study"], "name": name, "search_number": number,
             "prune": {**plan["search"], "study": plan["study"]}}

@@ -109,11 +109,11 @@ def validate(spec: dict) -> dict:
     if not isinstance(spec.get("name"), str) or not spec["name"].replace("_", "").replace("-", "").isalnum():
         raise SweepError(f"{where}name: needs a name of letters, digits, '-' and '_'")
     _validate_sections(spec, where)
-    if spec.get("studies") and spec.get("search") is not None:  # the base is laid under each study: checked there
-        if not isinstance(spec["search"], dict):
+    if spec.get("studies"):  # the base is laid under each study: how its sampled values are drawn is checked there
+        if not isinstance(spec.get("search", {}), dict):
             raise SweepError(f"{where}search: must be a dict like dict(sampler='tpe', trials=20)")
-        _check_keys(spec["search"], settings.SEARCH, f"{where}search.")
-        _validate_sampling({k: v for k, v in spec.items() if k != "search"}, where)
+        _check_keys(spec.get("search") or {}, settings.SEARCH, f"{where}search.")
+        _validate_sampling({k: v for k, v in spec.items() if k not in ("search", *SECTIONS)}, where)
     else:
         _validate_sampling(spec, where)
     studies = spec.get("studies", {})

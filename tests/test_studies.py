@@ -15,6 +15,7 @@ from rnnsweep.sweep import expand, select_studies
 
 sys.path.insert(0, str(ROOT / "sweeps"))
 import amazon_food  # noqa: E402
+import imdb_best  # noqa: E402
 import imdb_grid  # noqa: E402
 import imdb_stacked  # noqa: E402
 import names_gender  # noqa: E402
@@ -68,6 +69,16 @@ def test_seed004_stacked_smoke(data_dir, tmp_path):
     s, r, trials = _smoke(imdb_stacked.SWEEP, [], data_dir, tmp_path)
     assert sorted(t["name"] for t in s["results"]) == ["BiLSTM-32-bs512", "GRU-32-bs512", "LSTM-32-bs512"]
     assert {"study_stacked.png", "models_test_accuracy.png"} <= set(r["files"])
+
+
+def test_beyond_the_seeds_search_smoke(data_dir, tmp_path):
+    """sweeps/imdb_best.py: its TPE search drawn through the driver (3 trials), datasets prepared as
+    draws need them, chosen on validation (no test split), and its report's search figure."""
+    s, r, trials = _smoke(imdb_best.SWEEP, ["--study", "search", "--search-trials", "3"], data_dir, tmp_path)
+    assert sorted(trials["search_number"]) == [0, 1, 2] and set(trials["study"]) == {"search"}
+    assert trials["test_accuracy"].isna().all() and trials["best_val_accuracy"].notna().all()
+    assert set(trials["split"]) == {"official"} and (trials["bidirectional"]).all()
+    assert "search_search.png" in r["files"]
 
 
 def test_seed_settings_exactly():

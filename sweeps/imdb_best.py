@@ -1,0 +1,39 @@
+"""Beyond the seeds: search for the best recurrent IMDB model within a budget (TPE + successive
+halving through Optuna), then train the winner with three seeds and touch the test split once.
+
+    python sweeps/imdb_best.py --dry-run                          # the space, the budget, the first draws
+    python sweeps/imdb_best.py --study search                     # the search (validation only)
+    python sweeps/imdb_best.py --study search --search-trials 8   # a smaller search
+    python -m rnnsweep.report results/imdb_best                   # best so far, pruned trials, importances
+
+IMDB's official 25k/25k split (the aclImdb reviews, rows shuffled with a recorded seed so Keras's
+validation split — the last 20 % of the training arrays — holds both classes), seed 000's cleaning,
+GloVe 6B 50d (fine-tuned or frozen: drawn), right padding with masking (so tanh LSTM/GRU stay
+cuDNN-eligible on a GPU). Every trial stops early on validation loss and keeps its best weights.
+When the search is done, copy its best trial's settings (summary.md names it; `--dry-run` lists
+its settings) into a study `winner` below with `seed=grid(1, 2, 3)` and run `--study winner`:
+those three trials are the only ones evaluated on the test split.
+"""
+from rnnsweep.driver import main
+from rnnsweep.sweep import choice, loguniform, uniform
+
+SWEEP = dict(
+    name="imdb_best",
+    dataset=dict(source="imdb_reviews", split="official", shuffle_seed=1, clean="seed000",
+                 num_words=choice(20_000, 40_000), maxlen=choice(200, 400, 800), padding="post", truncating="post",
+                 embedding="glove", glove_dim=50),
+    model=dict(arch=choice("LSTM", "GRU"), bidirectional=True, units=choice(32, 64, 128), mask_zero=True,
+               embedding_trainable=choice(True, False), spatial_dropout=uniform(0.0, 0.4),
+               pooling=choice("last", "max", "max_mean"), dropout=uniform(0.0, 0.3),
+               output_dropout=uniform(0.0, 0.5), optimizer="adam", learning_rate=loguniform(3e-4, 3e-3),
+               clipnorm=1.0),
+    training=dict(batch_size=choice(32, 64, 128), epochs=8, validation_split=0.2, early_stopping=2,
+                  lr_schedule=choice(None, "plateau"), seed=1),
+    studies=dict(
+        search=dict(search=dict(sampler="tpe", trials=40, metric="val_accuracy", direction="maximize", seed=1,
+                                startup_trials=10, pruner=dict(kind="asha", min_epochs=1, reduction=3))),
+    ),
+)
+
+if __name__ == "__main__":
+    main(SWEEP)
