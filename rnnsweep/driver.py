@@ -168,6 +168,13 @@ def dry_run_search(plan: dict, uri: str, name: str, shown: int = 3) -> list[dict
     return [t for t in nxt if t]
 
 
+def search_done(plan: dict, uri: str, name: str) -> bool:
+    """Has a searched study drawn all its trials, and none of them is still to be resumed?"""
+    t = results.read_table(uri, name, "trials", columns=("trial_id", "status", "study", "search_number")).to_pandas()
+    mine = t[(t["study"] == plan["study"]) & t["search_number"].notna()]
+    return len(mine) >= plan["search"]["trials"] and not (mine["status"] == "running").any()
+
+
 def _duration(seconds) -> str:
     if seconds is None:
         return "?"
@@ -379,6 +386,7 @@ def main(spec: dict, argv=None) -> dict:
             dry_run(chosen, have, todo, args, results.read_table(args.results, name, "trials").to_pandas())
             return {"todo": todo, "done": have, "draws": {p["study"]: dry_run_search(p, args.results, name)
                                                            for p in plans}}
+        plans = [p for p in plans if not search_done(p, args.results, name)]
         if not todo and not plans:
             print("nothing to do: every trial is already done (use --rerun-failed to retry failed ones)")
             return {"todo": [], "results": []}

@@ -130,6 +130,8 @@ class Searcher:
         if study in self.plans:
             st.enqueue_trial({f"{s}.{k}": trial[s][k] for s, k, _ in self.plans[study]["sampled"]})
         self.live[trial["trial_id"]] = (study, st.ask(self._dists(study)))
+        if trial.get("search_number") is not None:  # later draws number on from it
+            self.numbers[study] = max(self.numbers[study], trial["search_number"] + 1)
         for h in history:
             self.report(trial, h["epoch"], h.get(self.settings[study]["metric"]))
 

@@ -4,6 +4,7 @@ uninterrupted one would, and a pruned trial lands ``pruned`` with its history an
 import importlib
 import math
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +12,7 @@ from rnnsweep import search
 from rnnsweep.results import load
 from rnnsweep.sweep import SweepError, choice, expand, grid, loguniform, searches
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent))
 
 BASE = dict(name="s", dataset=dict(source="names", char_level=True, maxlen=None),
             model=dict(arch="GRU", units=choice(4, 8, 16), learning_rate=loguniform(1e-4, 1e-1)),
@@ -153,3 +154,41 @@ def test_a_search_prunes_lands_its_trials_and_resumes_drawing_the_same_trials(tm
     best = ok.loc[ok["best_val_accuracy"].idxmax(), "name"]
     assert "5 trials drawn" in md and f"`{best}`" in md
     assert "pruned" not in md.split("## Diverged and failed trials")[1]
+
+
+def test_a_driver_killed_mid_trial_resumes_the_search_where_it_stood(tmp_path):
+    """SIGKILL the driver while a drawn trial trains (its backup holds a finished epoch): the same
+    command replays the finished trials, resumes that one from its backup under its own number, and
+    draws the rest; a run after that has nothing to do."""
+    import os
+    import subprocess
+    import time
+
+    from test_driver import _descendants, _kill_driver_mid_sweep
+
+    from rnnsweep import results
+
+    out = str(tmp_path / "res")
+    cmd = [sys.executable, str(Path(__file__).parent / "search_sweep.py"), "--results", out, "--study", "search",
+           "--address", "local", "--cpus-per-trial", str(os.cpu_count())]  # one trial at a time
+    env = {**os.environ, "SEARCH_TRIALS": "3", "SEARCH_EPOCHS": "8", "SEARCH_PRUNER": "none"}
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline, mid = time.time() + 300, None
+    while time.time() < deadline and p.poll() is None and mid is None:
+        t = results.read_table(out, "tiny_search", "trials").to_pandas() if os.path.isdir(out) else None
+        if t is not None and len(t):
+            running = t[(t["status"] == "running") & (t["search_number"] == 1) & (t["epochs_run"] >= 2)]
+            mid = running.iloc[0] if len(running) else None
+        time.sleep(0.2)
+    assert mid is not None and _descendants(p.pid), p.stdout.read() if p.poll() is not None else "no trial 1"
+    _kill_driver_mid_sweep(p)
+
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=400)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    t, e = load(out, "tiny_search")
+    assert sorted(t["search_number"]) == [0, 1, 2] and (t["status"] == "ok").all()
+    resumed = t[t["search_number"] == 1].iloc[0]
+    assert resumed["trial_id"] == mid["trial_id"] and resumed["resumed_from_epoch"] >= 1  # from its backup
+    assert sorted(e[e["trial_id"] == mid["trial_id"]]["epoch"]) == list(range(1, 9))  # every epoch once
+    last = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=200)
+    assert "nothing to do" in last.stdout, last.stdout[-2000:]
