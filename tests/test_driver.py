@@ -75,8 +75,8 @@ def test_sweep_writes_resumes_reruns_failed_and_extends(tmp_path, capsys):
     capsys.readouterr()
     s = main(wider, ["--results", out, "--dry-run", "--rerun-other-versions", "--only", "*-4-*"] + LOCAL)
     assert [t["trial_id"] for t in s["todo"]] == [old]
-    out = capsys.readouterr().out.splitlines()
-    assert [line.split()[2] for line in out if line.strip().startswith(old)] == ["rerun"]
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[2] for line in lines if line.strip().startswith(old)] == ["rerun"]
     s = main(wider, ["--results", out, "--rerun-other-versions", "--only", "*-4-*"] + LOCAL)
     assert [r["trial_id"] for r in s["results"]] == [old]
     trials, _ = results.load(out, "tiny")
