@@ -247,7 +247,9 @@ def _keras_imdb(cfg, files):
 
 # dataset.source → (the raw files it reads, resolved before the cache lookup; how they become sequences)
 SOURCES = {
-    "imdb_reviews": (lambda cfg: {"reviews": data.locate("imdb_reviews", cfg["path"], sample=cfg["sample"])},
+    # The official split lives only in the aclImdb layout: look for that first (a Kaggle CSV beside it has none).
+    "imdb_reviews": (lambda cfg: {"reviews": data.locate("aclimdb" if cfg["split"] == "official" and not cfg["sample"]
+                                                         else "imdb_reviews", cfg["path"], sample=cfg["sample"])},
                      _imdb_reviews),
     "keras_imdb": (_keras_imdb_files, _keras_imdb),
     "names": (lambda cfg: {"names": data.locate("names", cfg["path"], sample=cfg["sample"])}, _names),

@@ -248,3 +248,19 @@ def test_keras_imdb_falls_back_to_the_rebuild_when_imdb_npz_cannot_be_downloaded
     assert p.meta["sources"]["reviews"] == str(here / "aclImdb_labeled.tar.gz") and len(p.x_train) > 0
     said = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("keras_imdb:")]
     assert len(said) == 1 and "imdb.npz could not be downloaded" in said[0] and "rebuilding" in said[0]
+
+
+def test_the_official_split_reads_the_aclimdb_layout_when_a_kaggle_csv_is_beside_it(tmp_path, monkeypatch):
+    """Both IMDB files in the data folder (as ../shared/data has them): the Kaggle CSV has no official
+    split, so split='official' reads the aclImdb tarball; split='seed000' keeps reading the CSV."""
+    here = tmp_path / "data"
+    here.mkdir()
+    (here / "IMDB Dataset.csv.gz").symlink_to(FIXTURES / "imdb_400.csv.gz")
+    (here / "aclImdb_labeled.tar.gz").symlink_to(FIXTURES / "aclImdb_mini.tar.gz")
+    monkeypatch.setenv("RNNSWEEP_DATA", str(here))
+    official = text.prepare(dict(source="imdb_reviews", num_words=60, maxlen=30, split="official", shuffle_seed=1))
+    assert official.meta["sources"]["reviews"] == str(here / "aclImdb_labeled.tar.gz")
+    df = data.read("aclimdb", FIXTURES / "aclImdb_mini.tar.gz")
+    assert (len(official.x_train), len(official.x_test)) == tuple((df["split"] == s).sum() for s in ("train", "test"))
+    kaggle = text.prepare(dict(source="imdb_reviews", num_words=60, maxlen=30))
+    assert kaggle.meta["sources"]["reviews"] == str(here / "IMDB Dataset.csv.gz") and len(kaggle.x_train) == 320
