@@ -110,8 +110,10 @@ def trace(epochs: int, rounds: int):
                     ray.put(prepared), epochs, way == "shared"))
             finally:
                 ray.shutdown()
-            record("sharing_trace", {"round": r, "way": way, "at": time.time(),
-                                     **{f"epoch_{e}_mb": round(v, 1) for e, v in enumerate(seen)}})
+            at = time.time()
+            for e, v in enumerate(seen):  # epoch 0: before fit
+                record("sharing_trace", {"epochs_run": epochs, "round": r, "way": way, "at": at, "epoch": e,
+                                         "anonymous_mb": round(v, 1)})
             print(f"round {r} {way:<7} anonymous MB before fit, then at each epoch's end: "
                   + ", ".join(f"{v:.0f}" for v in seen), flush=True)
 
