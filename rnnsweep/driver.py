@@ -185,6 +185,7 @@ def _duration(seconds) -> str:
 def slots(args) -> tuple[int, str]:
     """How many trials the cluster it would run on runs at once, and which cluster that is."""
     from .cluster import gpus_wanted, ray_address
+    from .cluster import slots as cluster_slots
 
     opts = Options.of(args)
     address = ray_address(opts)
@@ -199,8 +200,8 @@ def slots(args) -> tuple[int, str]:
     finally:
         ray.shutdown()
     gpus = gpus_wanted(opts, res)  # as the run would: --gpus-per-trial, $RNNSWEEP_GPUS_PER_TRIAL, else 1 on GPUs
-    n = res.get("GPU", 0) // gpus if gpus else res.get("CPU", 1) // args.cpus_per_trial
-    return max(1, int(n)), f"the cluster at {address}: {res.get('CPU', 0):g} CPUs, {res.get('GPU', 0):g} GPUs"
+    where = f"the cluster at {address}: {res.get('CPU', 0):g} CPUs, {res.get('GPU', 0):g} GPUs"
+    return cluster_slots(opts, gpus, res), where
 
 
 def projection(seconds: list, args) -> str:
