@@ -365,15 +365,11 @@ def start_search(uri: str, name: str, trials: list[dict], todo: list[dict], plan
             study = t["prune"]["study"]
             max_epochs[study] = max(max_epochs.get(study, 1), t["training"]["epochs"])
     searcher = search.actor(list(plans), pruned, max_epochs)
-    tab = results.read_table(uri, name, "trials").to_pandas()
-    epochs = results.read_table(uri, name, "epochs").to_pandas()
     listed, left, extra = [], {}, 0
     listed_ids = {t["trial_id"] for t in todo}
     for study, plan in [(s, None) for s in pruned] + [(p["study"], p) for p in plans]:
-        mine = tab[tab["study"].fillna("").str.split(",").apply(lambda s, name=study: name in s)] if len(tab) else tab
-        if plan is None:  # a pruned grid: its trials are listed; finished ones tell the pruner what rungs hold
-            mine = mine[~mine["trial_id"].isin(listed_ids) & (mine["status"] != "running")]
-        rows = search.rows_for_replay(plan or {}, mine, epochs[epochs["trial_id"].isin(mine["trial_id"])])
+        # A pruned grid's trials are listed; its finished ones tell the pruner what its rungs hold.
+        rows = search.study_rows(uri, name, study, plan, leave_out=listed_ids if plan is None else ())
         ended = [r for r in rows if r["status"] != "running"]
         ray.get(searcher.replay.remote(study, ended))
         if plan is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections import Counter
 
 from . import cost, results
 from .cluster import COMPACT_AT, GPUS_ENV, Options, code_version, prepare_dataset, run_ray
@@ -146,15 +147,12 @@ def dry_run_search(plan: dict, uri: str, name: str, shown: int = 3) -> list[dict
     from . import search
 
     s, epochs = plan["search"], plan["fixed"]["training"]["epochs"]
-    tab = results.read_table(uri, name, "trials").to_pandas()
-    mine = tab[tab["study"] == plan["study"]] if len(tab) else tab
-    ep = results.read_table(uri, name, "epochs").to_pandas()
-    rows = search.rows_for_replay(plan, mine, ep[ep["trial_id"].isin(mine["trial_id"])] if len(ep) else ep)
+    rows = search.study_rows(uri, name, plan["study"], plan)
     searcher = search.Searcher([plan], {}, {plan["study"]: epochs})
     searcher.replay(plan["study"], [r for r in rows if r["status"] != "running"])
     left = max(0, s["trials"] - len(rows))
     p = s["pruner"]
-    statuses = mine["status"].value_counts().to_dict() if len(mine) else {}
+    statuses = dict(Counter(r["status"] for r in rows))
     print(f"study {plan['study']}: searched by {s['sampler']} (seed {s['seed']}), {s['trials']} trials on "
           f"{s['metric']} ({s['direction']}); pruner "
           + (f"{p['kind']} (min_epochs {p['min_epochs']}, reduction {p['reduction']})" if p else "none")
@@ -170,9 +168,10 @@ def dry_run_search(plan: dict, uri: str, name: str, shown: int = 3) -> list[dict
 
 def search_done(plan: dict, uri: str, name: str) -> bool:
     """Has a searched study drawn all its trials, and none of them is still to be resumed?"""
-    t = results.read_table(uri, name, "trials", columns=("trial_id", "status", "study", "search_number")).to_pandas()
-    mine = t[(t["study"] == plan["study"]) & t["search_number"].notna()]
-    return len(mine) >= plan["search"]["trials"] and not (mine["status"] == "running").any()
+    from . import search
+
+    mine = [r for r in search.study_rows(uri, name, plan["study"]) if r["number"] is not None]
+    return len(mine) >= plan["search"]["trials"] and not any(r["status"] == "running" for r in mine)
 
 
 def _duration(seconds) -> str:

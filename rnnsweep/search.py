@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 
+from . import results
 from .settings import SECTIONS
 from .sweep import Sample, config_id, trial_id
 
@@ -251,6 +252,20 @@ def rows_for_replay(plan_or_settings: dict, trials, epochs) -> list[dict]:
                     "number": None if n is None or (isinstance(n, float) and math.isnan(n)) else int(n),
                     "params": params_of(plan, r) if plan else {}})
     return out
+
+
+def study_rows(uri: str, name: str, study: str, plan: dict | None = None, leave_out=()) -> list[dict]:
+    """``rows_for_replay`` of one study as the results hold it (a trial shared by several studies is
+    in each), less the trials in ``leave_out``: what a run, ``--dry-run`` and the done check read."""
+    tab = results.read_table(uri, name, "trials").to_pandas()
+    if tab.empty:
+        return []
+    mine = tab[tab["study"].fillna("").str.split(",").apply(lambda names: study in names)]
+    mine = mine[~mine["trial_id"].isin(set(leave_out))]
+    epochs = results.read_table(uri, name, "epochs").to_pandas()
+    if len(epochs):
+        epochs = epochs[epochs["trial_id"].isin(mine["trial_id"])]
+    return rows_for_replay(plan or {}, mine, epochs)
 
 
 def config_of(row: dict) -> dict:

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Issue 16's IMDB search, from one pinned commit (like run_pinned.sh), so its rows share one code
+# version across sessions. Run it again with the same PIN to resume: finished and pruned trials are
+# replayed into the search, a running one resumes from its epoch backup.
+#
+#   RNNSWEEP_DATA=../shared/data nohup bash reproduction/run_search.sh > reproduction/logs/search.log 2>&1 &
+set -uo pipefail
+PIN=${PIN:-67c22f1}
+MAIN=$(cd "$(dirname "$0")/.." && pwd)
+WT=${WT:-/tmp/rnnsweep-pin-$PIN}
+[ -d "$WT" ] || { git -C "$MAIN" worktree prune; git -C "$MAIN" worktree add --detach "$WT" "$PIN"; }
+export PYTHONPATH="$WT"
+cd "$WT" || exit 1
+export RNNSWEEP_OFFLINE=1
+STUDY=${STUDY:-search}
+echo "== $(date -u +%FT%TZ) imdb_best --study $STUDY"
+nice -n 10 python "$WT/sweeps/imdb_best.py" --results "$MAIN/reproduction/results" --address local \
+  --cpus-per-trial 1 --study "$STUDY" "$@"
+echo "== $(date -u +%FT%TZ) done"
