@@ -503,8 +503,8 @@ def beyond_the_seeds() -> list[str]:
             lines.append(f"({len(w) - len(same)} winner rows have other settings than the search's best: left out.)")
         w = same
     if w.empty:
-        return lines + [f"Its three seeds have not run yet: add a study `winner` with these settings and "
-                        f"`seed=grid(1, 2, 3)` to `sweeps/imdb_best.py`, then `{run} --study winner`."]
+        return lines + [f"Its three seeds have not run yet: `{run} --study winner` (the study `winner` takes the "
+                        "settings of the search's best trial, `best_of=\"search\"`, with seeds 1-3)."]
     mean, _, lo, hi, n = ci95(w["test_accuracy"])
     by_seed = ", ".join(f"{int(s)}: {pct(a)}" for s, a in sorted(zip(w["seed"], w["test_accuracy"])))
     gap = float((w["best_val_accuracy"] - w["test_accuracy"]).mean())

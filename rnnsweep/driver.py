@@ -16,7 +16,8 @@ from collections import Counter
 from . import cost, results
 from .cluster import COMPACT_AT, GPUS_ENV, Options, code_version, prepare_dataset, run_ray
 from .progress import fmt, trial_line
-from .sweep import Grid, SweepError, expand, non_default, searches, select, select_studies, studies_of
+from .search import resolve_best
+from .sweep import BEST_OF, Grid, SweepError, expand, non_default, searches, select, select_studies, studies_of
 
 SMOKE = {"epochs": 2, "limit_train": 512, "limit_test": 512}
 
@@ -61,6 +62,10 @@ def parse_args(argv=None):
                    help="Keras TensorBoard logs of each trial in <results>/<sweep>/tensorboard/<trial> (local results)")
     p.add_argument("--max-retries", type=int, default=2, help="Ray retries when a worker or node dies")
     return p.parse_args(argv)
+
+
+def best_of(spec: dict) -> bool:
+    return any(BEST_OF in body for body in (spec.get("studies") or {}).values())
 
 
 def budget(args) -> dict:
@@ -340,11 +345,16 @@ def main(spec: dict, argv=None) -> dict:
         overrides = settings_overrides(args.set)
         overrides["training"] = {**overrides.get("training", {}), **b}
         seeded = with_seeds(spec, args.seeds)
+        seeded, waiting = resolve_best(seeded, args.results, args.search_trials) if best_of(seeded) else (seeded, {})
+        wanted = {n.strip() for n in (args.study or "").split(",") if n.strip()}
+        for study, why in waiting.items():  # a winner's repeats once the study it reruns has ended
+            if study in wanted:
+                raise SweepError(f"study {study!r}: {why}; run it again when that study is done")
+            print(f"study {study!r}: left out for now: {why}")
         plans = searches(seeded, overrides)
         trials = select_studies(expand(seeded, overrides), args.study, [p["study"] for p in plans])
-    except SweepError as e:
+    except (SweepError, results.ResultsError) as e:
         sys.exit(f"error: {e}")
-    wanted = {n.strip() for n in (args.study or "").split(",") if n.strip()}
     # A search draws its trials as it runs: --only picks among listed trials, so it runs none.
     plans = [p for p in plans if (not wanted or p["study"] in wanted) and not args.only]
     if args.search_trials is not None:

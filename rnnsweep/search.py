@@ -18,7 +18,7 @@ import math
 
 from . import results
 from .settings import SECTIONS
-from .sweep import Sample, config_id, trial_id
+from .sweep import BEST_OF, Sample, config_id, expand, searches, trial_id
 
 # How a trial ended, for Optuna.
 FINISHED = ("ok", "pruned", "diverged", "failed")
@@ -269,5 +269,48 @@ def study_rows(uri: str, name: str, study: str, plan: dict | None = None, leave_
 
 
 def config_of(row: dict) -> dict:
-    """A trial's sections rebuilt from its row's config columns (a running trial resumed)."""
-    return {s: {k: row.get(k) for k in SECTIONS[s]} for s in SECTIONS}
+    """A trial's sections rebuilt from its row's config columns (a row read with Arrow's
+    ``to_pylist``, so integers stay integers and nulls are None)."""
+    return {s: {k: SECTIONS[s][k].from_column(row.get(k)) for k in SECTIONS[s]} for s in SECTIONS}
+
+
+def resolve_best(spec: dict, uri: str, search_trials: int | None = None) -> tuple[dict, dict]:
+    """The spec with each ``best_of`` study filled in: the settings of the best finished trial of the
+    study it names (on that study's search metric, val_accuracy where it has none), its own sections
+    laid over them (the seeds), and ``evaluate_test`` back to its default, so the winner's repeats are
+    the only trials to touch the test split. A study whose source has trials still to run or to draw
+    stays out; returns (spec, {study: why it waits})."""
+    studies = spec.get("studies") or {}
+    waiting = {name: body[BEST_OF] for name, body in studies.items() if BEST_OF in body}
+    if not waiting:
+        return spec, {}
+    plans = {p["study"]: p for p in searches(spec)}
+    listed = expand(spec)
+    table = results.read_table(uri, spec["name"], "trials")
+    rows = {r["trial_id"]: r for r in table.to_pylist()}  # Arrow → Python: ints stay ints, nulls None
+    filled, why = dict(studies), {}
+    for name, source in waiting.items():
+        plan = plans.get(source)
+        metric, direction = (plan["search"]["metric"], plan["search"]["direction"]) if plan else \
+            ("val_accuracy", "maximize")
+        ended = [r for r in study_rows(uri, spec["name"], source, plan) if r["status"] != "running"]
+        if plan:
+            want = min(plan["search"]["trials"], search_trials or plan["search"]["trials"])
+            have = len([r for r in ended if r["number"] is not None])
+        else:
+            ids = {t["trial_id"] for t in listed if source in (t.get("study") or "").split(",")}
+            want, have = len(ids), len([r for r in ended if r["trial_id"] in ids])
+        scored = [(objective(r["history"], metric, direction), r["trial_id"]) for r in ended if r["status"] == "ok"]
+        scored = [(v, tid) for v, tid in scored if v is not None]
+        if have < want or not scored:
+            why[name] = (f"waits for study {source!r}: {have} of its {want} trials ended"
+                         + ("" if scored or have < want else ", none of them ok"))
+            del filled[name]
+            continue
+        pick = max if direction == "maximize" else min
+        best = rows[pick(scored)[1]]
+        body = {k: v for k, v in studies[name].items() if k != BEST_OF}
+        base = config_of(best)
+        base["training"].pop("evaluate_test")
+        filled[name] = {**body, **{sec: {**base[sec], **body.get(sec, {})} for sec in SECTIONS}}
+    return {**spec, "studies": filled}, why

@@ -12,6 +12,7 @@ existing id, and every finished result, valid. Never change an existing default:
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 
@@ -79,6 +80,23 @@ class Setting:
         """Parquet column type: the declared type, or string where other literals are allowed."""
         mixed = any(type(c) is not self.type for c in self.choices + self.also)
         return "string" if mixed else {bool: "bool", int: "int64", float: "float64", str: "string"}[self.type]
+
+    def from_column(self, value):
+        """A value read back from its results column: the inverse of storing a mixed-type setting
+        (glove_dim: 50 or "auto") or a dict as a string."""
+        if not isinstance(value, str) or self.allows(value):
+            return value
+        for literal in self.choices + self.also:
+            if str(literal) == value:
+                return literal
+        for parse in (int, float, json.loads):
+            try:
+                v = parse(value)
+            except ValueError:
+                continue
+            if self.allows(v):
+                return v
+        return value
 
 
 S = Setting

@@ -22,6 +22,9 @@ from .settings import SECTIONS
 
 TOP_KEYS = ("name", "description", "dataset", "model", "training", "studies", "samples", "sample_seed", "search")
 SAMPLING = ("samples", "sample_seed", "search")
+# A study may take its settings from the best finished trial of another (``best_of="search"``): the
+# winner's seed repeats, on the test split. Filled in by ``search.resolve_best`` once that study ends.
+BEST_OF = "best_of"
 
 
 class SweepError(ValueError):
@@ -123,14 +126,34 @@ def validate(spec: dict) -> dict:
         if not isinstance(body, dict):
             raise SweepError(f"{where}studies.{study}: must be a dict of sections")
         for key in body:
-            if key not in SECTIONS and key not in SAMPLING:
-                raise _unknown(f"{where}studies.{study}.", key, tuple(SECTIONS) + SAMPLING)
+            if key not in SECTIONS and key not in SAMPLING and key != BEST_OF:
+                raise _unknown(f"{where}studies.{study}.", key, tuple(SECTIONS) + SAMPLING + (BEST_OF,))
         _validate_sections(body, f"{where}studies.{study}: ")
+        if BEST_OF in body:
+            _validate_best_of(studies, study, body, f"{where}studies.{study}.{BEST_OF}")
+            continue  # its settings are the best trial's, laid under its own: checked when filled in
         sampling = {k: body[k] if k in body else spec[k] for k in SAMPLING if k in body or k in spec}
         if body.get("search") is not None and spec.get("search") is not None:  # key by key, like the sections
             sampling["search"] = {**spec["search"], **body["search"]}
         _validate_sampling({**over(spec, **body), **sampling}, f"{where}studies.{study}: ")
     return spec
+
+
+def _validate_best_of(studies: dict, study, body: dict, where: str):
+    source = body[BEST_OF]
+    if not isinstance(source, str) or source not in studies or source == study:
+        others = [s for s in studies if s != study]
+        close = difflib.get_close_matches(str(source), others, n=1)
+        raise SweepError(f"{where}: {source!r} is not another study of this sweep"
+                         + (f" (did you mean {close[0]!r}?)" if close else "") + f"; studies: {', '.join(others)}")
+    if BEST_OF in studies[source]:
+        raise SweepError(f"{where}: study {source!r} takes its own settings from another's best trial")
+    both = [k for k in SAMPLING if k in body]
+    if both:
+        raise SweepError(f"{where}: a study that reruns the best trial lists its points; drop {both[0]}=")
+    drawn = [f"{s}.{k}" for s in SECTIONS for k, v in body.get(s, {}).items() if isinstance(v, Sample)]
+    if drawn:
+        raise SweepError(f"{where}: {drawn[0]} is sampled: write one value or grid(...) (e.g. the seeds)")
 
 
 def _validate_sampling(spec, where):
@@ -284,6 +307,8 @@ def expand(spec: dict, overrides: dict | None = None) -> list[dict]:
     trials: dict[str, dict] = {}
     shown: dict[str, list] = {}
     for study, body in studies.items():
+        if BEST_OF in body:
+            continue  # waits for the study it names to end (search.resolve_best fills it in)
         merged = _merged(spec, body)
         if searched(merged):
             continue  # its trials are drawn as the sweep runs (searches(), search.py)
@@ -335,7 +360,7 @@ def searches(spec: dict, overrides: dict | None = None) -> list[dict]:
     out = []
     for study, body in (spec.get("studies") or {None: {}}).items():
         merged = _merged(spec, body)
-        if not searched(merged):
+        if BEST_OF in body or not searched(merged):
             continue
         fixed = {s: {**settings.defaults(s)} for s in SECTIONS}
         sampled = []

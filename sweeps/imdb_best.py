@@ -4,18 +4,18 @@ halving through Optuna), then train the winner with three seeds and touch the te
     python sweeps/imdb_best.py --dry-run                          # the space, the budget, the first draws
     python sweeps/imdb_best.py --study search                     # the search (validation only)
     python sweeps/imdb_best.py --study search --search-trials 8   # a smaller search
+    python sweeps/imdb_best.py --study winner                     # the best trial again, seeds 1-3, on test
     python -m rnnsweep.report results/imdb_best                   # best so far, pruned trials, importances
 
 IMDB's official 25k/25k split (the aclImdb reviews, rows shuffled with a recorded seed so Keras's
 validation split — the last 20 % of the training arrays — holds both classes), seed 000's cleaning,
 GloVe 6B 50d (fine-tuned or frozen: drawn), right padding with masking (so tanh LSTM/GRU stay
 cuDNN-eligible on a GPU). Every trial stops early on validation loss and keeps its best weights.
-When the search is done, copy its best trial's settings (summary.md names it; `--dry-run` lists
-its settings) into a study `winner` below with `seed=grid(1, 2, 3)` and run `--study winner`:
-those three trials are the only ones evaluated on the test split.
+When the search is done, the study `winner` takes the settings of its best trial (best_of="search")
+and trains them with seeds 1-3: those three trials are the only ones evaluated on the test split.
 """
 from rnnsweep.driver import main
-from rnnsweep.sweep import choice, loguniform, uniform
+from rnnsweep.sweep import choice, grid, loguniform, uniform
 
 SWEEP = dict(
     name="imdb_best",
@@ -32,6 +32,7 @@ SWEEP = dict(
     studies=dict(
         search=dict(search=dict(sampler="tpe", trials=40, metric="val_accuracy", direction="maximize", seed=1,
                                 startup_trials=10, pruner=dict(kind="asha", min_epochs=1, reduction=3))),
+        winner=dict(best_of="search", training=dict(seed=grid(1, 2, 3))),
     ),
 )
 

@@ -24,6 +24,8 @@ SWEEP = dict(
             search=dict(sampler="tpe", trials=int(os.environ.get("SEARCH_TRIALS", "4")), startup_trials=2, seed=7,
                         pruner=None if PRUNER == "none" else dict(kind=PRUNER, min_epochs=1, reduction=2)),
         ),
+        # The winner's repeats: the best finished trial of `search`, seeds 1-2, on the test split.
+        winner=dict(best_of="search", training=dict(seed=grid(1, 2))),
         # Pruning on a grid: the same pruner over listed trials.
         pruned_grid=dict(model=dict(units=grid(2, 8)),
                          search=dict(pruner=dict(kind="median", min_epochs=1, startup_trials=1))),

@@ -56,6 +56,49 @@ def test_a_searched_study_draws_and_lists_nothing():
     assert [(s, k) for s, k, _ in plan["sampled"]] == [("model", "units"), ("model", "learning_rate")]
 
 
+@pytest.mark.parametrize("body, message", [
+    (dict(best_of="serch"),
+     "studies.winner.best_of: 'serch' is not another study of this sweep (did you mean 'search'?)"),
+    (dict(best_of="winner"), "studies.winner.best_of: 'winner' is not another study"),
+    (dict(best_of="search", samples=3), "studies.winner.best_of: a study that reruns the best trial lists its points; "
+                                        "drop samples="),
+    (dict(best_of="search", model=dict(units=choice(4, 8))), "studies.winner.best_of: model.units is sampled"),
+])
+def test_a_bad_best_of_is_one_line_naming_the_study(body, message):
+    bad = {**BASE, "studies": dict(search=dict(search=dict(trials=4)), winner=body)}
+    with pytest.raises(SweepError) as e:
+        expand(bad)
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_config_read_back_from_its_row_is_the_config_it_was_written_from():
+    """Mixed-type settings (glove_dim 50 or "auto") and dicts are stored as strings: config_of
+    restores the values, so a winner's trial is the searched trial's settings, not their text."""
+    import pyarrow as pa
+
+    from rnnsweep import results, settings
+
+    (t,) = expand({**BASE, "dataset": dict(source="imdb_reviews", embedding="glove", glove_dim=50, maxlen=None),
+                   "model": dict(arch="GRU", units=8, dense_units="same")})
+    row = {k: results._cell(t[sec][k], pa.string() if s.column_type == "string" else pa.float64())
+           for sec, k, s in settings.columns()}
+    assert row["glove_dim"] == "50"
+    assert search.config_of(row) == {sec: t[sec] for sec in settings.SECTIONS}
+
+
+def test_the_winner_waits_for_its_search_and_says_so(tmp_path, capsys):
+    """Before the search it reruns has ended, a best_of study is left out with the reason; asked for
+    by name, it is a one-line error."""
+    mod = importlib.reload(importlib.import_module("search_sweep"))
+    with pytest.raises(SystemExit) as e:
+        mod.main(mod.SWEEP, ["--results", str(tmp_path), "--study", "winner", "--dry-run"])
+    assert str(e.value) == ("error: study 'winner': waits for study 'search': 0 of its 4 trials ended; "
+                            "run it again when that study is done")
+    mod.main(mod.SWEEP, ["--results", str(tmp_path), "--dry-run"])
+    out = capsys.readouterr().out
+    assert "study 'winner': left out for now: waits for study 'search': 0 of its 4 trials ended" in out
+
+
 def _value(t):
     """A made-up objective of the drawn values: TPE then has something to model."""
     return 1.0 - abs(math.log10(t["model"]["learning_rate"]) + 2.0) / 3 + t["model"]["units"] / 100
@@ -154,6 +197,16 @@ def test_a_search_prunes_lands_its_trials_and_resumes_drawing_the_same_trials(tm
     best = ok.loc[ok["best_val_accuracy"].idxmax(), "name"]
     assert "5 trials drawn" in md and f"`{best}`" in md
     assert "pruned" not in md.split("## Diverged and failed trials")[1]
+    # The winner's repeats: the best finished trial's settings, seeds 1-2, evaluated on the test split.
+    mod = importlib.import_module("search_sweep")
+    mod.main(mod.SWEEP, ["--results", str(tmp_path / "whole"), "--study", "winner"])
+    t, _ = load(str(tmp_path / "whole" / "tiny_search"))
+    won = t[t["study"] == "winner"].sort_values("seed")
+    top = ok.loc[ok["best_val_accuracy"].idxmax()]
+    assert list(won["seed"]) == [1, 2] and (won["status"] == "ok").all()
+    assert (won["units"] == top["units"]).all() and (won["learning_rate"] == top["learning_rate"]).all()
+    assert won["test_accuracy"].notna().all() and won["evaluate_test"].all()
+    assert set(won["trial_id"]).isdisjoint(whole["trial_id"])
 
 
 def test_a_driver_killed_mid_trial_resumes_the_search_where_it_stood(tmp_path):
