@@ -469,7 +469,11 @@ def beyond_the_seeds() -> list[str]:
     vers = ", ".join(sorted(searched["version"].unique()))
     lines += [f"**The search** (`{run} --study {study}`, code version {vers}): {len(p)} of {planned} trials drawn "
               f"({counts}), {int(p['epochs_run'].fillna(0).sum())} epochs, {p['cpu_hours'].iloc[-1]:.2f} CPU-hours "
-              "on this machine (2 cores, no GPU; `cpu_seconds` of each trial).", ""]
+              "on this machine (2 cores, no GPU; `cpu_seconds` of each trial), two trials in flight. The budget "
+              "bound is the spec's: trials × at most `epochs` each, of which successive halving runs a fraction. On a "
+              "cluster the driver keeps one trial in flight per slot, so the same search takes about its CPU-hours "
+              "divided by the slots (less on GPUs), and a larger budget (more trials, more epochs, wider models, whole "
+              "reviews) is an edit of the spec, not of the code.", ""]
     FIGURES.mkdir(exist_ok=True)
     from rnnsweep.figures import Figures
     from rnnsweep.views import fig_search
