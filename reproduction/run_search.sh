@@ -4,15 +4,19 @@
 # replayed into the search, a running one resumes from its epoch backup.
 #
 #   RNNSWEEP_DATA=../shared/data nohup bash reproduction/run_search.sh > reproduction/logs/search.log 2>&1 &
+#   STUDY=winner RNNSWEEP_DATA=../shared/data nohup bash reproduction/run_search.sh > reproduction/logs/winner.log 2>&1 &
+#
+# The search runs from 67c22f1 (where it started); the winner's seed repeats from 402d89e, the first
+# commit with best_of. Each study's rows then come from one version.
 set -uo pipefail
-PIN=${PIN:-67c22f1}
+STUDY=${STUDY:-search}
+if [ "$STUDY" = winner ]; then PIN=${PIN:-402d89e}; else PIN=${PIN:-67c22f1}; fi
 MAIN=$(cd "$(dirname "$0")/.." && pwd)
 WT=${WT:-/tmp/rnnsweep-pin-$PIN}
 [ -d "$WT" ] || { git -C "$MAIN" worktree prune; git -C "$MAIN" worktree add --detach "$WT" "$PIN"; }
 export PYTHONPATH="$WT"
 cd "$WT" || exit 1
 export RNNSWEEP_OFFLINE=1
-STUDY=${STUDY:-search}
 echo "== $(date -u +%FT%TZ) imdb_best --study $STUDY"
 nice -n 10 python "$WT/sweeps/imdb_best.py" --results "$MAIN/reproduction/results" --address local \
   --cpus-per-trial 1 --study "$STUDY" "$@"
