@@ -64,8 +64,10 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def best_of(spec: dict) -> bool:
-    return any(BEST_OF in body for body in (spec.get("studies") or {}).values())
+def best_of(spec) -> bool:
+    """Does a study rerun another's best trial? (Checked before the spec is: any shape may come.)"""
+    studies = spec.get("studies") if isinstance(spec, dict) else None
+    return isinstance(studies, dict) and any(isinstance(b, dict) and BEST_OF in b for b in studies.values())
 
 
 def budget(args) -> dict:
