@@ -6,11 +6,11 @@
 #   RNNSWEEP_DATA=../shared/data nohup bash reproduction/run_search.sh > reproduction/logs/search.log 2>&1 &
 #   STUDY=winner RNNSWEEP_DATA=../shared/data nohup bash reproduction/run_search.sh > reproduction/logs/winner.log 2>&1 &
 #
-# The search runs from 67c22f1 (where it started); the winner's seed repeats from 402d89e, the first
+# The search runs from 67c22f1 (where it started); the winner's seed repeats from 8ee34c7, the first
 # commit with best_of. Each study's rows then come from one version.
 set -uo pipefail
 STUDY=${STUDY:-search}
-if [ "$STUDY" = winner ]; then PIN=${PIN:-402d89e}; else PIN=${PIN:-67c22f1}; fi
+if [ "$STUDY" = winner ]; then PIN=${PIN:-8ee34c7}; else PIN=${PIN:-67c22f1}; fi
 MAIN=$(cd "$(dirname "$0")/.." && pwd)
 WT=${WT:-/tmp/rnnsweep-pin-$PIN}
 [ -d "$WT" ] || { git -C "$MAIN" worktree prune; git -C "$MAIN" worktree add --detach "$WT" "$PIN"; }
