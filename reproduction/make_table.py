@@ -449,6 +449,7 @@ def projection(p: pd.DataFrame, target_val: float) -> str:
 
 def beyond_the_seeds() -> list[str]:
     t = load("imdb_best")
+    t = t[t["status"] != "running"]  # evidence is what has landed (and is committed), never a live row
     meta = results.read_json(str(RESULTS), "imdb_best", "sweep.json") or {}
     run = "python sweeps/imdb_best.py --results reproduction/results"
     lines = ["`sweeps/imdb_best.py`: a TPE search with successive halving (Optuna's `TPESampler` and "
