@@ -19,11 +19,14 @@ export PYTHONPATH="$WT"
 cd "$WT" || exit 1
 export RNNSWEEP_OFFLINE=1
 RES="$MAIN/reproduction/results"
-STEPS=${STEPS:-"s004_tf2 s004_k3 s001_k3 s001_tf2 s000_grid"}
+STEPS=${STEPS:-"s004_tf2 s004_k3 p004 s001_k3 s001_tf2 p001 s000_grid"}
 run() { nice -n 10 python "$WT/sweeps/$1.py" --results "$RES" --address local --cpus-per-trial 1 \
           --rerun-other-versions "${@:2}"; }
 TF2=(--set model.semantics=tf_keras2)
 S001=(--study sequence_length,hidden_size,architecture --seeds 1-6)
+# The seed's own code on tf.keras 2 (the peer), on the arrays this pinned rnnsweep prepares; it writes
+# reproduction/results/tf_keras2.csv in this checkout.
+peer() { nice -n 10 python "$MAIN/reproduction/seed_keras.py" --framework tf_keras2 "$@"; }
 for step in $STEPS; do
   echo "== $(date -u +%FT%TZ) $step"
   case $step in
@@ -31,6 +34,10 @@ for step in $STEPS; do
     s004_k3) run imdb_stacked --seeds 1-3 ;;
     s001_k3) run imdb_grid "${S001[@]}" ;;
     s001_tf2) run imdb_grid "${S001[@]}" "${TF2[@]}" ;;
+    p004) peer --notebook 004 --seeds 1 2 3 ;;
+    p001) peer --notebook 001 --maxlen 30 50 80 100 150 200 --seeds 1 2 3 4 5 6
+          peer --notebook 001 --maxlen 200 --units 2 10 20 --seeds 1 2 3 4 5 6
+          peer --notebook 001 --maxlen 30 --arch LSTM GRU --seeds 1 2 3 4 5 6 ;;
     s000_grid) run imdb_grid --study grid ;;
   esac
 done

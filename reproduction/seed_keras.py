@@ -8,6 +8,7 @@ data, or the seed's own run-to-run variance). Two frameworks:
 
     RNNSWEEP_DATA=../shared/data python reproduction/seed_keras.py --maxlen 30 80 --seeds 1 2 3
     RNNSWEEP_DATA=../shared/data python reproduction/seed_keras.py --framework tf_keras2 --notebook 004 --seeds 1
+    RNNSWEEP_DATA=../shared/data python reproduction/seed_keras.py --framework tf_keras2 --maxlen 200 --units 2 10 20
 
 Writes one row per run to reproduction/results/plain_keras.csv (keras3) or tf_keras2.csv (appending;
 a run already there is skipped).
@@ -101,6 +102,7 @@ def main():
     ap.add_argument("--maxlen", type=int, nargs="+", default=[30], help="seed 001's sequence lengths")
     ap.add_argument("--arch", nargs="+", default=None,
                     help="seed 004: LSTM GRU BiLSTM (the default); seed 001: SimpleRNN (the default) LSTM GRU")
+    ap.add_argument("--units", type=int, nargs="+", default=[5], help="seed 001's hidden sizes")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--smoke", action="store_true", help="1 epoch on 1,024 reviews; writes nothing")
     args = ap.parse_args()
@@ -112,7 +114,8 @@ def main():
     if args.notebook == "004":
         runs = [(a, 500, 32, s) for a in args.arch or ["LSTM", "GRU", "BiLSTM"] for s in args.seeds]
     else:
-        runs = [(a, m, 5, s) for a in args.arch or ["SimpleRNN"] for m in args.maxlen for s in args.seeds]
+        runs = [(a, m, u, s) for a in args.arch or ["SimpleRNN"] for m in args.maxlen for u in args.units
+                for s in args.seeds]
     for arch, maxlen, units, seed in runs:
         key = dict(seed_notebook=args.notebook, arch=arch, maxlen=maxlen, units=units, seed=seed)
         if not args.smoke and (done[KEYS].astype(str) == pd.Series(key).astype(str)).all(axis=1).any():
