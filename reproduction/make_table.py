@@ -307,13 +307,96 @@ def conclusions() -> list[str]:
     return out
 
 
+GRID_ARCHS, GRID_UNITS, GRID_BATCHES = ("GRU", "LSTM"), (32, 64, 128), (32, 64, 128)
+
+
+def grid_000() -> list[str]:
+    """Seed 000's 18-model grid at its 100 epochs (one seed, as the seed ran it): test accuracy per
+    model and batch size, each LSTM-relu blow-up as it came (the epoch its loss went non-finite, the
+    largest epoch loss), and the seed's three conclusions tested on what has landed."""
+    g = Study("imdb_grid", "grid")
+    rows = g("keras3")
+    rows = rows[rows["epochs"] == 100] if len(rows) else rows
+    version = g.by_version.get(("grid", "keras3"), (None, "—", 0))[1]
+    epochs = results.load(str(RESULTS / "imdb_grid"))[1] if len(rows) else pd.DataFrame()
+    run = RUN.format(sweep="imdb_grid", args="--study grid")
+    seeds = ", ".join(map(str, sorted(set(rows["seed"].dropna().astype(int))))) or "—"
+    landed = int((rows["status"] != "running").sum()) if len(rows) else 0
+    head = [f"`{run}` (code version {version}; GloVe 6B 50d, note b; seed {seeds}). "
+            f"{landed} of the 18 models have landed. Test accuracy in %; "
+            "a model whose loss went non-finite says so (the driver stops it there: status `diverged`).", "",
+            "| model | batch 32 | batch 64 | batch 128 | train − val accuracy at the end (batch 32 / 64 / 128) |",
+            "|---|---|---|---|---|"]
+
+    def one(arch, units, bs):
+        r = rows[(rows["arch"] == arch) & (rows["units"] == units) & (rows["batch_size"] == bs)] if len(rows) else rows
+        r = r[r["status"] != "running"] if len(r) else r
+        return None if r.empty else r.sort_values("finished_at").iloc[-1]
+
+    def shown_cell(r):
+        if r is None:
+            return "not run yet"
+        if r["status"] == "ok":
+            return pct(r["test_accuracy"])
+        e = epochs[epochs["trial_id"] == r["trial_id"]] if len(epochs) else epochs
+        peak = e["loss"].replace([np.inf, -np.inf], np.nan).max() if len(e) else math.nan
+        worst = "" if math.isnan(peak) else f", largest epoch loss {peak:,.4g}"
+        return f"**{r['status']}**: {r.get('error') or ''}{worst}"
+
+    for arch in GRID_ARCHS:
+        for units in GRID_UNITS:
+            cells = [one(arch, units, bs) for bs in GRID_BATCHES]
+            gap = " / ".join("—" if r is None or r["status"] != "ok" else
+                             f"{100 * (r['final_accuracy'] - r['final_val_accuracy']):+.1f}" for r in cells)
+            head.append(f"| {arch}-{units} | " + " | ".join(shown_cell(r) for r in cells) + f" | {gap} |")
+    ok = rows[rows["status"] == "ok"] if len(rows) else rows
+    out = head + [""]
+    # GRU against LSTM, paired by (units, batch size): the same seed and shapes of everything but the cell.
+    pairs = []
+    for units in GRID_UNITS:
+        for bs in GRID_BATCHES:
+            a, b = one("GRU", units, bs), one("LSTM", units, bs)
+            if a is not None and b is not None:
+                pairs.append((a["test_accuracy"] if a["status"] == "ok" else 0.5,
+                              b["test_accuracy"] if b["status"] == "ok" else 0.5))
+    if len(pairs) >= 2:
+        mean, _, lo, hi, n = ci95([x - y for x, y in pairs])
+        word = "survives" if lo > 0 else "is contradicted" if hi < 0 else "does not survive the error bars"
+        out.append(f"- **Seed 000: GRU beats LSTM with relu**: {word} — GRU − LSTM = {pct(mean)} points, 95 % CI "
+                   f"[{pct(lo)}, {pct(hi)}] (paired by width and batch size, n = {n} pairs; a diverged model counts "
+                   "as 50 %, chance).")
+    else:
+        out.append(f"- **Seed 000: GRU beats LSTM with relu**: not decided yet — {len(pairs)} of 9 (width, batch) "
+                   "pairs have both models.")
+    for arch in GRID_ARCHS:
+        for units in GRID_UNITS:
+            have = ok[(ok["arch"] == arch) & (ok["units"] == units)] if len(ok) else ok
+            if len(have) == len(GRID_BATCHES):
+                b = have.sort_values("test_accuracy", ascending=False)
+                out.append(f"- {arch}-{units}: best batch size {int(b['batch_size'].iloc[0])} "
+                           f"({', '.join(f'{int(x)}: {pct(a)}' for x, a in zip(b['batch_size'], b['test_accuracy']))}; "
+                           "one seed each, so a gap under ~2 points is within seed-to-seed spread).")
+    wide, narrow = (ok[(ok["arch"] == "GRU") & (ok["units"] == u)] if len(ok) else ok for u in (128, 32))
+    if len(wide) and len(narrow):
+        gw = (wide["final_accuracy"] - wide["final_val_accuracy"]).mean()
+        gn = (narrow["final_accuracy"] - narrow["final_val_accuracy"]).mean()
+        drop = (wide["best_val_accuracy"] - wide["final_val_accuracy"]).mean()
+        out.append(f"- **Seed 000: the widest GRU overfits**: GRU-128 ends {100 * gw:.1f} points above its validation "
+                   f"accuracy on training (GRU-32: {100 * gn:.1f}), its validation accuracy {100 * drop:.1f} points "
+                   f"under its best epoch (over {len(wide)} and {len(narrow)} batch sizes): "
+                   + ("it does." if gw > gn + 0.01 and drop > 0.005 else "not more than the narrow one."))
+    else:
+        out.append("- **Seed 000: the widest GRU overfits**: not decided yet — GRU-128 or GRU-32 has not run.")
+    return out
+
+
 def semantics_effect() -> list[str]:
     """What tf.keras 2 semantics changes, per model, paired by seed: only rows of one code version
     per side are compared, and the line says when the two sides come from different versions."""
     lines = ["| seed | model | seed's test acc | Keras 3, by seed | tf.keras 2, by seed | tf.keras 2 − Keras 3, paired "
              "[95 % CI] | code versions |", "|---|---|---:|---|---|---|---|"]
     for seed, _, setting, sweep, where, value, budget, _, _ in ROWS:
-        if seed not in ("001", "004"):
+        if seed not in ("001", "002", "004"):
             continue
         t = load(sweep)
         by = versions(t, sweep)
@@ -333,7 +416,7 @@ def semantics_effect() -> list[str]:
         lines.append(f"| {seed} | {setting} | {pct(value)} | {by_seed(k3)} | {by_seed(k2)} | {diff} | "
                      f"{v3} / {v2}{'' if v3 == v2 else ' (different versions: the pairing compares code too)'} |")
     if len(lines) == 2:
-        return ["Not run yet: `--set model.semantics=tf_keras2` on seed 001's and 004's sweeps."]
+        return ["Not run yet: `--set model.semantics=tf_keras2` on seed 001's, 002's and 004's sweeps."]
     return lines
 
 
@@ -468,22 +551,38 @@ def beyond_the_seeds() -> list[str]:
     counts = ", ".join(f"{n} {s}" for s, n in p["status"].value_counts().items())
     planned = ((meta.get("spec") or {}).get("studies") or {}).get(study, {}).get("search", {}).get("trials", "?")
     vers = ", ".join(sorted(searched["version"].unique()))
+    wall = (searched["finished_at"].max() - searched["started_at"].min()).total_seconds() / 3600
+    cap_arg = f" --search-trials {len(p)}" if isinstance(planned, int) and len(p) < planned else ""
+    capped = (f"; it stopped there, at this machine's budget of about 4 h (`--search-trials {len(p)}`, which the "
+              "winner's run passes too)") if isinstance(planned, int) and len(p) < planned else ""
     lines += [f"**The search** (`{run} --study {study}`, code version {vers}): {len(p)} of {planned} trials drawn "
-              f"({counts}), {int(p['epochs_run'].fillna(0).sum())} epochs, {p['cpu_hours'].iloc[-1]:.2f} CPU-hours "
-              "on this machine (2 cores, no GPU; `cpu_seconds` of each trial), two trials in flight. The budget "
+              f"({counts}{capped}), {int(p['epochs_run'].fillna(0).sum())} epochs, {p['cpu_hours'].iloc[-1]:.2f} "
+              f"CPU-hours and {wall:.1f} h of wall time on this machine (2 cores, no GPU; `cpu_seconds` of each "
+              "trial), two trials in flight. The budget "
               "bound is the spec's: trials × at most `epochs` each, of which successive halving runs a fraction. On a "
               "cluster the driver keeps one trial in flight per slot, so the same search takes about its CPU-hours "
               "divided by the slots (less on GPUs), and a larger budget (more trials, more epochs, wider models, whole "
               "reviews) is an edit of the spec, not of the code.", ""]
     FIGURES.mkdir(exist_ok=True)
     from rnnsweep.figures import Figures
-    from rnnsweep.views import fig_search
+    from rnnsweep.views import fig_importances, fig_search, importances
 
     figs = Figures(str(FIGURES))
     fig_search(p, figs, study, metric)
     name = figs.written[0][0]
     (FIGURES / name).rename(FIGURES / f"imdb_best_{name}")
-    lines += [f"![best so far](reproduction/figures/imdb_best_{name})", "",
+    lines += [f"![best so far](reproduction/figures/imdb_best_{name})", ""]
+    imp = importances(searched, p, direction)
+    if imp:
+        fig_importances(imp, figs, study, metric)
+        name = figs.written[-1][0]
+        (FIGURES / name).rename(FIGURES / f"imdb_best_{name}")
+        n_ok = int(((p["status"] == "ok") & p["value"].notna()).sum())
+        top3 = ", ".join(f"{k} {v:.2f}" for k, v in list(imp.items())[:3])
+        lines += [f"What mattered (Optuna's fANOVA importances over the {n_ok} trials that finished; pruned ones are "
+                  f"not counted, so a setting every finished trial shares scores 0): {top3}.", "",
+                  f"![importances](reproduction/figures/imdb_best_{name})", ""]
+    lines += [
               f"| trial | CPU-hours so far | new best {metric} | the trial | epochs | ended |",
               "|---:|---:|---:|---|---:|---|"]
     gains = p[(p["status"] == "ok") & (p["value"] == p["best_so_far"])]
@@ -508,14 +607,15 @@ def beyond_the_seeds() -> list[str]:
             lines.append(f"({len(w) - len(same)} winner rows have other settings than the search's best: left out.)")
         w = same
     if w.empty:
-        return lines + [f"Its three seeds have not run yet: `{run} --study winner` (the study `winner` takes the "
+        return lines + [f"Its three seeds have not run yet: `{run} --study winner{cap_arg}` (the study `winner` "
+                        "takes the "
                         "settings of the search's best trial, `best_of=\"search\"`, with seeds 1-3)."]
     mean, _, lo, hi, n = ci95(w["test_accuracy"])
     by_seed = ", ".join(f"{int(s)}: {pct(a)}" for s, a in sorted(zip(w["seed"], w["test_accuracy"])))
     gap = float((w["best_val_accuracy"] - w["test_accuracy"]).mean())
     interval = f"{pct(mean)} [{pct(lo)}, {pct(hi)}]" if n > 1 else f"{pct(mean)} (one seed)"
     lines += ["| model | test accuracy, % | |", "|---|---|---|",
-              f"| **rnnsweep's winner** (`{run} --study winner`, code version "
+              f"| **rnnsweep's winner** (`{run} --study winner{cap_arg}`, code version "
               f"{', '.join(sorted(w['version'].unique()))}) | **{interval}** (n = {n}) | by seed: {by_seed}; "
               f"validation − test {100 * gap:+.1f} points |",
               *[f"| {label} | {pct(v)} | anchor |" for label, v in ANCHORS], ""]
@@ -543,6 +643,7 @@ def main(out=HERE.parent / "REPRODUCTION.md"):
             "## Do the seeds' conclusions survive the error bars?", "", *conclusions(), "",
             "## What the seeds' framework changes (tf.keras 2 semantics against Keras 3, paired by seed)", "",
             *semantics_effect(), "",
+            "## Seed 000's grid at 100 epochs", "", *grid_000(), "",
             "## Seed 002's random search: 1 epoch (as the seed ran it) vs 20 epochs", "", *random_search(), "",
             "## Where rnnsweep misses a seed's number: the seed's code as plain Keras on the same arrays", "",
             *plain_keras(), "",

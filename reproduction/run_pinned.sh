@@ -19,11 +19,15 @@ export PYTHONPATH="$WT"
 cd "$WT" || exit 1
 export RNNSWEEP_OFFLINE=1
 RES="$MAIN/reproduction/results"
-STEPS=${STEPS:-"s004_tf2 s004_k3 p004 s001_k3 s001_tf2 p001 s000_grid"}
+STEPS=${STEPS:-"s004_tf2 s004_k3 s002_k3 s002_tf2 s001_k3 s001_tf2 p001 p004 s000_grid"}
 run() { nice -n 10 python "$WT/sweeps/$1.py" --results "$RES" --address local --cpus-per-trial 1 \
           --rerun-other-versions "${@:2}"; }
 TF2=(--set model.semantics=tf_keras2)
 S001=(--study sequence_length,hidden_size,architecture --seeds 1-6)
+# Seed 002: its five models under Keras 3 (one version with the next step), and the three with dropout
+# (models 3-5, where the semantics differ) under tf.keras 2; 3 seeds each, as the sweep says.
+S002_K3=(--study bag_of_characters,simple_rnn,simple_rnn_dropout,stacked_simple_rnn,bilstm)
+S002_TF2=(--study simple_rnn_dropout,stacked_simple_rnn,bilstm)
 # The seed's own code on tf.keras 2 (the peer), on the arrays this pinned rnnsweep prepares; it writes
 # reproduction/results/tf_keras2.csv in this checkout.
 peer() { nice -n 10 python "$MAIN/reproduction/seed_keras.py" --framework tf_keras2 "$@"; }
@@ -32,6 +36,8 @@ for step in $STEPS; do
   case $step in
     s004_tf2) run imdb_stacked --seeds 1-3 "${TF2[@]}" ;;
     s004_k3) run imdb_stacked --seeds 1-3 ;;
+    s002_k3) run names_gender "${S002_K3[@]}" ;;
+    s002_tf2) run names_gender "${S002_TF2[@]}" "${TF2[@]}" ;;
     s001_k3) run imdb_grid "${S001[@]}" ;;
     s001_tf2) run imdb_grid "${S001[@]}" "${TF2[@]}" ;;
     p004) peer --notebook 004 --seeds 1 2 3 ;;
