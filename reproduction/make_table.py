@@ -515,6 +515,10 @@ def projection(p: pd.DataFrame, target_val: float) -> str:
     ok = ok[ok["cpu_hours"] > 0]
     if len(ok) < 5:
         return f"Too few finished trials ({len(ok)}) to project the curve."
+    if ok["best_so_far"].max() >= target_val:
+        return (f"The search's best already reaches the {pct(target_val)} % validation accuracy the target needs "
+                "(90 % test plus the winner's gap between its scored validation epoch and test): what is missing is "
+                "not more search.")
     x, y = np.log10(ok["cpu_hours"].to_numpy()), ok["best_so_far"].to_numpy()
     slope, icpt = np.polyfit(x, y, 1)
     now = ok["cpu_hours"].iloc[-1]
@@ -598,32 +602,54 @@ def beyond_the_seeds() -> list[str]:
     config = ", ".join(f"{k}={shown(best[k])}" for k in keys)
     lines += ["", f"**The winner of the search**: `{best['name']}` (trial {best.name}), best {metric} "
               f"{pct(top['value'])}: {config}.", ""]
-    w = t[(t["study"] == "winner") & (t["status"] == "ok")]
-    if len(w):
-        drawn = {k: best[k] for k in keys}
+    drawn = {k: best[k] for k in keys}
+    # The winner's studies: `winner` keeps its search trial's early stopping (val_loss, restoring the best
+    # val_loss epoch); `winner_val_accuracy` restores the epoch the search scored (its best val_accuracy).
+    studies = [("winner", "restores the best val_loss epoch, as the search's trials did"),
+               ("winner_val_accuracy", "restores the best val_accuracy epoch, the one the search scored")]
+    rows, done = [], []
+    for name, how in studies:
+        w = t[(t["study"] == name) & (t["status"] == "ok")]
         same = w[[all(row[k] == v or (pd.isna(row[k]) and pd.isna(v)) for k, v in drawn.items())
-                  for _, row in w.iterrows()]]
+                  for _, row in w.iterrows()]] if len(w) else w
         if len(same) < len(w):
-            lines.append(f"({len(w) - len(same)} winner rows have other settings than the search's best: left out.)")
-        w = same
-    if w.empty:
-        return lines + [f"Its three seeds have not run yet: `{run} --study winner{cap_arg}` (the study `winner` "
-                        "takes the "
-                        "settings of the search's best trial, `best_of=\"search\"`, with seeds 1-3)."]
-    mean, _, lo, hi, n = ci95(w["test_accuracy"])
-    by_seed = ", ".join(f"{int(s)}: {pct(a)}" for s, a in sorted(zip(w["seed"], w["test_accuracy"])))
-    gap = float((w["best_val_accuracy"] - w["test_accuracy"]).mean())
-    interval = f"{pct(mean)} [{pct(lo)}, {pct(hi)}]" if n > 1 else f"{pct(mean)} (one seed)"
-    lines += ["| model | test accuracy, % | |", "|---|---|---|",
-              f"| **rnnsweep's winner** (`{run} --study winner{cap_arg}`, code version "
-              f"{', '.join(sorted(w['version'].unique()))}) | **{interval}** (n = {n}) | by seed: {by_seed}; "
-              f"validation − test {100 * gap:+.1f} points |",
+            lines.append(f"({len(w) - len(same)} {name} rows have other settings than the search's best: left out.)")
+        if same.empty:
+            rows.append(f"| {name} ({how}) | not run yet: `{run} --study {name}{cap_arg}` | |")
+            continue
+        mean, _, lo, hi, n = ci95(same["test_accuracy"])
+        by_seed = ", ".join(f"{int(s)}: {pct(a)}" for s, a in sorted(zip(same["seed"], same["test_accuracy"])))
+        restored = []  # the validation accuracy of the weights each seed kept (Keras's restored epoch)
+        for _, r in same.iterrows():
+            e = epochs[epochs["trial_id"] == r["trial_id"]]
+            mon = r["early_stopping_monitor"]
+            at = e.loc[e[mon].idxmin() if mon.endswith("loss") else e[mon].idxmax()]
+            restored.append((int(at["epoch"]), float(at["val_accuracy"])))
+        gap = float(np.mean([v for _, v in restored]) - mean)
+        kept = ", ".join(f"epoch {ep} ({pct(v)})" for ep, v in restored)
+        interval = f"{pct(mean)} [{pct(lo)}, {pct(hi)}]" if n > 1 else f"{pct(mean)} (one seed)"
+        rows.append(f"| **{name}** ({how}; `{run} --study {name}{cap_arg}`, code version "
+                    f"{', '.join(sorted(same['version'].unique()))}) | **{interval}** (n = {n}) | by seed: {by_seed}; "
+                    f"weights kept: {kept}; their validation − test {100 * gap:+.1f} points |")
+        # The search ranks on a trial's best val_accuracy epoch: what the projection has to reach.
+        done.append((name, mean, interval, n, float((same["best_val_accuracy"] - same["test_accuracy"]).mean())))
+    if not done:
+        return lines + [f"Its three seeds have not run yet: `{run} --study winner{cap_arg}` (the study `winner` takes "
+                        "the settings of the search's best trial, `best_of=\"search\"`, with seeds 1-3)."]
+    lines += ["| model | test accuracy, % | |", "|---|---|---|", *rows,
               *[f"| {label} | {pct(v)} | anchor |" for label, v in ANCHORS], ""]
-    met = n >= 3 and mean >= TARGET
-    lines.append(f"**Target ≥ {pct(TARGET)} % mean test accuracy over 3 seeds: "
-                 f"{'met' if met else 'not met'}** ({interval}, n = {n}).")
-    if not met:
-        lines += ["", projection(p, TARGET + gap)]
+    if len(done) > 1:
+        lines += ["`winner` ran first. Its rows showed (on validation alone) that the weights it kept were not the "
+                  "ones the search had scored: early stopping on val_loss restored an epoch two before the best "
+                  "val_accuracy epoch that ranked the trial. `winner_val_accuracy` restores the scored epoch; it was "
+                  "run after `winner`'s test numbers had been seen, and both are shown.", ""]
+    for name, mean, interval, n, _ in done:
+        met = n >= 3 and mean >= TARGET
+        lines.append(f"- **Target ≥ {pct(TARGET)} % mean test accuracy over 3 seeds, `{name}`: "
+                     f"{'met' if met else 'not met'}** ({interval}, n = {n}).")
+    name, mean, interval, n, scored_gap = done[-1]
+    if not (n >= 3 and mean >= TARGET):
+        lines += ["", projection(p, TARGET + scored_gap)]
     return lines
 
 
