@@ -105,3 +105,27 @@ def test_seed_settings_exactly():
     assert {(t["training"]["batch_size"], t["training"]["epochs"], t["training"]["validation_split"]) for t in amazon} \
         == {(1000, 10, 0.3)}
     assert {t["dataset"]["split"] for t in amazon} == {"time"} and all(t["dataset"]["dedupe"] for t in amazon)
+
+
+def test_imdb_best_winners_from_the_committed_search():
+    """On the committed search (stopped at 32 trials): both winner studies take the settings of its
+    best trial by val_accuracy, and winner_val_accuracy restores the epoch the search scored."""
+    from rnnsweep.search import resolve_best
+
+    committed = str(ROOT / "reproduction" / "results")
+    spec, waiting = resolve_best(imdb_best.SWEEP, committed, search_trials=32)
+    assert not waiting
+    searched = results.load(committed + "/imdb_best")[0]
+    searched = searched[searched["study"] == "search"]
+    best = searched.loc[searched["best_val_accuracy"].idxmax()]
+    for name, monitor in (("winner", "val_loss"), ("winner_val_accuracy", "val_accuracy")):
+        body = spec["studies"][name]
+        assert body["training"]["early_stopping_monitor"] == monitor
+        assert body["training"].get("evaluate_test", True) is True  # the winners touch the test split
+        for section, key in (("model", "arch"), ("model", "units"), ("model", "learning_rate"),
+                             ("dataset", "maxlen"), ("training", "batch_size")):
+            assert body[section][key] == best[key], (name, key)
+    # Uncapped, the 40-trial search has not ended: the winners wait and say why.
+    _, waiting = resolve_best(imdb_best.SWEEP, committed)
+    assert waiting == {n: "waits for study 'search': 32 of its 40 trials ended"
+                       for n in ("winner", "winner_val_accuracy")}
