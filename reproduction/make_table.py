@@ -218,6 +218,11 @@ def paired(a: pd.DataFrame, b: pd.DataFrame) -> tuple[float, float, float, int]:
     return mean, lo, hi, n
 
 
+def outcome(lo: float, hi: float) -> str:
+    """What a 95 % interval of a difference says of a claim that it is positive."""
+    return "survives" if lo > 0 else "is contradicted" if hi < 0 else "does not survive the error bars"
+
+
 def verdict(claim: str, a: pd.DataFrame, b: pd.DataFrame, label_a: str, label_b: str) -> str:
     """Does ``a`` beat ``b`` beyond the error bars? One line: the mean paired difference (by seed)
     and its 95 % CI; where the two sides share fewer than two seeds, Welch's unpaired interval, and
@@ -237,8 +242,8 @@ def verdict(claim: str, a: pd.DataFrame, b: pd.DataFrame, label_a: str, label_b:
     if lo == hi == d == 0:
         return (f"- **{claim}**: cannot be tested here — every run of both gives the same accuracy "
                 f"({pct(float(a['test_accuracy'].mean()))}: the majority class; see note f).")
-    word = ("survives" if lo > 0 else "is contradicted" if hi < 0 else "does not survive the error bars")
-    return (f"- **{claim}**: {word} — {label_a} − {label_b} = {pct(d)} points, 95 % CI [{pct(lo)}, {pct(hi)}] "
+    return (f"- **{claim}**: {outcome(lo, hi)} — {label_a} − {label_b} = {pct(d)} points, "
+            f"95 % CI [{pct(lo)}, {pct(hi)}] "
             f"({how}).")
 
 
@@ -361,8 +366,8 @@ def grid_000() -> list[str]:
                               b["test_accuracy"] if b["status"] == "ok" else 0.5))
     if len(pairs) >= 2:
         mean, _, lo, hi, n = ci95([x - y for x, y in pairs])
-        word = "survives" if lo > 0 else "is contradicted" if hi < 0 else "does not survive the error bars"
-        out.append(f"- **Seed 000: GRU beats LSTM with relu**: {word} — GRU − LSTM = {pct(mean)} points, 95 % CI "
+        out.append(f"- **Seed 000: GRU beats LSTM with relu**: {outcome(lo, hi)} — GRU − LSTM = {pct(mean)} points, "
+                   "95 % CI "
                    f"[{pct(lo)}, {pct(hi)}] (paired by width and batch size, n = {n} pairs; a diverged model counts "
                    "as 50 %, chance).")
     else:
@@ -556,9 +561,10 @@ def beyond_the_seeds() -> list[str]:
     planned = ((meta.get("spec") or {}).get("studies") or {}).get(study, {}).get("search", {}).get("trials", "?")
     vers = ", ".join(sorted(searched["version"].unique()))
     wall = (searched["finished_at"].max() - searched["started_at"].min()).total_seconds() / 3600
-    cap_arg = f" --search-trials {len(p)}" if isinstance(planned, int) and len(p) < planned else ""
+    stopped_short = isinstance(planned, int) and len(p) < planned
+    cap_arg = f" --search-trials {len(p)}" if stopped_short else ""
     capped = (f"; it stopped there, at this machine's budget of about 4 h (`--search-trials {len(p)}`, which the "
-              "winner's run passes too)") if isinstance(planned, int) and len(p) < planned else ""
+              "winner's run passes too)") if stopped_short else ""
     lines += [f"**The search** (`{run} --study {study}`, code version {vers}): {len(p)} of {planned} trials drawn "
               f"({counts}{capped}), {int(p['epochs_run'].fillna(0).sum())} epochs, {p['cpu_hours'].iloc[-1]:.2f} "
               f"CPU-hours and {wall:.1f} h of wall time on this machine (2 cores, no GPU; `cpu_seconds` of each "
