@@ -28,6 +28,12 @@ S001=(--study sequence_length,hidden_size,architecture --seeds 1-6)
 # (models 3-5, where the semantics differ) under tf.keras 2; 3 seeds each, as the sweep says.
 S002_K3=(--study bag_of_characters,simple_rnn,simple_rnn_dropout,stacked_simple_rnn,bilstm)
 S002_TF2=(--study simple_rnn_dropout,stacked_simple_rnn,bilstm)
+# Seed 000's grid, two trials at a time (two CPUs), in the order that lets its conclusions be tested
+# soonest: the seed's own comparison (GRU-32 vs LSTM-64 at batch 64) first, then GRU and LSTM of one
+# width and batch side by side, batch 64's row before batch 32's and 128's.
+GRID_ORDER="GRU-32-bs64,LSTM-64-bs64 GRU-64-bs64,LSTM-32-bs64 GRU-128-bs64,LSTM-128-bs64
+  GRU-32-bs32,LSTM-32-bs32 GRU-64-bs32,LSTM-64-bs32 GRU-128-bs32,LSTM-128-bs32
+  GRU-32-bs128,LSTM-32-bs128 GRU-64-bs128,LSTM-64-bs128 GRU-128-bs128,LSTM-128-bs128"
 # The seed's own code on tf.keras 2 (the peer), on the arrays this pinned rnnsweep prepares; it writes
 # reproduction/results/tf_keras2.csv in this checkout.
 peer() { nice -n 10 python "$MAIN/reproduction/seed_keras.py" --framework tf_keras2 "$@"; }
@@ -44,7 +50,7 @@ for step in $STEPS; do
     p001) peer --notebook 001 --maxlen 30 50 80 100 150 200 --seeds 1 2 3 4 5 6
           peer --notebook 001 --maxlen 200 --units 2 10 20 --seeds 1 2 3 4 5 6
           peer --notebook 001 --maxlen 30 --arch LSTM GRU --seeds 1 2 3 4 5 6 ;;
-    s000_grid) run imdb_grid --study grid ;;
+    s000_grid) for pair in $GRID_ORDER; do run imdb_grid --study grid --only "$pair"; done ;;
   esac
 done
 echo "== $(date -u +%FT%TZ) done"
