@@ -160,3 +160,50 @@ def test_where_tf_keras2_used_its_fused_kernel_nothing_changes():
     why = cudnn(dict(arch="LSTM", recurrent_dropout=0.2, semantics="tf_keras2"))
     assert why.startswith("no (") and "per-timestep dropout masks" in why
     assert cudnn(dict(arch="LSTM", recurrent_dropout=0.2)) == "no (recurrent_dropout=0.2)"
+
+
+@pytest.mark.parametrize("arch,bidirectional", [("LSTM", False), ("GRU", False), ("LSTM", True)])
+def test_seed004s_model_trains_as_tf_keras2s_step_for_step(arch, bidirectional):
+    """The whole seed-004 model (embedding, two recurrent layers with dropout, RMSprop), the same
+    weights and batches, dropout off so both draw nothing: gradients, the sparse embedding update
+    (tokens repeated in a batch) and the optimizer, step for step, leave tf_keras 2's weights under
+    tf.keras 2 semantics, and not under Keras 3's (which moves embedding rows by another amount)."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    vocab, maxlen = 300, 12
+    spec = dict(arch=arch, units=8, layers=2, dropout=0.5, recurrent_dropout=0.2, output_dropout=0.5,
+                embedding_dim=16, optimizer="rmsprop", learning_rate=1e-3, bidirectional=bidirectional)
+    layers = tf_keras.layers
+    tf_keras.utils.set_random_seed(1)
+    rnn = layers.GRU if arch == "GRU" else layers.LSTM
+    wrap = layers.Bidirectional if bidirectional else (lambda layer: layer)
+    theirs = tf_keras.Sequential([tf_keras.Input(shape=(maxlen,)), layers.Embedding(vocab, 16),
+                                  wrap(rnn(8, dropout=0.5, recurrent_dropout=0.2, return_sequences=True)),
+                                  wrap(rnn(8, dropout=0.5, recurrent_dropout=0.2)), layers.Dropout(0.5),
+                                  layers.Dense(1, activation="sigmoid")])
+    their_opt = tf_keras.optimizers.legacy.RMSprop(learning_rate=1e-3)
+    start = theirs.get_weights()
+    ours = {}
+    for semantics in ("tf_keras2", "keras3"):
+        ours[semantics] = build_model({**spec, "semantics": semantics}, vocab, maxlen)
+        ours[semantics].set_weights(start)
+    their_loss, our_loss = tf_keras.losses.BinaryCrossentropy(), keras.losses.BinaryCrossentropy()
+    for _ in range(4):
+        x = rng.integers(1, vocab, size=(64, maxlen)).astype("int32")
+        x[:, :3] = rng.integers(1, 10, size=(64, 3))  # tokens repeated within the batch
+        y = rng.integers(0, 2, size=(64, 1)).astype("float32")
+        with tf.GradientTape() as tape:
+            loss = their_loss(y, theirs(x, training=False))
+        their_opt.apply_gradients(zip(tape.gradient(loss, theirs.trainable_variables), theirs.trainable_variables))
+        for model in ours.values():
+            with tf.GradientTape() as tape:
+                loss = our_loss(y, model(x, training=False))
+            grads = tape.gradient(loss, [v.value for v in model.trainable_variables])
+            model.optimizer.apply_gradients(zip(grads, model.trainable_variables))
+    want = theirs.get_weights()
+    moved = max(np.abs(a - b).max() for a, b in zip(want, start))
+    gap = {s: max(np.abs(a - b).max() for a, b in zip(m.get_weights(), want)) for s, m in ours.items()}
+    assert moved > 1e-3
+    assert gap["tf_keras2"] < 1e-6, gap  # float32 round-off
+    assert gap["keras3"] > 0.1 * moved, gap
