@@ -207,3 +207,19 @@ def test_seed004s_model_trains_as_tf_keras2s_step_for_step(arch, bidirectional):
     assert moved > 1e-3
     assert gap["tf_keras2"] < 1e-6, gap  # float32 round-off
     assert gap["keras3"] > 0.1 * moved, gap
+
+
+def test_tf_keras2_itself_draws_masks_per_timestep_in_graph_mode():
+    """What the semantics copies, shown on tf_keras 2 itself: inside a tf.function (as ``fit`` runs it)
+    an RNN's input dropout mask changes from timestep to timestep; eagerly it holds for the sequence."""
+    import tensorflow as tf
+
+    tf_keras.utils.set_random_seed(3)
+    layer = tf_keras.layers.SimpleRNN(16, dropout=0.5, activation=None, use_bias=False, return_sequences=True,
+                                      kernel_initializer="identity", recurrent_initializer="zeros")
+    x = np.ones((1, 6, 16), "float32")  # each output step is that step's masked input
+
+    def kept(seq):
+        return {tuple(step != 0) for step in seq[0]}
+    assert len(kept(tf.function(lambda v: layer(v, training=True))(x).numpy())) > 1
+    assert len(kept(layer(x, training=True).numpy())) == 1
