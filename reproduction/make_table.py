@@ -476,11 +476,12 @@ def peer_agreement() -> list[str]:
                     "tf_keras 2's (gradients, the sparse embedding update with tokens repeated in a batch, RMSprop: "
                     "equal to float32 round-off after four steps, where Keras 3's semantics moves the weights "
                     "elsewhere by more than a tenth of a step; `python -m pytest tests/test_semantics.py -k "
-                    "step_for_step`), and rnnsweep draws its dropout masks fresh at every timestep and per gate (`-k per_timestep`, "
-                    "`-k per_gate`), as tf_keras 2 does inside `fit` (`-k tf_keras2_itself`; with recurrent dropout "
-                    "its LSTM and GRU switch to implementation 1: four and three masks). What a seed cannot make equal between the two is the random "
-                    "streams: the initial weights, the dropout masks and the batch order each framework draws from "
-                    "the same seed. A difference between the two columns is therefore seed-to-seed spread unless "
+                    "step_for_step`), and rnnsweep draws its dropout masks fresh at every timestep and per "
+                    "gate (`-k per_timestep`, `-k per_gate`), as tf_keras 2 does inside `fit` (`-k tf_keras2_itself`; "
+                    "with recurrent dropout its LSTM and GRU switch to implementation 1: four and three masks). "
+                    "What a seed cannot make equal between the two is the random streams: the initial weights, the "
+                    "dropout masks and the batch order each framework draws from the same seed. A difference "
+                    "between the two columns is therefore seed-to-seed spread unless "
                     "its interval excludes 0, and more seeds on both sides narrow it."]
 
 
