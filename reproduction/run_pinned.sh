@@ -47,9 +47,12 @@ for step in $STEPS; do
     s001_k3) run imdb_grid "${S001[@]}" ;;
     s001_tf2) run imdb_grid "${S001[@]}" "${TF2[@]}" ;;
     p004) peer --notebook 004 --seeds 1 2 3 ;;
-    p001) peer --notebook 001 --maxlen 30 50 80 100 150 200 --seeds 1 2 3 4 5 6
-          peer --notebook 001 --maxlen 200 --units 2 10 20 --seeds 1 2 3 4 5 6
-          peer --notebook 001 --maxlen 30 --arch LSTM GRU --seeds 1 2 3 4 5 6 ;;
+    # Seed 001's peer in three parts (p001 runs all three): its architecture study first, the points
+    # where the two semantics differ most (LSTM and GRU with RMSprop 1e-4).
+    p001) peer --notebook 001 --maxlen 30 --arch LSTM GRU --seeds 1 2 3 4 5 6
+          peer --notebook 001 --maxlen 30 50 80 100 150 200 --seeds 1 2 3 4 5 6
+          peer --notebook 001 --maxlen 200 --units 2 10 20 --seeds 1 2 3 4 5 6 ;;
+    p001_arch) peer --notebook 001 --maxlen 30 --arch LSTM GRU --seeds 1 2 3 4 5 6 ;;
     s000_grid) for pair in $GRID_ORDER; do run imdb_grid --study grid --only "$pair"; done ;;
   esac
 done
