@@ -11,10 +11,15 @@ data, or the seed's own run-to-run variance). Two frameworks:
     RNNSWEEP_DATA=../shared/data python reproduction/seed_keras.py --framework tf_keras2 --maxlen 200 --units 2 10 20
 
 Writes one row per run to reproduction/results/plain_keras.csv (keras3) or tf_keras2.csv (appending;
-a run already there is skipped).
+a run already there is skipped). Each run starts in a fresh Python process, as each rnnsweep trial
+starts from a fresh Keras session: measured, tf_keras 2 runs one after another in one process do not
+give what the same run gives alone (seed 004's GRU, seed 3: 65.3 % as the fourth run of a process,
+85.8 % alone), so a row never depends on the runs before it.
 """
 import argparse
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -120,15 +125,26 @@ def main():
         key = dict(seed_notebook=args.notebook, arch=arch, maxlen=maxlen, units=units, seed=seed)
         if not args.smoke and (done[KEYS].astype(str) == pd.Series(key).astype(str)).all(axis=1).any():
             continue
-        row = (seed004(args.framework, arch, seed, args.smoke) if args.notebook == "004"
-               else seed001(args.framework, maxlen, seed, arch, units, args.smoke))
-        row["framework"] = args.framework
+        row = fresh(args.framework, args.notebook, arch, maxlen, units, seed, args.smoke)
         print(row, flush=True)
         if args.smoke:
             continue
+        # Re-read before appending: another peer run may have written meanwhile.
+        done = pd.read_csv(out, dtype={"seed_notebook": str}) if out.exists() else done.iloc[:0]
         done = pd.concat([done, pd.DataFrame([row])], ignore_index=True)
         out.parent.mkdir(parents=True, exist_ok=True)
         done.to_csv(out, index=False)  # after every run: a cut session loses nothing
+
+
+def one_run(fw: str, notebook: str, arch: str, maxlen: int, units: int, seed: int, smoke: bool) -> dict:
+    row = seed004(fw, arch, seed, smoke) if notebook == "004" else seed001(fw, maxlen, seed, arch, units, smoke)
+    return {**row, "framework": fw}
+
+
+def fresh(*run) -> dict:
+    """One run in a new Python process (spawned, not forked: nothing of this one's TensorFlow)."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=1) as pool:
+        return pool.submit(one_run, *run).result()
 
 
 if __name__ == "__main__":
