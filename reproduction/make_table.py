@@ -460,17 +460,18 @@ def peer_agreement() -> list[str]:
                 for r in (theirs, ours)]
         lines.append(f"| {seed} | {setting} | {pct(value)} | {side(theirs)} | {side(ours)} | {diff} | "
                      f"{near[0]} / {near[1]} |")
-        if seed == "004" and not math.isnan(lo):
+        if not math.isnan(lo):
             agree = lo <= 0 <= hi
-            verdicts.append(f"{setting}: rnnsweep {'agrees with' if agree else 'differs from'} the seed's code "
+            verdicts.append(f"seed {seed}, {setting}: rnnsweep {'agrees with' if agree else 'differs from'} "
+                            "the seed's code "
                             f"({pct(d)} points, [{pct(lo)}, {pct(hi)}]); the seed's number is "
                             f"{'within' if near[0] == 'yes' else 'outside'} ±1.5 of the seed's code's mean and "
                             f"{'within' if near[1] == 'yes' else 'outside'} ±1.5 of rnnsweep's")
     if len(lines) == 2:
         return ["Not run yet: `reproduction/seed_keras.py --framework tf_keras2` (reproduction/run_pinned.sh, steps "
                 "p004 and p001)."]
-    return lines + ["", "Seed 004, with both sides' seeds: " + ("; ".join(verdicts) + "." if verdicts else
-                                                                "not decided yet (fewer than two seeds a side)."),
+    return lines + ["", "Where both sides have two seeds or more: " + (
+                        "; ".join(verdicts) + "." if verdicts else "none yet."),
                     "", "What the two still differ in, and what they do not: with the same weights and the same "
                     "batches, seed 004's three models under tf.keras 2 semantics take the same training steps as "
                     "tf_keras 2's (gradients, the sparse embedding update with tokens repeated in a batch, RMSprop: "
@@ -482,7 +483,10 @@ def peer_agreement() -> list[str]:
                     "What a seed cannot make equal between the two is the random streams: the initial weights, the "
                     "dropout masks and the batch order each framework draws from the same seed. A difference "
                     "between the two columns is therefore seed-to-seed spread unless "
-                    "its interval excludes 0, and more seeds on both sides narrow it."]
+                    "its interval excludes 0, and more seeds on both sides narrow it. Each of the seed's code's runs "
+                    "starts in a fresh process, as each rnnsweep trial starts from a fresh Keras session: tf_keras 2 "
+                    "runs one after another in one process do not give what the same run gives alone (see "
+                    "`seed_keras.py`)."]
 
 
 def random_search() -> list[str]:
