@@ -174,6 +174,46 @@ def shared_batches(x, y, batch_size: int, shuffle: bool):
     return order.map(batch).apply(tf.data.experimental.assert_cardinality(n)).prefetch(2)
 
 
+BACKUP_PAIRS = [("latest.weights.h5", "training_metadata.json"),
+                ("latest.weights.h5.bkp", "training_metadata.json.bkp")]  # BackupAndRestore's, and its copies
+
+
+def _readable(weights: str, metadata: str) -> bool:
+    """Whether a backup's weights file reads whole and its metadata names an epoch."""
+    import json
+
+    import h5py
+
+    try:
+        with open(metadata) as f:
+            int(json.load(f)["epoch"])
+        with h5py.File(weights, "r") as f:
+            f.visititems(lambda _, obj: obj[()] if isinstance(obj, h5py.Dataset) else None)
+        return True
+    except Exception:  # noqa: BLE001 - missing, cut short, or not what Keras wrote
+        return False
+
+
+def usable_backup(folder: str) -> bool:
+    """Keras's ``BackupAndRestore`` folder, made safe to restore from: a worker killed while it
+    wrote leaves the weights cut short (Keras falls back to its copy) or the metadata empty (Keras
+    fails on it). The newest readable pair goes in place; with none the folder is emptied and the
+    trial starts again from epoch 1. False when nothing is left to restore."""
+    import shutil
+
+    if not os.path.isdir(folder) or not os.listdir(folder):
+        return False
+    for weights, metadata in BACKUP_PAIRS:
+        w, m = os.path.join(folder, weights), os.path.join(folder, metadata)
+        if _readable(w, m):
+            for src, dst in zip((w, m), (os.path.join(folder, f) for f in BACKUP_PAIRS[0])):
+                if src != dst:
+                    shutil.copyfile(src, dst)
+            return True
+    shutil.rmtree(folder)
+    return False
+
+
 def _fit(model, train, val, training, result, verbose, on_epoch=None, backup_dir=None, earlier=(), on_backup=None,
          tensorboard_dir=None):
     """``model.fit`` with the divergence stop, the epoch log, optional early stopping, and with
@@ -186,6 +226,8 @@ def _fit(model, train, val, training, result, verbose, on_epoch=None, backup_dir
     # The epoch's row is out before its backup: a worker killed in between redoes that epoch, and
     # no epoch is ever lost or counted twice.
     callbacks = [stop, log]
+    if backup_dir and not usable_backup(backup_dir):
+        print(f"rnnsweep: the backup in {backup_dir} cannot be read; {result.get('name')} starts again from epoch 1")
     if backup_dir:
         # double_checkpoint: Keras writes the weights file in place, and a worker killed mid-write
         # leaves it corrupt; Keras then restores the epoch before from the copy it kept.

@@ -179,7 +179,8 @@ def test_ctrl_c_and_sigkill_lose_nothing_and_resume(tmp_path):
     assert p.returncode == 0, p.stdout + p.stderr
     assert f"{len(done_before)} already in" in p.stdout
     trials, epochs = results.load(out, "tiny")
-    assert len(trials) == 6 and trials["trial_id"].is_unique and (trials["status"] == "ok").all()
+    assert len(trials) == 6 and trials["trial_id"].is_unique
+    assert (trials["status"] == "ok").all(), trials.loc[trials["status"] != "ok", ["name", "error"]].to_string()
     assert len(epochs) == 6 and not epochs.duplicated(["trial_id", "epoch"]).any()
     leftovers = [f for f in os.listdir(os.path.join(out, "tiny", "trials")) if not f.endswith(".parquet")]
     assert leftovers == []  # no half-written temp files left visible
