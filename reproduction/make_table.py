@@ -345,11 +345,21 @@ def grid_000() -> list[str]:
         r = r[r["status"] != "running"] if len(r) else r
         return None if r.empty else r.sort_values("finished_at").iloc[-1]
 
+    def blew_up(r):
+        """(epoch, largest loss) when the training loss rose past twice its first epoch's (the seed's
+        LSTM-relu runs went to 578,666 and NaN), else None."""
+        e = epochs[epochs["trial_id"] == r["trial_id"]].sort_values("epoch") if len(epochs) else epochs
+        loss = e["loss"].replace([np.inf, -np.inf], np.nan) if len(e) else e
+        if not len(e) or not (loss > 2 * loss.iloc[0]).any():
+            return None
+        return int(e["epoch"][loss > 2 * loss.iloc[0]].iloc[0]), loss.max()
+
     def shown_cell(r):
         if r is None:
             return "not run yet"
+        up = blew_up(r)
         if r["status"] == "ok":
-            return pct(r["test_accuracy"])
+            return pct(r["test_accuracy"]) + (f" (loss blew up in epoch {up[0]}, to {up[1]:,.4g})" if up else "")
         e = epochs[epochs["trial_id"] == r["trial_id"]] if len(epochs) else epochs
         peak = e["loss"].replace([np.inf, -np.inf], np.nan).max() if len(e) else math.nan
         worst = "" if math.isnan(peak) else f", largest epoch loss {peak:,.4g}"
@@ -363,6 +373,15 @@ def grid_000() -> list[str]:
             head.append(f"| {arch}-{units} | " + " | ".join(shown_cell(r) for r in cells) + f" | {gap} |")
     ok = rows[rows["status"] == "ok"] if len(rows) else rows
     out = head + [""]
+    ups = [(f"{a}-{u}-bs{bs}", r, blew_up(r)) for a in GRID_ARCHS for u in GRID_UNITS for bs in GRID_BATCHES
+           if (r := one(a, u, bs)) is not None]
+    ups = [(n, r, up) for n, r, up in ups if up or r["status"] == "diverged"]
+    out.append("- **Blow-ups** (training loss past twice its first epoch's, or non-finite; the seed saw "
+               "LSTM-relu's go to 578,666 and NaN): " + ("; ".join(
+                   f"{n}: " + (f"epoch {up[0]}, largest epoch loss {up[1]:,.4g}" if up else "")
+                   + (f" then non-finite ({r.get('error')})" if r["status"] == "diverged" else "")
+                   + (f", test accuracy {pct(r['test_accuracy'])}" if r["status"] == "ok" else "")
+                   for n, r, up in ups) if ups else "none so far") + f" (of {landed} landed).")
     # GRU against LSTM, paired by (units, batch size): the same seed and shapes of everything but the cell.
     pairs = []
     for units in GRID_UNITS:
