@@ -1,6 +1,6 @@
 """Benchmark 4 — orchestration: 72 fixed-length sleep trials on a simulated cluster of 8 "GPUs"
 (``ray.cluster_utils.Cluster``: 2 nodes declaring 4 GPUs each), submitted by rnnsweep's own
-``cluster.submit`` (one task per trial, one GPU each, a fresh worker per trial as on real GPUs),
+``onray.submit`` (one task per trial, one GPU each, a fresh worker per trial as on real GPUs),
 collected with ``ray.wait``. Makespan vs the ideal ``ceil(72 / 8) × length``.
 
     python -m bench.orchestration                  # ~2 min; --length 5 --trials 72 --gpus 8
@@ -16,7 +16,7 @@ from bench.common import machine, record, table
 
 
 def sleep_trial(config, prepared, cpus, gpus, gpu_memory_mb, live):
-    """Stands in for ``cluster.remote_trial``: holds its GPU for the trial's length."""
+    """Stands in for ``task.remote_trial``: holds its GPU for the trial's length."""
     import ray
 
     time.sleep(config["length"])
@@ -27,7 +27,8 @@ def run(trials: int, gpus: int, length: float, nodes: int = 2) -> dict:
     import ray
     from ray.cluster_utils import Cluster
 
-    from rnnsweep import cluster as rc
+    from rnnsweep import onray as rc
+    from rnnsweep.task import TaskContext
 
     c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "num_gpus": 0})
     for _ in range(nodes):
@@ -39,7 +40,7 @@ def run(trials: int, gpus: int, length: float, nodes: int = 2) -> dict:
         refs = {rc.dataset_key(todo[0]): ray.put(b"x" * 1024)}
         args = SimpleNamespace(max_retries=0, cpus_per_trial=1, gpu_memory_mb=None)
         t0 = time.time()
-        flight = rc.submit(todo, refs, args, 1, {}, body=sleep_trial)
+        flight = rc.submit(todo, refs, args, 1, TaskContext("", "sleep", {}), body=sleep_trial)
         while flight.pending:
             ready, _ = ray.wait(list(flight.pending), num_returns=1)
             assert len(ray.get(ready[0])["gpu_ids"]) == 1

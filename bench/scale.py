@@ -114,24 +114,26 @@ def measure(uri: str, n: int, where: str, compact: bool, env=None) -> list[dict]
 
 def driver(n: int, waves: bool) -> dict:
     """The driver's loop (submit, ``ray.wait``, write each result) with ``n`` trivial trials queued,
-    in waves (``cluster.window``) or all submitted at once: wall time and the driver's peak memory."""
+    in waves (``onray.window``) or all submitted at once: wall time and the driver's peak memory."""
     code = f"""
 import argparse, json, resource, tempfile, time
 import ray
 from ray.util.queue import Queue
-from rnnsweep import cluster
+from rnnsweep import onray
+from rnnsweep.task import TaskContext
 from rnnsweep.progress import Progress
 ray.init(num_cpus=2, log_to_driver=False, configure_logging=False, include_dashboard=False)
 todo = [dict(trial_id=f"t{{i:05d}}", config_id=f"c{{i}}", name=f"trial-{{i}}", dataset={{}}, training={{"epochs": 1}})
         for i in range({n})]
 args = argparse.Namespace(cpus_per_trial=1, max_retries=0, gpu_memory_mb=None, results=tempfile.mkdtemp())
-def body(config, prepared, cpus, gpus, mem, live):
+def body(config, prepared, cpus, gpus, mem, ctx):
     return dict(trial_id=config["trial_id"], config_id=config["config_id"], name=config["name"], config=config,
                 status="ok", history=[])
 t0 = time.perf_counter()
-size = cluster.window(args, 0.0, ray.cluster_resources()) if {waves} else None
-flight = cluster.submit(todo, {{cluster.dataset_key(todo[0]): ray.put(b"x")}}, args, 0.0, {{}}, body=body, size=size)
-finished, counts = cluster.collect(flight, args, "scale", {{}}, Progress(todo, Queue()))
+size = onray.window(args, 0.0, ray.cluster_resources()) if {waves} else None
+refs = {{onray.dataset_key(todo[0]): ray.put(b"x")}}
+flight = onray.submit(todo, refs, args, 0.0, TaskContext(args.results, "scale", {{}}), body=body, size=size)
+finished, counts = onray.collect(flight, args, "scale", {{}}, Progress(todo, Queue()))
 assert counts["ok"] == {n}, counts
 print(json.dumps(dict(seconds=time.perf_counter() - t0,
                       peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)))

@@ -40,7 +40,7 @@ def anonymous() -> int:
 
 
 def probe(prepared, rows, shared=True):
-    """One worker's trial, as ``cluster.remote_trial`` and ``trial.run_trial`` do it, with a memory probe."""
+    """One worker's trial, as ``task.remote_trial`` and ``trial.run_trial`` do it, with a memory probe."""
     import psutil
 
     from rnnsweep.trial import configure_tf, shared_batches, split_validation

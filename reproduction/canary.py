@@ -17,7 +17,9 @@ HERE = Path(__file__).parent
 RESULTS = HERE / "results" / "canary"
 sys.path[:0] = [str(HERE.parent), str(HERE.parent / "sweeps")]
 
-# (seed notebook, sweep, trial names, extra driver arguments)
+# (seed notebook, sweep, trial names, extra driver arguments). A searched study's trial is drawn, not
+# listed: its canary is the study's first draw (``--search-trials 1``), checked on validation (a search
+# never touches the test split).
 CANARIES = [
     ("000", "imdb_grid", "GRU-32-bs64", []),
     ("001", "imdb_grid", "SimpleRNN-5-bs64-maxlen30-seed1", []),
@@ -25,6 +27,7 @@ CANARIES = [
     ("003", "amazon_food", "LSTM-100-bs1000-seed1", []),
     ("004", "imdb_stacked", "LSTM-32-bs512", []),
     ("004", "imdb_stacked", "LSTM-32-bs512", ["--set", "model.semantics=tf_keras2"]),
+    ("beyond", "imdb_best", "search000-BiLSTM-128-bs64", ["--study", "search", "--search-trials", "1"]),
 ]
 ARGS = ["--smoke", "--address", "local", "--cpus-per-trial", "2"]
 
@@ -34,14 +37,15 @@ def runs():
     grouped: dict = {}
     for _, sweep, name, extra in CANARIES:
         grouped.setdefault((sweep, tuple(extra)), []).append(name)
-    return [(sweep, names, ["--only", ",".join(names), *ARGS, *extra]) for (sweep, extra), names in grouped.items()]
+    return [(sweep, names, [*([] if "--search-trials" in extra else ["--only", ",".join(names)]), *ARGS, *extra])
+            for (sweep, extra), names in grouped.items()]
 
 
 def run(sweep: str, argv: list[str], results: str) -> list[dict]:
     from rnnsweep.driver import main
 
     out = main(importlib.import_module(sweep).SWEEP, argv + ["--results", results])
-    return out.get("results", [])
+    return out.results
 
 
 if __name__ == "__main__":

@@ -4,21 +4,10 @@
 # backup; a finished trial is never run twice). Run it again with the same PIN to resume.
 #
 #   RNNSWEEP_DATA=../shared/data nohup bash reproduction/run_pinned.sh > reproduction/logs/pinned.log 2>&1 &
-#
-# The pinned commit is checked out beside this one (a git worktree), and the runs start in it with it
-# first on PYTHONPATH, so the driver and its Ray workers import that code, not this checkout's (which
-# may move on meanwhile). Starting in it matters: Ray puts the driver's working directory first on its
-# workers' sys.path (measured: a worker imported /work/main/rnnsweep despite PYTHONPATH when the
-# driver ran from /work/main). Results land in this checkout's reproduction/results/.
+# The pinned worktree and its environment: pinned.sh. Results land in this checkout's reproduction/results/.
 set -uo pipefail
 PIN=${PIN:-864a19e}
-MAIN=$(cd "$(dirname "$0")/.." && pwd)
-WT=${WT:-/tmp/rnnsweep-pin-$PIN}
-[ -d "$WT" ] || { git -C "$MAIN" worktree prune; git -C "$MAIN" worktree add --detach "$WT" "$PIN"; }
-export PYTHONPATH="$WT"
-cd "$WT" || exit 1
-export RNNSWEEP_OFFLINE=1
-RES="$MAIN/reproduction/results"
+. "$(dirname "$0")/pinned.sh"
 STEPS=${STEPS:-"s004_tf2 s004_k3 s002_k3 s002_tf2 s001_k3 s001_tf2 p001 p004 s000_grid"}
 run() { nice -n 10 python "$WT/sweeps/$1.py" --results "$RES" --address local --cpus-per-trial 1 \
           --rerun-other-versions "${@:2}"; }

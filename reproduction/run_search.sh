@@ -15,13 +15,8 @@
 set -uo pipefail
 STUDY=${STUDY:-search}
 if [ "$STUDY" = winner ]; then PIN=${PIN:-8ee34c7}; else PIN=${PIN:-67c22f1}; fi
-MAIN=$(cd "$(dirname "$0")/.." && pwd)
-WT=${WT:-/tmp/rnnsweep-pin-$PIN}
-[ -d "$WT" ] || { git -C "$MAIN" worktree prune; git -C "$MAIN" worktree add --detach "$WT" "$PIN"; }
-export PYTHONPATH="$WT"
-cd "$WT" || exit 1
-export RNNSWEEP_OFFLINE=1
+. "$(dirname "$0")/pinned.sh"
 echo "== $(date -u +%FT%TZ) imdb_best --study $STUDY"
-nice -n 10 python "$WT/sweeps/imdb_best.py" --results "$MAIN/reproduction/results" --address local \
+nice -n 10 python "$WT/sweeps/imdb_best.py" --results "$RES" --address local \
   --cpus-per-trial 1 --study "$STUDY" "$@"
 echo "== $(date -u +%FT%TZ) done"

@@ -97,7 +97,20 @@ def _fit(keras, model, p, epochs, batch_size, smoke, row) -> dict:
     model.fit(x, y, epochs=epochs, batch_size=batch_size, validation_split=0.2, verbose=0)
     seconds = time.time() - t0
     loss, accuracy = model.evaluate(xt, yt, batch_size=max(256, batch_size), verbose=0)
-    return dict(row, test_accuracy=accuracy, test_loss=loss, fit_seconds=seconds, keras_version=keras.__version__)
+    return dict(row, test_accuracy=accuracy, test_loss=loss, fit_seconds=seconds, keras_version=keras.__version__,
+                **versions())
+
+
+def versions() -> dict:
+    """What made a row, beside ``keras_version`` (the framework's own): the rnnsweep code that prepared
+    the arrays and TensorFlow's version (rows from before these columns were recorded have none)."""
+    import tensorflow as tf
+
+    try:
+        from rnnsweep.run import code_version
+    except ImportError:  # a pinned commit from before rnnsweep.run
+        from rnnsweep.cluster import code_version
+    return dict(code_version=code_version(), tf_version=tf.__version__)
 
 
 def main():

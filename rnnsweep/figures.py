@@ -242,6 +242,9 @@ def fig_accuracy_vs_params(ok, figs):
     figs.save(fig, "accuracy_vs_params.png", "Test accuracy against model size (frozen embedding not counted).")
 
 
+GRID_SHAPE = ("arch", "units", "batch_size", "seed")
+
+
 def draw_figures(trials: pd.DataFrame, epochs: pd.DataFrame, figs: Figures):
     """Seed 000's figures (curves per epoch, per width, batch size, heatmap) of the study that grids
     batch sizes (all trials when there are no studies), then accuracy against time and size."""
@@ -254,8 +257,18 @@ def draw_figures(trials: pd.DataFrame, epochs: pd.DataFrame, figs: Figures):
     else:
         e = _epoch_frame(t, epochs)
         fig_val_accuracy_all(e, figs)
-        fig_per_width(e, figs)
-        fig_overfitting(e, figs)
+        # Seed 000's shape: widths × batch sizes (× cells, seeds), nothing else varied. Elsewhere (a
+        # search, a sequence-length study) "the widest model" and "curves by batch size" mean nothing.
+        other = [k for k in keys if k not in GRID_SHAPE]
+        why = f"drawn for seed 000's shape (widths × batch sizes); this sweep also varies {', '.join(other)}"
+        if other or t["batch_size"].nunique() < 2:
+            figs.skip("Validation curves per width", why if other else "the sweep has one batch size")
+        else:
+            fig_per_width(e, figs)
+        if other or t["units"].nunique() < 2:
+            figs.skip("Overfitting of the widest model", why if other else "the sweep has one width")
+        else:
+            fig_overfitting(e, figs)
     if ok.empty:
         figs.skip("Test-accuracy figures", "no trial has finished with status ok yet")
         return

@@ -11,9 +11,9 @@ import shutil
 import tempfile
 
 import pyarrow.fs as pafs
-import pyarrow.parquet as pq
 
-from .results import filesystem, write_trial
+from .results import filesystem, read_trial_file, write_trial
+
 
 def write_epochs(uri: str, sweep: str, result: dict, budget: dict | None = None):
     """A running trial's epochs so far, and its trial row with status ``running``: a report drawn
@@ -23,14 +23,10 @@ def write_epochs(uri: str, sweep: str, result: dict, budget: dict | None = None)
 
 def read_epochs(uri: str, sweep: str, trial_id: str) -> list[dict]:
     """The epoch rows already written for one trial (by an earlier attempt), oldest first."""
-    fs, base = filesystem(uri)
-    path = posixpath.join(base, sweep, "epochs", f"{trial_id}.parquet")
-    if fs.get_file_info(path).type == pafs.FileType.NotFound:
-        return []
-    rows = pq.read_table(path, filesystem=fs).to_pylist()
+    table = read_trial_file(uri, sweep, "epochs", trial_id)
+    rows = table.to_pylist() if table is not None else []
     return sorted(({k: r.get(k) for k in ("epoch", "seconds", "loss", "accuracy", "auc", "val_loss", "val_accuracy",
                                           "val_auc")} for r in rows), key=lambda r: r["epoch"])
-
 
 
 def backup_folder(uri: str, sweep: str, trial_id: str) -> tuple[str, bool]:

@@ -20,10 +20,6 @@ from . import results
 from .settings import SECTIONS
 from .sweep import BEST_OF, Sample, config_id, expand, searches, trial_id
 
-# How a trial ended, for Optuna.
-FINISHED = ("ok", "pruned", "diverged", "failed")
-
-
 def distribution(sample: Sample):
     import optuna.distributions as d
 
@@ -96,7 +92,7 @@ class Searcher:
         self.studies = {name: optuna.create_study(direction=s["direction"], study_name=str(name),
                                                   pruner=pruner(s, max_epochs.get(name, 1)))
                         for name, s in self.settings.items()}
-        self.live: dict = {}    # trial_id → (study, optuna trial): running now
+        self.in_flight: dict = {}    # trial_id → (study, optuna trial): running now
         self.reported: dict = {}  # trial_id → the epochs it reported (a retried worker reports some again)
         self.known: dict = {}   # (study, trial_id) → how it ended: a draw of a config already run is told that
         self.numbers = {name: 0 for name in self.plans}  # the next draw's number in each searched study
@@ -130,7 +126,7 @@ class Searcher:
         st = self.studies[study]
         if study in self.plans:
             st.enqueue_trial({f"{s}.{k}": trial[s][k] for s, k, _ in self.plans[study]["sampled"]})
-        self.live[trial["trial_id"]] = (study, st.ask(self._dists(study)))
+        self.in_flight[trial["trial_id"]] = (study, st.ask(self._dists(study)))
         if trial.get("search_number") is not None:  # later draws number on from it
             self.numbers[study] = max(self.numbers[study], trial["search_number"] + 1)
         for h in history:
@@ -154,9 +150,9 @@ class Searcher:
             self.numbers[study] += 1
             t = trial_of(plan, number, ot.params)
             seen = self.known.get((study, t["trial_id"]))
-            running = t["trial_id"] in self.live
+            running = t["trial_id"] in self.in_flight
             if seen is None and not running:
-                self.live[t["trial_id"]] = (study, ot)
+                self.in_flight[t["trial_id"]] = (study, ot)
                 return t
             state, value = seen if seen else (TrialState.FAIL, None)
             st.tell(ot, value if state == TrialState.COMPLETE else None,
@@ -166,10 +162,10 @@ class Searcher:
     def report(self, trial: dict, epoch: int, value) -> bool:
         """A running trial's ``epoch`` ended with ``value`` of its metric: whether to stop it now."""
         tid = trial["trial_id"]
-        if tid not in self.live:  # a grid trial of a study that prunes: known from its first epoch
+        if tid not in self.in_flight:  # a grid trial of a study that prunes: known from its first epoch
             study = trial["prune"]["study"]
-            self.live[tid] = (study, self.studies[study].ask())
-        study, ot = self.live[tid]
+            self.in_flight[tid] = (study, self.studies[study].ask())
+        study, ot = self.in_flight[tid]
         if value is None or not math.isfinite(value):
             return False  # a non-finite loss stops the trial by itself (diverged)
         done = self.reported.setdefault(tid, set())
@@ -182,9 +178,9 @@ class Searcher:
         from optuna.trial import TrialState
 
         tid = trial["trial_id"]
-        if tid not in self.live:  # pruned studies: a grid trial that ended before its first epoch
+        if tid not in self.in_flight:  # pruned studies: a grid trial that ended before its first epoch
             return
-        study, ot = self.live.pop(tid)
+        study, ot = self.in_flight.pop(tid)
         self.reported.pop(tid, None)
         s = self.settings[study]
         value = objective(history, s["metric"], s["direction"])
@@ -192,11 +188,6 @@ class Searcher:
             value is not None else TrialState.FAIL
         self.studies[study].tell(ot, value if state == TrialState.COMPLETE else None, state=state)
         self.known[(study, tid)] = (state, value)
-
-    def trials(self, study) -> list[dict]:
-        """Each trial of ``study`` as Optuna holds it (for tests and the dry run)."""
-        return [{"number": t.number, "params": t.params, "state": t.state.name, "value": t.value}
-                for t in self.studies[study].trials]
 
 
 def actor(plans, pruned, max_epochs):
@@ -210,7 +201,7 @@ def actor(plans, pruned, max_epochs):
 
 class Feed:
     """What the driver launches next: the listed trials first, then each searched study's draws,
-    asked from the ``Searcher`` only when a slot frees (``cluster.InFlight.top_up``), so every draw
+    asked from the ``Searcher`` only when a slot frees (``onray.InFlight.top_up``), so every draw
     knows how the trials before it went."""
 
     def __init__(self, listed: list[dict], searcher, left: dict[str, int]):
@@ -232,12 +223,6 @@ class Feed:
         if t is None:  # the space has nothing new left
             self.left[study] = 0
         return t
-
-
-def first_draws(plan: dict, n: int) -> list[dict]:
-    """What a fresh search of ``plan`` tries first (its first ``n`` draws, none told): for --dry-run."""
-    s = Searcher([plan], {}, {})
-    return [s.ask(plan["study"]) for _ in range(n)]
 
 
 def rows_for_replay(plan_or_settings: dict, trials, epochs) -> list[dict]:
@@ -279,13 +264,13 @@ def resolve_best(spec: dict, uri: str, search_trials: int | None = None) -> tupl
     study it names (on that study's search metric, val_accuracy where it has none), its own sections
     laid over them (the seeds), and ``evaluate_test`` back to its default, so the winner's repeats are
     the only trials to touch the test split. A study whose source has trials still to run or to draw
-    stays out; returns (spec, {study: why it waits})."""
+    stays out; returns (spec, {study: why it waits}). ``spec`` has been validated (``sweep.validate``)."""
     studies = spec.get("studies") or {}
     waiting = {name: body[BEST_OF] for name, body in studies.items() if BEST_OF in body}
     if not waiting:
         return spec, {}
-    plans = {p["study"]: p for p in searches(spec)}
-    listed = expand(spec)
+    plans = {p["study"]: p for p in searches(spec, checked=True)}
+    listed = expand(spec, checked=True)
     table = results.read_table(uri, spec["name"], "trials")
     rows = {r["trial_id"]: r for r in table.to_pylist()}  # Arrow → Python: ints stay ints, nulls None
     filled, why = dict(studies), {}

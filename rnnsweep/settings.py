@@ -64,6 +64,8 @@ class Setting:
             alts = ["fraction in [0, 1)"]
         elif (self.type is int and self.ge == 1) or self.gt == 0:
             alts = [f"positive {'integer' if self.type is int else 'number'}"]
+        elif self.ge is not None:  # reduction: "an integer ≥ 2"
+            alts = [f"{'integer' if self.type is int else 'number'} ≥ {self.ge:g}"]
         else:
             alts = ["integer" if self.type is int else "number"]
         alts += [repr(a) for a in self.also] + (["None"] if self.none else [])
@@ -73,7 +75,8 @@ class Setting:
         """None when ``v`` is allowed, else why not: "0 is not a positive integer"."""
         if self.allows(v):
             return None
-        return f"{v!r} is not {self.kind()}" if self.choices else f"{v!r} is not a {self.kind()}"
+        kind = self.kind()
+        return f"{v!r} is not {kind}" if self.choices else f"{v!r} is not {'an' if kind[0] in 'aeiou' else 'a'} {kind}"
 
     @property
     def column_type(self) -> str:

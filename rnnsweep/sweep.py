@@ -290,14 +290,16 @@ def _unique_names(trials: list[dict]):
 # ----------------------------------------------------------------------------- expansion
 
 
-def expand(spec: dict, overrides: dict | None = None) -> list[dict]:
+def expand(spec: dict, overrides: dict | None = None, checked: bool = False) -> list[dict]:
     """Trial configs of a sweep. ``overrides``: ``{"training": {"epochs": 2}}`` and the like —
     budget changes that enter the configs (and so the ids) of every trial.
 
     With ``studies`` (``{"sequence_length": {"dataset": {"maxlen": grid(...)}}, ...}``) each study
     is the base spec with its sections laid over it; the sweep is the union of the studies, and a
-    trial two studies share (the base point) runs once and is labelled with both."""
-    validate(spec)
+    trial two studies share (the base point) runs once and is labelled with both. ``checked``: the
+    caller has validated ``spec`` already (the driver does, once per run)."""
+    if not checked:
+        validate(spec)
     for section, body in (overrides or {}).items():
         for key, value in body.items():
             if key not in SECTIONS[section]:
@@ -351,12 +353,14 @@ def search_settings(search: dict) -> dict:
     return out
 
 
-def searches(spec: dict, overrides: dict | None = None) -> list[dict]:
+def searches(spec: dict, overrides: dict | None = None, checked: bool = False) -> list[dict]:
     """The searched studies of a sweep, each as what its sampler needs: ``study``, ``fixed`` (every
     section's values that are not drawn, the defaults and ``overrides`` filled in), ``sampled``
     (``[(section, key, Sample)]``) and ``search`` (its settings, defaults filled in). A seed
-    grid (``--seeds``) gives the search its first seed: seed repeats are the winner's study."""
-    validate(spec)
+    grid (``--seeds``) gives the search its first seed: seed repeats are the winner's study.
+    ``checked``: as ``expand``'s."""
+    if not checked:
+        validate(spec)
     out = []
     for study, body in (spec.get("studies") or {None: {}}).items():
         merged = _merged(spec, body)

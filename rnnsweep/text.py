@@ -2,7 +2,7 @@
 
 ``prepare(dataset_config)`` turns one dataset section of a sweep into a ``Prepared`` dataset
 (int32 sequences, float32 labels, optional embedding matrix). The source is looked up once, in
-``SOURCES``: which raw files it reads and how they become sequences. The result is cached on disk
+``ENCODERS``: which raw files it reads and how they become sequences. The result is cached on disk
 by a fingerprint of the config and of those files, so preparing the same config twice is cheap.
 """
 from __future__ import annotations
@@ -246,7 +246,7 @@ def _keras_imdb(cfg, files):
 
 
 # dataset.source → (the raw files it reads, resolved before the cache lookup; how they become sequences)
-SOURCES = {
+ENCODERS = {
     # The official split lives only in the aclImdb layout: look for that first (a Kaggle CSV beside it has none).
     "imdb_reviews": (lambda cfg: {"reviews": data.locate("aclimdb" if cfg["split"] == "official" and not cfg["sample"]
                                                          else "imdb_reviews", cfg["path"], sample=cfg["sample"])},
@@ -271,7 +271,7 @@ def resolve_dataset(config: dict) -> dict:
 
 def prepare(config: dict, use_cache=True) -> Prepared:
     cfg = resolve_dataset(config)
-    files_of, encode = SOURCES[cfg["source"]]
+    files_of, encode = ENCODERS[cfg["source"]]
     files = files_of(cfg)
     if cfg["embedding"] == "glove":
         files["glove"] = data.locate(f"glove{cfg['glove_dim']}", sample=cfg["sample"])

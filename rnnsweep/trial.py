@@ -283,7 +283,7 @@ def _evaluate(model, prepared, training, result):
         result["status"], result["error"] = "diverged", "test loss is non-finite"
 
 
-_TRIALS_HERE = [0]  # trials this process has started: a CPU worker is reused, see cluster.submit
+_TRIALS_HERE = [0]  # trials this process has started: a CPU worker is reused, see onray.submit
 
 
 def _fresh_session():

@@ -144,6 +144,11 @@ def draw_study_views(trials: pd.DataFrame, figs: Figures):
         fig_configs(ok, figs, "models_test_accuracy.png", "The configurations compared")
 
 
+def search_title(study) -> str:
+    """"Search" for a study named search (or none), not "Search search"; else "Search <study>"."""
+    return "Search" if study in (None, "search") else f"Search {study}"
+
+
 def fig_search(p: pd.DataFrame, figs: Figures, study: str, metric: str):
     """A searched study: best-so-far against trials and against CPU-hours, and each trial's epochs
     until it stopped (pruned ones marked)."""
@@ -165,9 +170,9 @@ def fig_search(p: pd.DataFrame, figs: Figures, study: str, metric: str):
     axes[1].set_title(f"Best {metric} so far, by compute")
     axes[2].bar(p["search_number"], p["epochs_run"], color=np.where(pruned, "#bbbbbb", "#1f77b4"))
     axes[2].set(title="Epochs each trial ran (grey: pruned)", xlabel="trial (in the order drawn)", ylabel="epochs")
-    fig.suptitle(f"Search {study}")
+    fig.suptitle(search_title(study))
     fig.tight_layout()
-    figs.save(fig, f"search_{study}.png", f"Search {study}: best {metric} so far against trials and CPU-hours, "
+    figs.save(fig, f"search_{study}.png", f"{search_title(study)}: best {metric} so far against trials and CPU-hours, "
               "and the epochs each trial ran before it finished or was pruned.")
 
 
@@ -200,9 +205,9 @@ def fig_importances(imp: dict, figs: Figures, study: str, metric: str):
     names = list(imp)[::-1]
     fig, ax = plt.subplots(figsize=(7, 0.5 + 0.45 * len(names)))
     ax.barh(names, [imp[n] for n in names], color="#1f77b4")
-    ax.set(title=f"Search {study}: what mattered for {metric} (fANOVA importance)", xlabel="importance")
-    figs.save(fig, f"search_{study}_importance.png", f"Search {study}: Optuna's fANOVA importance of each setting "
-              f"it varied, for {metric} (finished trials).")
+    ax.set(title=f"{search_title(study)}: what mattered for {metric} (fANOVA importance)", xlabel="importance")
+    figs.save(fig, f"search_{study}_importance.png", f"{search_title(study)}: Optuna's fANOVA importance of each "
+              f"setting it varied, for {metric} (finished trials).")
 
 
 def draw_search_views(trials: pd.DataFrame, epochs: pd.DataFrame, figs: Figures, meta: dict):

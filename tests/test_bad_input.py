@@ -131,7 +131,7 @@ def test_results_of_an_older_rnnsweep_load_and_resume_and_a_corrupt_file_is_name
     t, _ = results.load(str(out / "tiny"))
     assert t["trial_id"].tolist() == [done["trial_id"]] and t["dropout"].isna().all()  # newer columns: empty
     s = main(SWEEP, ["--results", str(out), "--dry-run", "--address", "local"])
-    assert [x["name"] for x in s["todo"]] == [t["name"] for t in expand(SWEEP)[1:]]  # resumes: only the other
+    assert [x["name"] for x in s.todo] == [t["name"] for t in expand(SWEEP)[1:]]  # resumes: only the other
     (trials / "broken.parquet").write_bytes(b"PAR1 this is not parquet")
     with pytest.raises(SystemExit) as e:
         main(SWEEP, ["--results", str(out), "--address", "local"])

@@ -21,6 +21,12 @@ def test_canary_trials_give_the_committed_numbers(sweep, names, argv, full_data,
         assert len(row) == 1, f"{name} ({r['trial_id']}): no committed canary row; python reproduction/canary.py"
         row = row.iloc[0]
         assert r["status"] == "ok", r.get("error")
+        if r["config"].get("search_number") is not None:  # a search's draw: scored on validation, no test split
+            ours = [(e["val_accuracy"], e["val_loss"]) for e in r["history"]]
+            assert r["trial_id"] == row["trial_id"] and ours[-1][0] == row["final_val_accuracy"], (
+                f"{name}: the search's first draw is not what {row['code_version']} committed")
+            assert ours[-1][1] == pytest.approx(row["final_val_loss"], rel=1e-6)
+            continue
         assert r["test_accuracy"] == row["test_accuracy"], (
             f"{name}: test accuracy {r['test_accuracy']!r} != {row['test_accuracy']!r} committed by "
             f"{row['code_version']} (TensorFlow {row['tf_version']}, here {r.get('tf_version')}): this change alters "

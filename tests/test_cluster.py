@@ -61,7 +61,7 @@ def test_two_gpu_nodes_one_gpu_per_trial(tmp_path):
 
         ray.shutdown()
         cluster.shutdown()
-    rs = s["results"]
+    rs = s.results
     assert len(rs) == 8 and all(r["status"] == "ok" for r in rs)
     assert len({r["node_id"] for r in rs}) == 2  # both nodes used
     for r in rs:  # each task sees exactly one GPU, and CUDA_VISIBLE_DEVICES is that one

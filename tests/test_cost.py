@@ -44,7 +44,7 @@ def four(tmp_path_factory):
             s = main(FOUR, ["--results", out, "--cpus-per-trial", "1", "--epochs", "6"])
         finally:
             ray.shutdown()
-    assert s["counts"]["ok"] == 4
+    assert s.counts["ok"] == 4
     return out
 
 

@@ -101,4 +101,4 @@ def test_node_lost_mid_trial_is_rescheduled_on_another_node(tmp_path):
     assert len(trials) == 4 and trials["trial_id"].is_unique and (trials["status"] == "ok").all()
     moved = trials[trials["name"].isin(lost["trials"])]
     assert len(moved) == len(lost["trials"]) and (moved["node_id"] == keep.node_id).all()
-    assert s["counts"] == {"ok": 4, "diverged": 0, "failed": 0}
+    assert s.counts == {"ok": 4, "diverged": 0, "failed": 0}

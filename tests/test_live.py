@@ -69,7 +69,7 @@ def finished_sweep(tmp_path_factory):
     out = tmp_path_factory.mktemp("watched") / "res"
     with data_env(FIXTURES, tmp_path_factory.mktemp("cache")):
         s = main(SWEEP, ["--results", str(out), "--address", "local", "--tensorboard"])
-    assert s["counts"]["ok"] == 2
+    assert s.counts["ok"] == 2
     return out
 
 

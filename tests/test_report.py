@@ -35,7 +35,7 @@ def smoke_results(tmp_path_factory):
     os.symlink(FIXTURES / "glove.6B.50d.txt.gz", data / "glove.6B.50d.txt.gz")
     with data_env(data, root / "cache"):
         s = main(SWEEP, ["--smoke", "--study", "grid", "--results", str(root / "results"), "--address", "local"])
-    assert len(s["results"]) == 18
+    assert len(s.results) == 18
     return root / "results"
 
 

@@ -74,7 +74,7 @@ def test_compact_from_the_command_line_waits_for_a_running_driver(sweep):
     assert "another driver runs sweep 'names_gender'" in str(e.value) and "\n" not in str(e.value)
     assert results.table_files(sweep, "names_gender") > 1  # nothing rewritten
     lease.release(sweep, "names_gender", held)
-    assert main(spec, ["--results", sweep, "--compact"])["compacted"] > 30
+    assert main(spec, ["--results", sweep, "--compact"]).compacted > 30
     assert results.table_files(sweep, "names_gender") == 1
 
 

@@ -25,9 +25,9 @@ def s3_uri():
 
 def test_sweep_results_and_report_on_s3(s3_uri):
     s = main(SWEEP, ["--results", s3_uri, "--address", "local", "--only", "GRU-*"])
-    assert s["counts"]["ok"] == 1
-    assert main(SWEEP, ["--results", s3_uri, "--address", "local"])["results"][0]["name"] == "LSTM-4-bs64"
-    assert main(SWEEP, ["--results", s3_uri, "--address", "local"])["todo"] == []  # resume reads S3
+    assert s.counts["ok"] == 1
+    assert main(SWEEP, ["--results", s3_uri, "--address", "local"]).results[0]["name"] == "LSTM-4-bs64"
+    assert main(SWEEP, ["--results", s3_uri, "--address", "local"]).todo == []  # resume reads S3
     trials, epochs = results.load(s3_uri, "tiny")
     assert sorted(trials["name"]) == ["GRU-4-bs64", "LSTM-4-bs64"] and len(epochs) == 2
     assert results.read_json(s3_uri, "tiny", "sweep.json")["runs"][-1]["counts"]["ok"] == 1
@@ -55,7 +55,7 @@ def test_a_lease_on_s3_refuses_a_second_driver_and_a_stale_one_is_taken_over(s3_
     assert results.done(s3_uri, "tiny") == {}
     results.write_json(s3_uri, "tiny", "lease.json", {"host": "elsewhere", "pid": 4242, "token": "x",
                                                       "heartbeat": time.time() - lease.STALE_SECONDS - 1})
-    assert main(SWEEP, ["--results", s3_uri, "--address", "local"])["counts"]["ok"] == 2
+    assert main(SWEEP, ["--results", s3_uri, "--address", "local"]).counts["ok"] == 2
     assert results.read_json(s3_uri, "tiny", "lease.json") is None  # released
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rnnsweep import search
+from rnnsweep import schema, search
 from rnnsweep.results import load
 from rnnsweep.sweep import SweepError, choice, expand, grid, loguniform, searches
 
@@ -30,6 +30,7 @@ def spec(**search_kw):
     (dict(pruner=dict(kind="sha")), "search.pruner.kind: 'sha' is not one of 'asha', 'hyperband', 'median'"),
     (dict(metric="val_loss"), "search.direction: 'maximize' with metric 'val_loss' (want minimize)"),
     (dict(trials=0), "search.trials: 0 is not a positive integer"),
+    (dict(pruner=dict(kind="asha", reduction=1)), "search.pruner.reduction: 1 is not an integer ≥ 2"),
 ])
 def test_a_typo_in_a_search_is_one_line_naming_the_key(bad, message):
     with pytest.raises(SweepError) as e:
@@ -76,11 +77,11 @@ def test_a_config_read_back_from_its_row_is_the_config_it_was_written_from():
     restores the values, so a winner's trial is the searched trial's settings, not their text."""
     import pyarrow as pa
 
-    from rnnsweep import results, settings
+    from rnnsweep import settings
 
     (t,) = expand({**BASE, "dataset": dict(source="imdb_reviews", embedding="glove", glove_dim=50, maxlen=None),
                    "model": dict(arch="GRU", units=8, dense_units="same")})
-    row = {k: results._cell(t[sec][k], pa.string() if s.column_type == "string" else pa.float64())
+    row = {k: schema._cell(t[sec][k], pa.string() if s.column_type == "string" else pa.float64())
            for sec, k, s in settings.columns()}
     assert row["glove_dim"] == "50"
     assert search.config_of(row) == {sec: t[sec] for sec in settings.SECTIONS}
@@ -146,7 +147,7 @@ def test_the_pruner_stops_a_trial_below_the_rung():
     bad = s.ask(None)
     assert s.report(bad, 1, 0.1) is True  # worse than the rung's best at epoch 1
     s.tell(bad, "pruned", [{"epoch": 1, "val_accuracy": 0.1}])
-    assert [t["state"] for t in s.trials(None)] == ["COMPLETE", "PRUNED"]
+    assert [t.state.name for t in s.studies[None].trials] == ["COMPLETE", "PRUNED"]  # Optuna's own record
 
 
 @pytest.fixture

@@ -1,0 +1,207 @@
+"""Beyond the seeds: the best recurrent IMDB model a budgeted search finds (``sweeps/imdb_best.py``),
+its cost curve, what mattered, and its winner's test accuracy over three seeds against the anchors.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from common import FIGURES, RESULTS, ci95, pct, tables
+from rnnsweep import results
+
+ANCHORS = [("the best seed: seed 004's BiLSTM ×2 (its own single run)", 0.867),
+           ("a plain randomly initialised LSTM (Dai & Le 2015)", 0.865),
+           ("the best purely supervised LSTM (Johnson & Zhang 2016, oh-2LSTMp)", 0.9186)]
+TARGET = 0.90
+
+
+def space_keys(meta: dict, study: str) -> list[str]:
+    """The setting keys a searched study drew (their value in the recorded spec is a sample)."""
+    spec = meta.get("spec") or {}
+    over = ((spec.get("studies") or {}).get(study) or {})
+    keys = []
+    for section in ("dataset", "model", "training"):
+        merged = {**(spec.get(section) or {}), **(over.get(section) or {})}
+        keys += [k for k, v in merged.items() if isinstance(v, str) and v.startswith("Sample(")]
+    return keys
+
+
+def shown(v) -> str:
+    if isinstance(v, float) and not float(v).is_integer():
+        return f"{v:.3g}"
+    return "none" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+
+
+def projection(p: pd.DataFrame, target_val: float) -> str:
+    """Where the best-so-far curve of the finished trials heads: a least-squares line of the best
+    validation accuracy so far against log10(CPU-hours), past the startup draws. A rough guide (a
+    search's best-so-far curve flattens as it converges), said as such."""
+    ok = p[(p["status"] == "ok")].dropna(subset=["best_so_far"])
+    ok = ok[ok["cpu_hours"] > 0]
+    if len(ok) < 5:
+        return f"Too few finished trials ({len(ok)}) to project the curve."
+    if ok["best_so_far"].max() >= target_val:
+        return (f"The search's best already reaches the {pct(target_val)} % validation accuracy the target needs "
+                "(90 % test plus the winner's gap between its scored validation epoch and test): what is missing is "
+                "not more search.")
+    x, y = np.log10(ok["cpu_hours"].to_numpy()), ok["best_so_far"].to_numpy()
+    slope, icpt = np.polyfit(x, y, 1)
+    now = ok["cpu_hours"].iloc[-1]
+    per = f"{100 * slope:.2f} points of validation accuracy per tenfold CPU-hours"
+    if slope <= 1e-4:
+        return (f"The best-so-far curve is flat ({per}): more trials of this space do not project to "
+                f"{pct(target_val)} % validation accuracy; a wider space (larger models, longer training) is needed.")
+    need = 10 ** ((target_val - icpt) / slope)
+    return (f"A least-squares line of the best validation accuracy so far against log10(CPU-hours) rises {per}; "
+            f"it reaches the {pct(target_val)} % validation accuracy the target needs (90 % test plus the winner's "
+            f"validation-test gap) at about {need:,.0f} CPU-hours of this machine's search, {need / now:,.0f}× the "
+            f"{now:.1f} spent. A search's curve flattens as it converges, so this is a lower bound on the compute, "
+            f"not a promise.")
+
+
+RUN_BEST = "python sweeps/imdb_best.py --results reproduction/results"
+
+
+def beyond_the_seeds() -> list[str]:
+    t, epochs = tables("imdb_best")
+    t = t[t["status"] != "running"]  # evidence is what has landed (and is committed), never a live row
+    meta = results.read_json(str(RESULTS), "imdb_best", "sweep.json") or {}
+    lines = ["`sweeps/imdb_best.py`: a TPE search with successive halving (Optuna's `TPESampler` and "
+             "`SuccessiveHalvingPruner`, asked and told by the driver) over bidirectional LSTM/GRU models with "
+             "GloVe 6B 50d embeddings on IMDB's official 25k/25k split. Every trial is chosen on validation accuracy "
+             "(the last 20 % of the training reviews); the test split is touched only by the winner's three seeds.", ""]
+    if t.empty or "search_number" not in t or t["search_number"].isna().all():
+        return lines + [f"Not run yet: `{RUN_BEST} --study search`."]
+    from rnnsweep import tables as report_tables
+
+    searched = t[t["search_number"].notna()]
+    study = searched["study"].iloc[0]
+    metric, direction = report_tables.search_metric(meta, study)
+    p = report_tables.search_progress(t, epochs, study, metric, direction)
+    planned = ((meta.get("spec") or {}).get("studies") or {}).get(study, {}).get("search", {}).get("trials", "?")
+    cap_arg = f" --search-trials {len(p)}" if isinstance(planned, int) and len(p) < planned else ""
+    lines += search_cost(searched, p, study, planned) + search_figures(searched, p, study, metric, direction)
+    lines += gains(p, metric)
+    ok = p[p["status"] == "ok"].dropna(subset=["value"])
+    if ok.empty:
+        return lines + ["", "No searched trial has finished yet."]
+    top = ok.loc[ok["value"].idxmax() if direction == "maximize" else ok["value"].idxmin()]
+    best = t.set_index("trial_id").loc[top["trial_id"]]
+    keys = space_keys(meta, study)
+    config = ", ".join(f"{k}={shown(best[k])}" for k in keys)
+    lines += ["", f"**The winner of the search**: `{best['name']}` (trial {best.name}), best {metric} "
+              f"{pct(top['value'])}: {config}.", ""]
+    return lines + winners(t, epochs, {k: best[k] for k in keys}, cap_arg, p)
+
+
+def search_cost(searched: pd.DataFrame, p: pd.DataFrame, study: str, planned) -> list[str]:
+    counts = ", ".join(f"{n} {s}" for s, n in p["status"].value_counts().items())
+    vers = ", ".join(sorted(searched["version"].unique()))
+    wall = (searched["finished_at"].max() - searched["started_at"].min()).total_seconds() / 3600
+    capped = (f"; it stopped there, at this machine's budget of about 4 h (`--search-trials {len(p)}`, which the "
+              "winner's run passes too)") if isinstance(planned, int) and len(p) < planned else ""
+    return [f"**The search** (`{RUN_BEST} --study {study}`, code version {vers}): {len(p)} of {planned} trials drawn "
+            f"({counts}{capped}), {int(p['epochs_run'].fillna(0).sum())} epochs, {p['cpu_hours'].iloc[-1]:.2f} "
+            f"CPU-hours and {wall:.1f} h of wall time on this machine (2 cores, no GPU; `cpu_seconds` of each "
+            "trial), two trials in flight. The budget "
+            "bound is the spec's: trials × at most `epochs` each, of which successive halving runs a fraction. On a "
+            "cluster the driver keeps one trial in flight per slot, so the same search takes about its CPU-hours "
+            "divided by the slots (less on GPUs), and a larger budget (more trials, more epochs, wider models, whole "
+            "reviews) is an edit of the spec, not of the code.", ""]
+
+
+def search_figures(searched: pd.DataFrame, p: pd.DataFrame, study: str, metric: str, direction: str) -> list[str]:
+    """The report's best-so-far curve and (when trials finished) Optuna's importances, as figures."""
+    from rnnsweep.figures import Figures
+    from rnnsweep.views import fig_importances, fig_search, importances
+
+    FIGURES.mkdir(exist_ok=True)
+    figs = Figures(str(FIGURES))
+    fig_search(p, figs, study, metric)
+    name = figs.written[0][0]
+    (FIGURES / name).rename(FIGURES / f"imdb_best_{name}")
+    lines = [f"![best so far](reproduction/figures/imdb_best_{name})", ""]
+    imp = importances(searched, p, direction)
+    if imp:
+        fig_importances(imp, figs, study, metric)
+        name = figs.written[-1][0]
+        (FIGURES / name).rename(FIGURES / f"imdb_best_{name}")
+        n_ok = int(((p["status"] == "ok") & p["value"].notna()).sum())
+        top3 = ", ".join(f"{k} {v:.2f}" for k, v in list(imp.items())[:3])
+        lines += [f"What mattered (Optuna's fANOVA importances over the {n_ok} trials that finished; pruned ones are "
+                  f"not counted, so a setting every finished trial shares scores 0): {top3}.", "",
+                  f"![importances](reproduction/figures/imdb_best_{name})", ""]
+    return lines
+
+
+def gains(p: pd.DataFrame, metric: str) -> list[str]:
+    """Each trial that set a new best, with the CPU-hours spent by then."""
+    lines = [f"| trial | CPU-hours so far | new best {metric} | the trial | epochs | ended |",
+             "|---:|---:|---:|---|---:|---|"]
+    better = p[(p["status"] == "ok") & (p["value"] == p["best_so_far"])]
+    for _, r in better.drop_duplicates("best_so_far").iterrows():
+        lines.append(f"| {int(r['search_number'])} | {r['cpu_hours']:.2f} | {pct(r['value'])} | `{r['name']}` | "
+                     f"{int(r['epochs_run'])} | {r['status']} |")
+    return lines
+
+
+# The winner's studies: `winner` keeps its search trial's early stopping (val_loss, restoring the best
+# val_loss epoch); `winner_val_accuracy` restores the epoch the search scored (its best val_accuracy).
+WINNERS = [("winner", "restores the best val_loss epoch, as the search's trials did"),
+           ("winner_val_accuracy", "restores the best val_accuracy epoch, the one the search scored")]
+
+
+def winner_row(t, epochs, name, how, drawn: dict, cap_arg: str, notes: list) -> tuple[str, tuple | None]:
+    """One winner study's line of the table, and (name, mean, interval, n, scored gap) when it ran."""
+    w = t[(t["study"] == name) & (t["status"] == "ok")]
+    same = w[[all(row[k] == v or (pd.isna(row[k]) and pd.isna(v)) for k, v in drawn.items())
+              for _, row in w.iterrows()]] if len(w) else w
+    if len(same) < len(w):
+        notes.append(f"({len(w) - len(same)} {name} rows have other settings than the search's best: left out.)")
+    if same.empty:
+        return f"| {name} ({how}) | not run yet: `{RUN_BEST} --study {name}{cap_arg}` | |", None
+    same = same.sort_values("seed")
+    mean, _, lo, hi, n = ci95(same["test_accuracy"])
+    by_seed = ", ".join(f"{int(s)}: {pct(a)}" for s, a in zip(same["seed"], same["test_accuracy"]))
+    restored = []  # the validation accuracy of the weights each seed kept (Keras's restored epoch), by seed
+    for _, r in same.iterrows():
+        e = epochs[epochs["trial_id"] == r["trial_id"]]
+        mon = r["early_stopping_monitor"]
+        at = e.loc[e[mon].idxmin() if mon.endswith("loss") else e[mon].idxmax()]
+        restored.append((int(at["epoch"]), float(at["val_accuracy"])))
+    gap = float(np.mean([v for _, v in restored]) - mean)
+    kept = ", ".join(f"epoch {ep} ({pct(v)})" for ep, v in restored)
+    interval = f"{pct(mean)} [{pct(lo)}, {pct(hi)}]" if n > 1 else f"{pct(mean)} (one seed)"
+    line = (f"| **{name}** ({how}; `{RUN_BEST} --study {name}{cap_arg}`, code version "
+            f"{', '.join(sorted(same['version'].unique()))}) | **{interval}** (n = {n}) | by seed: {by_seed}; "
+            f"weights kept, by seed: {kept}; their validation − test {100 * gap:+.1f} points |")
+    # The search ranks on a trial's best val_accuracy epoch: what the projection has to reach.
+    return line, (name, mean, interval, n, float((same["best_val_accuracy"] - same["test_accuracy"]).mean()))
+
+
+def winners(t, epochs, drawn: dict, cap_arg: str, p: pd.DataFrame) -> list[str]:
+    lines, rows, done = [], [], []
+    for name, how in WINNERS:
+        row, ran = winner_row(t, epochs, name, how, drawn, cap_arg, lines)
+        rows.append(row)
+        done += [ran] if ran else []
+    if not done:
+        return lines + [f"Its three seeds have not run yet: `{RUN_BEST} --study winner{cap_arg}` (the study `winner` "
+                        "takes the settings of the search's best trial, `best_of=\"search\"`, with seeds 1-3)."]
+    lines += ["| model | test accuracy, % | |", "|---|---|---|", *rows,
+              *[f"| {label} | {pct(v)} | anchor |" for label, v in ANCHORS], ""]
+    if len(done) > 1:
+        lines += ["`winner` ran first. Its rows showed (on validation alone) that the weights it kept were not the "
+                  "ones the search had scored: early stopping on val_loss restored an epoch two before the best "
+                  "val_accuracy epoch that ranked the trial. `winner_val_accuracy` restores the scored epoch; it was "
+                  "run after `winner`'s test numbers had been seen, and both are shown.", ""]
+    for name, mean, interval, n, _ in done:
+        met = n >= 3 and mean >= TARGET
+        lines.append(f"- **Target ≥ {pct(TARGET)} % mean test accuracy over 3 seeds, `{name}`: "
+                     f"{'met' if met else 'not met'}** ({interval}, n = {n}).")
+    name, mean, interval, n, scored_gap = done[-1]
+    if not (n >= 3 and mean >= TARGET):
+        lines += ["", projection(p, TARGET + scored_gap)]
+    return lines

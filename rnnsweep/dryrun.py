@@ -1,0 +1,109 @@
+"""``--dry-run``: each trial per study with its settings and whether it is done, each searched study's
+next draws, and what the rest will cost (``cost``: from earlier trials' epoch times, or ``--calibrate``'s
+short runs here). Runs nothing on Ray.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from . import cost, search
+from .run import Outcome, Run, prepare_dataset
+from .sweep import non_default, studies_of
+
+
+def dry_run(run: Run, listed: list[dict], done: dict, earlier, calibrating: bool = False) -> Outcome:
+    """Print the ``listed`` trials (``done``: {trial_id: status} in the results; ``earlier``: the
+    trials table, for timings) and each searched study's plan; returns the searched studies' next draws."""
+    rates = cost.rates(earlier)
+    if calibrating:
+        rates.update(calibrate(run.todo, rates))
+    projected = {t["trial_id"]: cost.project(t, rates.get(cost.timing_key(t))) for t in listed}
+    again = {t["trial_id"] for t in run.todo}
+    for study in studies_of(listed) or [None]:
+        group = [t for t in listed if study is None or study in (t.get("study") or "").split(",")]
+        if study:
+            print(f"study {study}: {len(group)} trials")
+        for t in group:
+            status = done.get(t["trial_id"], "todo")
+            if status in ("ok", "diverged") and t["trial_id"] in again:
+                status = "rerun"  # --rerun-other-versions: finished, but by other code
+            shared = f"  (also {t['study'].replace(study + ',', '').replace(',' + study, '')})" \
+                if study and "," in t["study"] else ""
+            print(f"  {t['trial_id']}  {t['name']:<34} {status:<8} "
+                  f"{duration(projected[t['trial_id']]):>8}  {describe(t)}{shared}")
+    if run.todo:
+        print(projection([projected[t["trial_id"]] for t in run.todo], run))
+    draws = {p["study"]: next_draws(p, run.search_rows[p["study"]]) for p in run.searches}
+    return Outcome(todo=run.todo, done=done, draws=draws)
+
+
+def next_draws(plan: dict, rows: list[dict], shown: int = 3) -> list[dict]:
+    """A searched study in ``--dry-run``: its settings, what the results hold (``rows``), the budget
+    bound and the next draws it would try (the results replayed into its sampler, as a run does)."""
+    s, epochs = plan["search"], plan["fixed"]["training"]["epochs"]
+    searcher = search.Searcher([plan], {}, {plan["study"]: epochs})
+    searcher.replay(plan["study"], [r for r in rows if r["status"] != "running"])
+    left = max(0, s["trials"] - len(rows))
+    p = s["pruner"]
+    statuses = dict(Counter(r["status"] for r in rows))
+    print(f"study {plan['study']}: searched by {s['sampler']} (seed {s['seed']}), {s['trials']} trials on "
+          f"{s['metric']} ({s['direction']}); pruner "
+          + (f"{p['kind']} (min_epochs {p['min_epochs']}, reduction {p['reduction']})" if p else "none")
+          + f"; {len(rows)} in the results {statuses or ''}, {left} to draw")
+    print("  space: " + ", ".join(f"{sec}.{k}={v.kind}{v.args}" for sec, k, v in plan["sampled"]))
+    print(f"  budget: at most {left} × {epochs} = {left * epochs} epochs"
+          + (" (the pruner stops most sooner)" if p else ""))
+    nxt = [t for t in (searcher.ask(plan["study"]) for _ in range(min(shown, left))) if t]
+    for t in nxt:
+        print(f"  next  {t['trial_id']}  {t['name']:<34} {describe(t)}")
+    return nxt
+
+
+def duration(seconds) -> str:
+    if seconds is None:
+        return "?"
+    return f"{seconds:.0f} s" if seconds < 100 else f"{seconds / 60:.0f} min" if seconds < 6000 else \
+        f"{seconds / 3600:.1f} h"
+
+
+def projection(seconds: list, run: Run) -> str:
+    """The totals line of ``--dry-run``: trial time, and wall time on the cluster's slots."""
+    from .onray import capacity
+
+    known = [s for s in seconds if s is not None]
+    unknown = len(seconds) - len(known)
+    if not known:
+        return (f"projected time: unknown for all {len(seconds)} trials to run (no earlier trial of their models; "
+                "--calibrate times each model with a short run here)")
+    n, where = capacity(run.options)
+    line = (f"projected time of {len(known)} trials to run: {duration(sum(known))} of trial time; "
+            f"about {duration(cost.makespan(known, n))} on {where} ({n} at a time)")
+    return line + (f"; {unknown} more not projected (--calibrate times their models)" if unknown else "")
+
+
+def calibrate(todo: list[dict], rates: dict) -> dict:
+    """A rate for each model of ``todo`` that has none: a short run of its first trial here."""
+    found = {}
+    for t in todo:
+        key = cost.timing_key(t)
+        if key in rates or key in found:
+            continue
+        print(f"calibrating {t['name']} (a short run here) ...", flush=True)
+        found[key] = calibrate_model(t, prepare_dataset(t))
+    return found
+
+
+def calibrate_model(trial: dict, prepared, samples: int = 1024, epochs: int = 3) -> dict:
+    """The rate of ``trial``'s model from a short run of it here (``samples`` rows, ``epochs`` epochs)."""
+    from .trial import run_trial
+
+    r = run_trial(cost.short_run(trial, len(prepared.x_test), samples, epochs), prepared)
+    if r["status"] != "ok":
+        raise ValueError(f"calibration of {trial['name']}: {r['error']}")
+    return cost.rate_of_run(r, len(prepared.x_test), len(prepared.x_train))
+
+
+def describe(t: dict) -> str:
+    """The settings of a trial that differ from the defaults, as ``section.key=value``."""
+    return " ".join(f"{k}={v}" for section in non_default({s: t[s] for s in ("dataset", "model", "training")}).values()
+                    for k, v in section.items())

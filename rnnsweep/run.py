@@ -1,0 +1,102 @@
+"""What one run of a sweep is, and what it returns: the values the command line (``driver``) hands
+to the Ray run (``onray.execute``) and gets back, so that neither passes a dozen loose arguments.
+
+    Run      what to run (the trials, the searched studies), where (``Options``), the budget
+    Outcome  what any run returns: the trials it finished, or what a dry run found, or a compaction
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field, fields
+
+from . import text
+from .sweep import stable_hash
+
+GPUS_ENV = "RNNSWEEP_GPUS_PER_TRIAL"
+
+
+@dataclass(frozen=True)
+class Options:
+    """Where and how the trials run: what the Ray run needs from the command line, no more."""
+    results: str = "results"            # results root: a path or a URI (s3://bucket/prefix)
+    cpus_per_trial: float = 1
+    gpus_per_trial: float | None = None  # None: $RNNSWEEP_GPUS_PER_TRIAL, else 1 on a cluster with GPUs
+    gpu_memory_mb: int | None = None
+    max_retries: int = 2
+    tensorboard: bool = False
+    address: str | None = None
+
+    @classmethod
+    def of(cls, args) -> Options:
+        return cls(**{f.name: getattr(args, f.name) for f in fields(cls)})
+
+
+@dataclass
+class Run:
+    """One run of a sweep, as the command line decided it."""
+    spec: dict                 # the sweep file's spec, as written (recorded in sweep.json)
+    trials: list[dict]         # every listed trial of the chosen studies (``sweep.expand``)
+    todo: list[dict]           # the listed trials this run starts
+    searches: list[dict]       # searched studies that draw their trials as it runs (``sweep.searches``)
+    search_rows: dict          # study → its rows already in the results (``search.study_rows``), read once
+    budget: dict               # --smoke / --epochs / --limit-train: part of the trial ids, recorded
+    meta: dict                 # sweep.json as it was before the run (read first: never overwritten unread)
+    options: Options
+
+    @property
+    def name(self) -> str:
+        return self.spec["name"]
+
+    @property
+    def where(self) -> str:
+        return f"{self.options.results.partition('?')[0].rstrip('/')}/{self.name}"
+
+
+@dataclass
+class Outcome:
+    """What ``driver.main`` returns, whichever way it ran."""
+    results: list[dict] = field(default_factory=list)  # the trials this run finished (``trial.run_trial``'s)
+    todo: list[dict] = field(default_factory=list)     # the listed trials it had to run
+    done: dict = field(default_factory=dict)           # {trial_id: status} already in the results
+    counts: dict = field(default_factory=dict)         # finished trials by status
+    draws: dict = field(default_factory=dict)          # --dry-run: each searched study's next draws
+    datasets_put: int = 0                              # datasets put in Ray's object store
+    compacted: int | None = None                       # --compact: trials compacted
+
+
+def prepare_dataset(trial: dict):
+    """The trial's dataset, or a one-line exit naming the missing/bad file (nothing has run yet)."""
+    from .data import DataFormatError, DataNotFound
+
+    try:
+        return text.prepare(trial["dataset"])
+    except (DataNotFound, DataFormatError) as e:
+        sys.exit(f"error: dataset of {trial['name']}: {e}")
+
+
+def dataset_key(trial: dict) -> str:
+    return stable_hash(trial["dataset"])
+
+
+def code_version() -> str:
+    """Which code made a row: ``rnnsweep 0.1.0 (f18d1a9)``, with ``+dirty`` when the package or the
+    sweeps have uncommitted changes (trials are deterministic within a version, not across them)."""
+    from importlib.metadata import version
+
+    here = os.path.dirname(os.path.abspath(__file__))
+
+    def git(*a):
+        return subprocess.run(["git", *a], capture_output=True, text=True, timeout=5, cwd=here).stdout.strip()
+
+    try:
+        sha = git("rev-parse", "--short", "HEAD")
+        dirty = sha and git("status", "--porcelain", "--", here, os.path.join(here, "..", "sweeps"))
+    except (OSError, subprocess.SubprocessError):
+        sha, dirty = "", ""
+    try:
+        v = version("rnnsweep")
+    except Exception:  # noqa: BLE001 - run from a checkout on sys.path, not installed
+        v = "?"
+    return f"rnnsweep {v}" + (f" ({sha}{'+dirty' if dirty else ''})" if sha else "")

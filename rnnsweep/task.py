@@ -1,0 +1,108 @@
+"""The Ray task: one trial in a worker, each finished epoch reported as it happens (to the results,
+the driver's progress queue and, when the study prunes, the search), resumed from its epoch backup
+when an earlier attempt died.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from . import live, results
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    """What every task of one run shares (pickled into each): where its epochs go as they happen."""
+    uri: str                        # the results root
+    sweep: str
+    budget: dict
+    queue: Any = None               # the driver's progress queue (ray.util.queue.Queue)
+    searcher: Any = None            # the search's actor (search.Searcher), when a study searches or prunes
+    tensorboard: bool = False
+    code_version: str | None = None
+    submitted_at: float | None = None  # when the driver submitted the run's first tasks
+
+
+def _gpu_memory_mb(fraction: float) -> int | None:
+    """Fraction × the memory of the GPU Ray gave this task (nvidia-smi, before TF starts)."""
+    import ray
+
+    ids = ray.get_gpu_ids()
+    if not ids:
+        return None
+    out = subprocess.run(["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits",
+                          "-i", str(ids[0])], capture_output=True, text=True, timeout=30)
+    return int(float(out.stdout.split()[0]) * fraction)
+
+
+def epoch_reporter(config: dict, ctx: TaskContext, earlier: list[dict]):
+    """``run_trial``'s ``on_epoch``: write the trial's epochs so far (status ``running``), tell the
+    driver's bar, and return the search's verdict (stop now?) when the trial's study prunes."""
+    import ray
+
+    rows: list[dict] = []
+    ids = {k: config.get(k) for k in ("trial_id", "config_id", "name")}
+
+    def on_epoch(row) -> bool:
+        rows.append(row)
+        history = [r for r in earlier if r["epoch"] < rows[0]["epoch"]] + rows
+        try:  # what the driver and a report see while it runs: never a reason for the trial to fail
+            live.write_epochs(ctx.uri, ctx.sweep, {**ids, "config": config, "history": history,
+                                                   "epochs_run": len(history), "host": socket.gethostname(),
+                                                   "pid": os.getpid()}, ctx.budget)
+            # Sent, not awaited: a ray.get in a task (Queue.put_nowait does one) lends the task's
+            # CPUs to the next trial while it waits, and two trials then share one trial's CPUs.
+            ctx.queue.actor.put_nowait.remote((config["trial_id"], config["name"], row["epoch"],
+                                               row.get("val_accuracy")))
+        except Exception as e:  # noqa: BLE001 - e.g. the driver's node is gone, or a store hiccup
+            print(f"rnnsweep: epoch {row['epoch']} of {config['name']} not reported ({type(e).__name__})")
+        if ctx.searcher is None or not config.get("prune"):
+            return False
+        try:  # the search's verdict, awaited: the driver runs no more trials than slots while it searches
+            metric = config["prune"]["metric"]
+            return ray.get(ctx.searcher.report.remote(config, row["epoch"], row.get(metric)))
+        except Exception as e:  # noqa: BLE001 - no verdict: the trial goes on
+            print(f"rnnsweep: epoch {row['epoch']} of {config['name']} not reported to the search ({type(e).__name__})")
+            return False
+
+    return on_epoch
+
+
+def remote_trial(config: dict, prepared, cpus: float, gpus: float, gpu_memory_mb: int | None, ctx: TaskContext):
+    """Body of the Ray task. ``prepared`` arrives resolved from the object store (Ray fetches a
+    task's arguments before it starts it; a ``ray.get`` in here would hand the task's CPUs to the
+    next trial while it waits): its arrays are read-only views of the shared memory, not copies."""
+    import ray
+
+    from .trial import run_trial
+
+    began = time.time()
+    if gpus and gpus < 1 and not gpu_memory_mb:
+        gpu_memory_mb = _gpu_memory_mb(gpus)
+    tid = config["trial_id"]
+    backup, mirrored = live.backup_folder(ctx.uri, ctx.sweep, tid)
+    # An earlier attempt died: its backup holds the weights of its last finished epoch, the results
+    # its epoch rows. Without a backup the trial starts again from epoch 1.
+    earlier = live.read_epochs(ctx.uri, ctx.sweep, tid) if os.path.isdir(backup) and os.listdir(backup) else []
+    r = run_trial(config, prepared, cpus=max(1, int(cpus)), gpu_memory_mb=gpu_memory_mb,
+                  on_epoch=epoch_reporter(config, ctx, earlier), backup_dir=backup, earlier=earlier,
+                  on_backup=(lambda: live.push_backup(backup, ctx.uri, ctx.sweep, tid)) if mirrored else None,
+                  tensorboard_dir=results.local_folder(ctx.uri, ctx.sweep, "tensorboard", config["name"])
+                  if ctx.tensorboard else None, gpus=gpus)
+    # Before the trial's own work: waiting for a slot, a worker (its start, when fresh) and the
+    # dataset's fetch from the object store (a node's first trial of it copies it there).
+    r.update(wait_seconds=began - ctx.submitted_at if ctx.submitted_at else None, gpus=gpus)
+    if mirrored:
+        live.drop_backup(ctx.uri, ctx.sweep, tid)
+    x = prepared.x_train
+    r["dataset_zero_copy"] = bool(not x.flags.writeable and not x.flags.owndata)
+    r["ray_version"] = ray.__version__
+    r["code_version"] = ctx.code_version
+    r["gpu_ids"] = [str(g) for g in ray.get_gpu_ids()]
+    r["cuda_visible_devices"] = os.environ.get("CUDA_VISIBLE_DEVICES")
+    r["node_id"] = ray.get_runtime_context().get_node_id()
+    return r
