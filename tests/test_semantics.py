@@ -209,6 +209,44 @@ def test_seed004s_model_trains_as_tf_keras2s_step_for_step(arch, bidirectional):
     assert gap["keras3"] > 0.1 * moved, gap
 
 
+def test_seed001s_simplernn2_at_maxlen_200_trains_as_tf_keras2s_step_for_step():
+    """Seed 001's SimpleRNN(2) at maxlen 200 (Embedding(2000, 50), kernel RandomNormal(0.001), RMSprop
+    1e-4), where rnnsweep's runs learned for seeds where the seed's code on tf.keras 2 did not (issue
+    26): from the same weights, on the same real-shaped batches (post-padded), the two take the same
+    steps. What differs between the two sides is the initial weights each seed draws
+    (reproduction/simplernn2.py), not the step."""
+    rng = np.random.default_rng(1)
+    vocab, maxlen = 2000, 200
+    spec = dict(arch="SimpleRNN", units=2, embedding_dim=50, kernel_initializer="random_normal", init_stddev=0.001,
+                optimizer="rmsprop", learning_rate=1e-4, semantics="tf_keras2")
+    layers = tf_keras.layers
+    tf_keras.utils.set_random_seed(1)
+    kernel = tf_keras.initializers.RandomNormal(stddev=0.001)
+    theirs = tf_keras.Sequential([tf_keras.Input(shape=(maxlen,)), layers.Embedding(vocab, 50),
+                                  layers.SimpleRNN(2, kernel_initializer=kernel),
+                                  layers.Dense(1, activation="sigmoid")])
+    their_opt = tf_keras.optimizers.legacy.RMSprop(learning_rate=1e-4)
+    mine = build_model(spec, vocab, maxlen)
+    start = theirs.get_weights()
+    mine.set_weights(start)
+    their_loss, our_loss = tf_keras.losses.BinaryCrossentropy(), keras.losses.BinaryCrossentropy()
+    for _ in range(5):
+        lengths = rng.integers(20, maxlen, size=64)
+        x = np.where(np.arange(maxlen) < lengths[:, None], rng.integers(1, vocab, size=(64, maxlen)), 0).astype("int32")
+        y = rng.integers(0, 2, size=(64, 1)).astype("float32")
+        with tf.GradientTape() as tape:
+            loss = their_loss(y, theirs(x, training=True))
+        their_opt.apply_gradients(zip(tape.gradient(loss, theirs.trainable_variables), theirs.trainable_variables))
+        with tf.GradientTape() as tape:
+            loss = our_loss(y, mine(x, training=True))
+        grads = tape.gradient(loss, [v.value for v in mine.trainable_variables])
+        mine.optimizer.apply_gradients(zip(grads, mine.trainable_variables))
+    want = theirs.get_weights()
+    moved = max(np.abs(a - b).max() for a, b in zip(want, start))
+    gap = max(np.abs(a - b).max() for a, b in zip(mine.get_weights(), want))
+    assert moved > 1e-4 and gap < 1e-3 * moved, (moved, gap)
+
+
 def test_tf_keras2_itself_draws_masks_per_timestep_in_graph_mode():
     """What the semantics copies, shown on tf_keras 2 itself: inside a tf.function (as ``fit`` runs it)
     an RNN's input dropout mask changes from timestep to timestep; eagerly it holds for the sequence."""
