@@ -5,6 +5,9 @@ step, the initial weights, or seed spread? Measured, each run in a fresh process
     python reproduction/simplernn2.py init            # initial weights per seed, both sides → simplernn2_init.csv
     python reproduction/simplernn2.py swap --seeds 1 2 3 4 5 6   # → simplernn2_swap.csv
 
+Both ran from one pinned commit (a worktree, as reproduction/pinned.sh sets up, with ``--out`` this
+checkout's reproduction/results), so every row records one code version.
+
 - ``init``: the initial weights rnnsweep (``models.build_model``, tf.keras 2 semantics, seeded as
   ``trial.run_trial`` seeds) and the seed's code on tf.keras 2 (``seed_keras.seed001``'s model) draw
   from the same seed: per tensor, its mean and standard deviation, and for the recurrent kernel the
@@ -106,13 +109,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("what", choices=["init", "swap"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6])
+    ap.add_argument("--out", type=Path, default=OUT, help="the folder of the CSVs (a pinned run writes to main's)")
     args = ap.parse_args()
     if args.what == "init":
         rows = [r for s in args.seeds for r in fresh(init_rows, s)]
-        pd.DataFrame(rows).to_csv(OUT / "simplernn2_init.csv", index=False)
+        pd.DataFrame(rows).to_csv(args.out / "simplernn2_init.csv", index=False)
         print(pd.DataFrame(rows).to_string())
         return
-    out = OUT / "simplernn2_swap.csv"
+    out = args.out / "simplernn2_swap.csv"
     for seed in args.seeds:
         done = pd.read_csv(out) if out.exists() else pd.DataFrame(columns=["seed"])
         if seed in set(done["seed"]):
