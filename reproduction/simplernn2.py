@@ -10,8 +10,8 @@ checkout's reproduction/results), so every row records one code version.
 
 - ``init``: the initial weights rnnsweep (``models.build_model``, tf.keras 2 semantics, seeded as
   ``trial.run_trial`` seeds) and the seed's code on tf.keras 2 (``seed_keras.seed001``'s model) draw
-  from the same seed: per tensor, its mean and standard deviation, and for the recurrent kernel the
-  largest |eigenvalue| (the 2×2 orthogonal matrix is a rotation or a reflection).
+  from the same seed: per tensor, its mean and standard deviation, and for the recurrent kernel (a
+  2×2 orthogonal matrix: a rotation or a reflection) its determinant and largest real eigenvalue.
 - ``swap``: the seed's code on tf.keras 2, its own batches and training step, started from
   rnnsweep's initial weights of the same seed. If it then learns where rnnsweep learns, the
   difference between the two sides is which initial weights each seed draws, not the training.
@@ -62,8 +62,12 @@ def describe(side: str, seed: int, weights) -> list[dict]:
     for name, w in zip(NAMES, weights):
         row = dict(side=side, seed=seed, tensor=name, mean=float(w.mean()), std=float(w.std()))
         if name == "rnn_recurrent_kernel":
-            row["spectral_radius"] = float(np.abs(np.linalg.eigvals(w)).max())
+            eig = np.linalg.eigvals(w)
+            row["spectral_radius"] = float(np.abs(eig).max())
             row["determinant"] = float(np.linalg.det(w))  # +1 a rotation, -1 a reflection
+            # How much of the state one step keeps in place: 1 for a reflection (eigenvalues +1, -1), cos θ
+            # for a rotation by θ. A post-padded review is followed by up to 180 steps of zeros.
+            row["max_real_eigenvalue"] = float(eig.real.max())
         rows.append(row)
     return rows
 
