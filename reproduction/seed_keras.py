@@ -103,14 +103,21 @@ def _fit(keras, model, p, epochs, batch_size, smoke, row) -> dict:
 
 def versions() -> dict:
     """What made a row, beside ``keras_version`` (the framework's own): the rnnsweep code that prepared
-    the arrays and TensorFlow's version (rows from before these columns were recorded have none)."""
+    the arrays — the checkout ``rnnsweep`` was imported from, a pinned worktree's when ``PYTHONPATH``
+    names one — and TensorFlow's version (rows from before these columns were recorded have none)."""
+    import subprocess
+
+    import rnnsweep
     import tensorflow as tf
 
-    try:
-        from rnnsweep.run import code_version
-    except ImportError:  # a pinned commit from before rnnsweep.run
-        from rnnsweep.cluster import code_version
-    return dict(code_version=code_version(), tf_version=tf.__version__)
+    here = Path(rnnsweep.__file__).parent
+
+    def git(*a):
+        return subprocess.run(["git", *a], capture_output=True, text=True, timeout=5, cwd=here).stdout.strip()
+
+    sha = git("rev-parse", "--short", "HEAD")
+    dirty = "+dirty" if git("status", "--porcelain", "--", str(here)) else ""
+    return dict(code_version=f"rnnsweep {rnnsweep.__version__} ({sha}{dirty})", tf_version=tf.__version__)
 
 
 def main():
