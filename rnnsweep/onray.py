@@ -7,10 +7,8 @@ Ray's "simple parallel model selection" pattern: ``ray.remote`` tasks and a ``ra
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import sys
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -46,7 +44,6 @@ def _execute(run: Run, datasets: dict) -> Outcome:
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     opts, uri, name = run.options, run.options.results, run.name
-    ctrl_c = CtrlC()
     resources = ray.cluster_resources()
     gpus = gpus_wanted(opts, resources)
     check_fits(opts, gpus, largest_node(n["Resources"] for n in ray.nodes() if n["Alive"]))
@@ -68,14 +65,11 @@ def _execute(run: Run, datasets: dict) -> Outcome:
                         size=slots(opts, gpus, resources) if searcher else window(opts, gpus, resources))
 
         def heartbeat():
-            if ctrl_c.hit:  # a Ctrl-C that a wait inside Ray turned into something else still stops the run
-                raise KeyboardInterrupt
             held["lease"] = lease.renew(uri, name, held["lease"])
 
         try:
-            with ctrl_c:
-                finished, counts = collect(flight, opts, name, run.budget, Progress(run.todo, queue, extra),
-                                           heartbeat, searcher)
+            finished, counts = collect(flight, opts, name, run.budget, Progress(run.todo, queue, extra), heartbeat,
+                                       searcher)
         except KeyboardInterrupt:
             interrupted(run, flight)
         record.update(finished_at=time.time(), counts=counts)
@@ -86,32 +80,6 @@ def _execute(run: Run, datasets: dict) -> Outcome:
         lease.release(uri, name, held["lease"])
     print(f"done in {(time.time() - record['started_at']) / 60:.1f} min: {counts}; results in {run.where}", flush=True)
     return Outcome(results=finished, todo=run.todo, counts=counts, datasets_put=len(refs))
-
-
-class CtrlC:
-    """Remembers a Ctrl-C (SIGINT) while the results are collected. Python raises KeyboardInterrupt
-    wherever the main thread is, often inside a wait in Ray; seen once under heavy load (the CI run of
-    test_ctrl_c_and_sigkill_lose_nothing_and_resume with four other jobs on two cores), a Ctrl-C sent
-    while the workers and the progress queue's actor were stopped did not stop the sweep (where the
-    exception went was not found; not reproduced since). The collect loop checks ``hit`` every second
-    (``heartbeat``), so a Ctrl-C stops the run wherever the exception lands."""
-
-    def __init__(self):
-        self.hit, self.previous = False, None
-
-    def _on_sigint(self, signum, frame):
-        self.hit = True
-        raise KeyboardInterrupt
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():  # signal handlers live in the main thread
-            self.previous = signal.signal(signal.SIGINT, self._on_sigint)
-        return self
-
-    def __exit__(self, *exc):
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
-        return False
 
 
 def interrupted(run: Run, flight: InFlight):

@@ -101,7 +101,11 @@ def _descendants(pid):
 
 
 def _run_until(cmd, env, out_dir, n_files):
-    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # A driver started as a user starts one: Ctrl-C (SIGINT) raises KeyboardInterrupt. Under a shell that
+    # ran the tests in the background (`cmd &`), SIGINT is inherited ignored, and the Ctrl-C below would
+    # be a no-op (seen: the sweep ran to its end).
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 240
     while time.time() < deadline and p.poll() is None:
         if len(_finished(out_dir)) >= n_files:  # trials that have ended, not those still running
