@@ -90,7 +90,8 @@ def random_search() -> list[str]:
     by = rs.groupby(["budget", "embedding_dim", "units"])["best_val_accuracy"].mean().unstack(0)
     made = ", ".join(f"{v} ({n} rows)" for v, n in rs["version"].value_counts().items())
     lines = [f"`python sweeps/names_gender.py --results reproduction/results --study random_search` (and again with "
-             f"`--epochs 20`); code version {made}.", "","| embedding dim | units | " + " | ".join(f"mean val acc, {b}" for b in by.columns) + " |",
+             f"`--epochs 20`); code version {made}.", "",
+             "| embedding dim | units | " + " | ".join(f"mean val acc, {b}" for b in by.columns) + " |",
              "|---:|---:|" + "---:|" * len(by.columns)]
     lines += [f"| {d} | {u} | " + " | ".join(pct(v) for v in row) + " |" for (d, u), row in by.iterrows()]
     if by.shape[1] == 2:
