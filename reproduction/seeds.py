@@ -109,8 +109,9 @@ def random_search() -> list[str]:
                   f"What one epoch shows: {flat} of the {len(by)} points had learned nothing yet (all at "
                   f"{pct(by[one].min())} %, the share of the majority class in the validation split), and the rest "
                   f"{pct(by[one].max())} % at most, when they reach {pct(by[twenty].min())}-{pct(by[twenty].max())} % "
-                  "after 20 epochs. " + ("Its ranking still agrees with the 20-epoch one and picks the same best point; "
-                                    if best1 == best20 else "Its best point is not the 20-epoch one; ")
+                  "after 20 epochs. "
+                  + ("Its ranking still agrees with the 20-epoch one and picks the same best point; "
+                     if best1 == best20 else "Its best point is not the 20-epoch one; ")
                   + f"at 20 epochs the best and the worst point differ by {pct(d)} points (95 % CI [{pct(lo)}, "
                   f"{pct(hi)}] over the two executions), so the architecture choice it was searching for matters "
                   "little here. The seed's own pick (dim 96, 48 units, val 62.7 %) was a 1-epoch number below the "
