@@ -22,10 +22,11 @@ from .sweep import BEST_OF, Grid, SweepError, expand, searches, select, select_s
 
 SMOKE = {"epochs": 2, "limit_train": 512, "limit_test": 512}  # does everything run? (learns nothing)
 # A newcomer's first run: models that visibly learn in a few minutes on a laptop. Seed 000's models need
-# ~1,500 Adam steps at their learning rate of 1e-4 to pass 65 % (its grid's own curves): ten times the
-# rate learns in the ~250 steps a few minutes hold. Quick-run numbers, not the study's (said in the output).
-QUICK = {"epochs": 8, "limit_train": 2400, "limit_test": 1000}
-QUICK_LR_SCALE = 10
+# ~1,500 Adam steps at their learning rate of 1e-4 to pass 65 % (its grid's own curves): twenty times the
+# rate learns in the ~150 steps (batch 64) that 3 minutes of the whole grid hold (BENCHMARKS.md, 8: 8 epochs
+# at ×10 learned as well and took 226 s against 154 s). Quick-run numbers, not the study's (said in the output).
+QUICK = {"epochs": 5, "limit_train": 2400, "limit_test": 1000}
+QUICK_LR_SCALE = 20
 QUICK_NOTE = (f"--quick: these are quick-run numbers ({QUICK['epochs']} epochs on at most {QUICK['limit_train']:,} "
               f"reviews, learning rates ×{QUICK_LR_SCALE}), not the study's: run without --quick for those")
 
