@@ -335,3 +335,26 @@ def test_smoke_without_the_data_runs_on_the_sample_shipped_with_rnnsweep(tmp_pat
     trials = results.load(out, "imdb_grid")[0]
     assert trials["sample"].all() and (trials["glove_dim_used"] == 50).all() and (trials["dataset_rows"] == 2400).all()
     assert (trials["glove_coverage"] > 0.9).all() and trials["test_accuracy"].between(0, 1).all()
+
+
+def test_quick_is_its_own_budget_with_the_learning_rate_scaled_and_says_so(tmp_path, monkeypatch, capsys):
+    """README's first command, --quick, listed (no training): on the sample when the data is not here,
+    each trial's learning rate ×20 and the quick budget in its config, so its ids are neither the
+    study's nor --smoke's; the output says these are quick-run numbers."""
+    sys.path.insert(0, str(ROOT / "sweeps"))
+    from imdb_grid import SWEEP as GRID
+
+    from rnnsweep.driver import QUICK, QUICK_LR_SCALE
+
+    monkeypatch.setenv("RNNSWEEP_DATA", str(tmp_path / "nothing-here"))
+    args = ["--study", "grid", "--results", str(tmp_path / "results"), "--dry-run"] + LOCAL
+    quick, smoke, full = (main(GRID, flag + args).todo for flag in (["--quick"], ["--smoke"], []))
+    assert len(quick) == len(smoke) == len(full) == 18
+    assert not {t["trial_id"] for t in quick} & ({t["trial_id"] for t in smoke} | {t["trial_id"] for t in full})
+    by_name = {t["name"]: t for t in full}
+    for t in quick:
+        assert t["dataset"]["sample"] and t["training"]["epochs"] == QUICK["epochs"]
+        study_lr = by_name[t["name"]]["model"]["learning_rate"]
+        assert t["model"]["learning_rate"] == pytest.approx(study_lr * QUICK_LR_SCALE)
+    assert "these are quick-run numbers" in capsys.readouterr().out
+
