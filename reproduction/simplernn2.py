@@ -5,8 +5,15 @@ step, the initial weights, or seed spread? Measured, each run in a fresh process
     python reproduction/simplernn2.py init            # initial weights per seed, both sides → simplernn2_init.csv
     python reproduction/simplernn2.py swap --seeds 1 2 3 4 5 6   # → simplernn2_swap.csv
 
-Both ran from one pinned commit (a worktree, as reproduction/pinned.sh sets up, with ``--out`` this
-checkout's reproduction/results), so every row records one code version.
+Both ran from one pinned commit, ce99f63, in a worktree with ``--out`` this checkout's results, so every
+row records one code version:
+
+    git worktree add --detach /tmp/rnnsweep-pin-ce99f63 ce99f63 && cd /tmp/rnnsweep-pin-ce99f63
+    OUT=/work/main/reproduction/results  # this checkout's
+    PYTHONPATH=$PWD python reproduction/simplernn2.py init --seeds 1 2 3 4 5 6 7 8 9 10 11 12 --out $OUT
+    PYTHONPATH=$PWD python reproduction/simplernn2.py swap --seeds 1 2 3 4 5 6 7 8 9 10 11 12 --out $OUT
+
+Both sides' own runs of seeds 7-12 are run_pinned.sh's steps s001_rnn2 and p001_rnn2.
 
 - ``init``: the initial weights rnnsweep (``models.build_model``, tf.keras 2 semantics, seeded as
   ``trial.run_trial`` seeds) and the seed's code on tf.keras 2 (``seed_keras.seed001``'s model) draw
