@@ -45,6 +45,12 @@ for step in $STEPS; do
           peer --notebook 001 --maxlen 30 50 80 100 150 200 --seeds 1 2 3 4 5 6
           peer --notebook 001 --maxlen 200 --units 2 10 20 --seeds 1 2 3 4 5 6 ;;
     p001_arch) peer --notebook 001 --maxlen 30 --arch LSTM GRU --seeds 1 2 3 4 5 6 ;;
+    # Issue 26: seed 002's random search from this pin (it had rows of an unrecorded version), and seed
+    # 001's SimpleRNN(2) at maxlen 200 with seeds 7-12 on both sides (reproduction/simplernn2.py, rnn2.py).
+    s002_rs) run names_gender --study random_search
+             run names_gender --study random_search --epochs 20 ;;
+    s001_rnn2) set -f; run imdb_grid --study hidden_size --seeds 1-12 --only 'SimpleRNN-2-*' "${TF2[@]}"; set +f ;;
+    p001_rnn2) peer --notebook 001 --maxlen 200 --units 2 --seeds 7 8 9 10 11 12 ;;
     # set -f: a group's globs (*-bs128) are --only's, not the shell's.
     s000_grid) set -f; for group in $GRID_ORDER; do run imdb_grid --study grid --only "$group"; done; set +f ;;
   esac
