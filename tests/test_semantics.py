@@ -162,13 +162,24 @@ def test_where_tf_keras2_used_its_fused_kernel_nothing_changes():
     assert cudnn(dict(arch="LSTM", recurrent_dropout=0.2)) == "no (recurrent_dropout=0.2)"
 
 
+def _one_step(theirs, their_opt, ours: list, x, y, training: bool):
+    """One training step on the same batch: tf_keras's model with its optimizer, and each of ours with its own."""
+    with tf.GradientTape() as tape:
+        loss = tf_keras.losses.BinaryCrossentropy()(y, theirs(x, training=training))
+    their_opt.apply_gradients(zip(tape.gradient(loss, theirs.trainable_variables), theirs.trainable_variables))
+    for model in ours:
+        with tf.GradientTape() as tape:
+            loss = keras.losses.BinaryCrossentropy()(y, model(x, training=training))
+        grads = tape.gradient(loss, [v.value for v in model.trainable_variables])
+        model.optimizer.apply_gradients(zip(grads, model.trainable_variables))
+
+
 @pytest.mark.parametrize("arch,bidirectional", [("LSTM", False), ("GRU", False), ("LSTM", True)])
 def test_seed004s_model_trains_as_tf_keras2s_step_for_step(arch, bidirectional):
     """The whole seed-004 model (embedding, two recurrent layers with dropout, RMSprop), the same
     weights and batches, dropout off so both draw nothing: gradients, the sparse embedding update
     (tokens repeated in a batch) and the optimizer, step for step, leave tf_keras 2's weights under
     tf.keras 2 semantics, and not under Keras 3's (which moves embedding rows by another amount)."""
-    import tensorflow as tf
 
     rng = np.random.default_rng(0)
     vocab, maxlen = 300, 12
@@ -188,19 +199,11 @@ def test_seed004s_model_trains_as_tf_keras2s_step_for_step(arch, bidirectional):
     for semantics in ("tf_keras2", "keras3"):
         ours[semantics] = build_model({**spec, "semantics": semantics}, vocab, maxlen)
         ours[semantics].set_weights(start)
-    their_loss, our_loss = tf_keras.losses.BinaryCrossentropy(), keras.losses.BinaryCrossentropy()
     for _ in range(4):
         x = rng.integers(1, vocab, size=(64, maxlen)).astype("int32")
         x[:, :3] = rng.integers(1, 10, size=(64, 3))  # tokens repeated within the batch
         y = rng.integers(0, 2, size=(64, 1)).astype("float32")
-        with tf.GradientTape() as tape:
-            loss = their_loss(y, theirs(x, training=False))
-        their_opt.apply_gradients(zip(tape.gradient(loss, theirs.trainable_variables), theirs.trainable_variables))
-        for model in ours.values():
-            with tf.GradientTape() as tape:
-                loss = our_loss(y, model(x, training=False))
-            grads = tape.gradient(loss, [v.value for v in model.trainable_variables])
-            model.optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        _one_step(theirs, their_opt, list(ours.values()), x, y, training=False)
     want = theirs.get_weights()
     moved = max(np.abs(a - b).max() for a, b in zip(want, start))
     gap = {s: max(np.abs(a - b).max() for a, b in zip(m.get_weights(), want)) for s, m in ours.items()}
@@ -229,18 +232,11 @@ def test_seed001s_simplernn2_at_maxlen_200_trains_as_tf_keras2s_step_for_step():
     mine = build_model(spec, vocab, maxlen)
     start = theirs.get_weights()
     mine.set_weights(start)
-    their_loss, our_loss = tf_keras.losses.BinaryCrossentropy(), keras.losses.BinaryCrossentropy()
     for _ in range(5):
         lengths = rng.integers(20, maxlen, size=64)
         x = np.where(np.arange(maxlen) < lengths[:, None], rng.integers(1, vocab, size=(64, maxlen)), 0).astype("int32")
         y = rng.integers(0, 2, size=(64, 1)).astype("float32")
-        with tf.GradientTape() as tape:
-            loss = their_loss(y, theirs(x, training=True))
-        their_opt.apply_gradients(zip(tape.gradient(loss, theirs.trainable_variables), theirs.trainable_variables))
-        with tf.GradientTape() as tape:
-            loss = our_loss(y, mine(x, training=True))
-        grads = tape.gradient(loss, [v.value for v in mine.trainable_variables])
-        mine.optimizer.apply_gradients(zip(grads, mine.trainable_variables))
+        _one_step(theirs, their_opt, [mine], x, y, training=True)
     want = theirs.get_weights()
     moved = max(np.abs(a - b).max() for a, b in zip(want, start))
     gap = max(np.abs(a - b).max() for a, b in zip(mine.get_weights(), want))
