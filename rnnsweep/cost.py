@@ -18,7 +18,8 @@ import statistics
 from . import settings
 from .sweep import stable_hash
 
-TIMING_KEYS = ("batch_size",)  # of training: with the dataset and the model, what an epoch's time per sample depends on
+# Of training: with the dataset and the model, what an epoch's time per sample depends on.
+TIMING_KEYS = ("batch_size", "backend")
 
 
 def timing_key(sections: dict) -> str:
@@ -44,10 +45,11 @@ def _sections(row: dict) -> dict:
             for section, body in settings.SECTIONS.items()}
 
 
-def rates(trials) -> dict:
+def rates(trials, key=None) -> dict:
     """``{timing key: rate}`` from a trials table's finished trials: median seconds per training
     sample per epoch (the first epoch left out where it is recorded apart), first-epoch extra,
-    fixed seconds (imports, build, evaluation), training rows of the dataset."""
+    fixed seconds (imports, build, evaluation), training rows of the dataset. ``key(sections, row)``:
+    what to group by instead (``backends.measured`` adds the backend that ran and the device)."""
     if trials is None or trials.empty:
         return {}
     ok = trials[(trials["status"] == "ok") & trials["train_samples"].gt(0) & trials["fit_seconds"].gt(0)]
@@ -63,7 +65,8 @@ def rates(trials) -> dict:
             epochs, per_epoch, first_extra = row["fit_seconds"], row["fit_seconds"] / max(1, ran), 0.0
         rows = row.get("dataset_rows") or (None if row.get("limit_train")
                                            else row["train_samples"] + row["val_samples"])
-        found.setdefault(timing_key(_sections(row)), []).append(dict(
+        k = key(_sections(row), row) if key else timing_key(_sections(row))
+        found.setdefault(k, []).append(dict(
             per_sample=per_epoch / row["train_samples"], first_extra=first_extra,
             fixed=max(0.0, row["seconds"] - epochs), dataset_rows=rows))
     return {k: {f: _median([v[f] for v in vs]) for f in vs[0]} for k, vs in found.items()}

@@ -14,7 +14,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import lease, results, search
+from . import backends, lease, results, search
 from .progress import Progress
 from .run import GPUS_ENV, Options, Outcome, Run, code_version, dataset_key, prepare_dataset
 from .task import TaskContext, remote_trial
@@ -55,7 +55,7 @@ def _execute(run: Run, datasets: dict) -> Outcome:
         # On the driver's own node: a lost worker node must not take the progress queue with it.
         here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
         queue = Queue(actor_options={"num_cpus": 0, "scheduling_strategy": here})
-        searcher, feed, extra = None, run.todo, 0
+        searcher, feed, extra = None, backends.resolve(run.todo, _trials_table(run), gpus), 0
         if run.searches or any(t.get("prune") for t in run.todo):
             searcher, feed, extra = start_search(run)
         ctx = TaskContext(uri, name, run.budget, queue, searcher, opts.tensorboard, record["code_version"])
@@ -80,6 +80,13 @@ def _execute(run: Run, datasets: dict) -> Outcome:
         lease.release(uri, name, held["lease"])
     print(f"done in {(time.time() - record['started_at']) / 60:.1f} min: {counts}; results in {run.where}", flush=True)
     return Outcome(results=finished, todo=run.todo, counts=counts, datasets_put=len(refs))
+
+
+def _trials_table(run: Run):
+    """The sweep's trials table, read only when an ``auto`` trial needs its timings (``backends``)."""
+    if not any(backends.backend_setting(t) == "auto" for t in run.todo):
+        return None
+    return results.read_table(run.options.results, run.name, "trials").to_pandas()
 
 
 def interrupted(run: Run, flight: InFlight):
@@ -294,7 +301,8 @@ def submit(todo, refs: dict, opts: Options, gpus: float, ctx: TaskContext, body=
     def launch(t):
         if dataset_key(t) not in refs:  # a searched study that draws dataset settings
             refs[dataset_key(t)] = ray.put(prepare_dataset(t))
-        return task.options(num_cpus=opts.cpus_per_trial, num_gpus=gpus, name=t["name"]).remote(
+        return task.options(num_cpus=opts.cpus_per_trial, num_gpus=gpus, name=t["name"],
+                            runtime_env=backends.runtime_env(t)).remote(
             t, refs[dataset_key(t)], opts.cpus_per_trial, gpus, opts.gpu_memory_mb, ctx)
 
     waiting = todo if hasattr(todo, "popleft") else deque(todo)  # a search.Feed draws as slots free

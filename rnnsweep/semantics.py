@@ -78,14 +78,74 @@ class LegacyRMSprop(keras.optimizers.RMSprop):
 
 
 class _FreshMasks:
-    """A fresh dropout mask at every call of the cell, i.e. at every timestep (never cached)."""
+    """A fresh dropout mask at every call of the cell, i.e. at every timestep (never cached).
+
+    On TensorFlow each call draws from the cell's seed generator. On JAX the recurrent loop is a
+    ``lax.scan`` and a seed generator's state may not change inside it (that ends in
+    ``UnexpectedTracerError``), so there the cell draws one key per sequence outside the loop (where
+    Keras asks for its masks) and carries a timestep counter as one more state: each step's masks
+    come from ``fold_in(key, step)``, one independent key per gate and per mask, as on TensorFlow."""
+
+    _key = None      # JAX: this sequence's key, drawn before the loop
+    _masks = None    # JAX: this step's (input masks, recurrent masks), set for the step's call
+
+    def _per_sequence_key(self) -> bool:
+        return keras.backend.backend() == "jax" and bool(self.dropout or self.recurrent_dropout)
 
     def get_dropout_mask(self, step_input):
+        if self._per_sequence_key():
+            return self._mask_or_key(0)
         return self._create_dropout_mask(step_input, self.dropout) if self.dropout > 0 else None
 
     def get_recurrent_dropout_mask(self, step_input):
+        if self._per_sequence_key():
+            return self._mask_or_key(1)
         return (self._create_dropout_mask(step_input, self.recurrent_dropout)
                 if self.recurrent_dropout > 0 else None)
+
+    def _mask_or_key(self, which):
+        if self._masks is None:  # outside the loop (RNN.call readies the masks): draw the sequence's key
+            if self._key is None:
+                self._key = self.seed_generator.next()
+            return None
+        return self._masks[which]
+
+    def reset_dropout_mask(self):
+        self._key = None
+        super().reset_dropout_mask()
+
+    def get_initial_state(self, batch_size=None):
+        states = super().get_initial_state(batch_size)
+        if not self._per_sequence_key():
+            return states
+        return list(states) + [ops.zeros((batch_size, 1), dtype="float32")]  # the step counter
+
+    def call(self, inputs, states, training=False):
+        if not self._per_sequence_key():
+            return super().call(inputs, states, training=training)
+        *states, step = states
+        if self._key is None:  # called on its own, not by an RNN layer
+            self._key = self.seed_generator.next()
+        self._masks = self._step_masks(inputs, states[0], step)
+        try:
+            output, new = super().call(inputs, list(states), training=training)
+        finally:
+            self._masks = None
+        return output, list(new) + [step + 1]
+
+    def _step_masks(self, inputs, h, step):
+        import jax
+
+        key = jax.random.fold_in(self._key, ops.cast(step[0, 0], "uint32"))
+        count = getattr(self, "dropout_mask_count", None)
+        keys = iter(jax.random.split(key, 2 * (count or 1)))
+
+        def masks(like, rate):
+            if not rate:
+                return None
+            drawn = [keras.random.dropout(ops.ones_like(like), rate=rate, seed=next(keys)) for _ in range(count or 1)]
+            return drawn if count else drawn[0]
+        return masks(inputs, self.dropout), masks(h, self.recurrent_dropout)
 
 
 @keras.saving.register_keras_serializable(package="rnnsweep")

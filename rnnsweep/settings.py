@@ -188,6 +188,9 @@ TRAINING = {
     "limit_train": S(None, int, "train on the first N samples only (a budget override)", none=True, **POSITIVE),
     "limit_test": S(None, int, "evaluate on the first N test samples only (a budget override)", none=True,
                     **POSITIVE),
+    "backend": S("tensorflow", str, "Keras's backend for this trial; auto: per model, the one measured faster on "
+                 "this kind of device (earlier trials' epoch times), recorded with why in backend_choice",
+                 choices=("tensorflow", "jax", "auto")),
     "evaluate_test": S(True, bool, "evaluate on the test split when training ends; a search's trials do not "
                        "(choose on validation, touch the test split once, with the winner's seed repeats)"),
 }

@@ -214,12 +214,10 @@ def usable_backup(folder: str) -> bool:
     return False
 
 
-def _fit(model, train, val, training, result, verbose, on_epoch=None, backup_dir=None, earlier=(), on_backup=None,
-         tensorboard_dir=None):
-    """``model.fit`` with the divergence stop, the epoch log, optional early stopping, and with
-    ``backup_dir`` Keras's ``BackupAndRestore`` (a retried trial goes on from its last finished
-    epoch; ``earlier`` holds the rows of the epochs it does not run again; ``on_backup`` runs after
-    each backup). Fills ``result`` with the history and sample counts; returns the divergence callback."""
+def callbacks_of(model, training, val, result, on_epoch=None, backup_dir=None, on_backup=None, tensorboard_dir=None):
+    """The trial's callbacks: the divergence stop, the epoch log, optional early stopping, learning-rate
+    schedules, and with ``backup_dir`` Keras's ``BackupAndRestore`` (a retried trial goes on from its last
+    finished epoch; ``on_backup`` runs after each backup). Returns (divergence stop, epoch log, all of them)."""
     import keras
 
     stop, log = _diverged_callback(), _epoch_log(on_epoch)
@@ -246,6 +244,14 @@ def _fit(model, train, val, training, result, verbose, on_epoch=None, backup_dir
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor=training["early_stopping_monitor"], patience=training["early_stopping"],
             restore_best_weights=True))
+    return stop, log, callbacks
+
+
+def _fit(model, train, val, training, result, verbose, on_epoch=None, backup_dir=None, earlier=(), on_backup=None,
+         tensorboard_dir=None):
+    """``model.fit`` with ``callbacks_of``'s callbacks (``earlier`` holds the rows of the epochs a resumed
+    trial does not run again). Fills ``result`` with the history and sample counts."""
+    stop, log, callbacks = callbacks_of(model, training, val, result, on_epoch, backup_dir, on_backup, tensorboard_dir)
     t0 = time.perf_counter()
     batches = shared_batches(*train, training["batch_size"], shuffle=True)
     if batches is None:  # another backend: Keras's own adapter
@@ -254,19 +260,23 @@ def _fit(model, train, val, training, result, verbose, on_epoch=None, backup_dir
     else:
         model.fit(batches, epochs=training["epochs"], callbacks=callbacks, verbose=verbose, shuffle=False,
                   validation_data=shared_batches(*val, training["batch_size"], shuffle=False) if val else None)
-    result["fit_seconds"] = time.perf_counter() - t0
+    record_fit(result, time.perf_counter() - t0, stop.diverged_at, log, model, train, val, earlier)
+
+
+def record_fit(result, fit_seconds, diverged_at, log, model, train, val, earlier=()):
+    """The trial's history (with a resumed trial's ``earlier`` epochs), counts and status after training."""
+    result["fit_seconds"] = fit_seconds
     resumed = log.rows[0]["epoch"] - 1 if log.rows else (getattr(model, "_initial_epoch", 0) or 0)
     result["history"] = [r for r in earlier if r["epoch"] <= resumed] + log.rows
     n_epochs, n_train = len(result["history"]), len(train[0])
     result.update(epochs_run=n_epochs, train_samples=n_train, val_samples=len(val[0]) if val else 0,
                   resumed_from_epoch=resumed,
-                  samples_per_second=n_train * len(log.rows) / result["fit_seconds"] if log.rows else None)
-    if stop.diverged_at is not None:
+                  samples_per_second=n_train * len(log.rows) / fit_seconds if log.rows else None)
+    if diverged_at is not None:
         result["status"] = "diverged"
-        result["error"] = f"loss became non-finite in epoch {n_epochs}, batch {stop.diverged_at}"
+        result["error"] = f"loss became non-finite in epoch {n_epochs}, batch {diverged_at}"
     elif log.pruned_at is not None:
         result["status"] = "pruned"  # its history is whole; it is not evaluated on the test split
-    return stop
 
 
 def _evaluate(model, prepared, training, result):
@@ -297,55 +307,91 @@ def _fresh_session():
     gc.collect()
 
 
+def new_result(config: dict, prepared) -> dict:
+    """A trial's result as it starts: ids, config, seed, where it runs, its dataset."""
+    _TRIALS_HERE[0] += 1
+    training = {**settings.defaults("training"), **config.get("training", {})}
+    return dict(trial_id=config.get("trial_id"), name=config.get("name"),
+                config_id=config.get("config_id"), config=config, status="ok", error=None,
+                history=[], seed=training["seed"], host=socket.gethostname(), pid=os.getpid(),
+                dataset=prepared.meta, started_at=time.time(),
+                test_samples=min(len(prepared.x_test), training["limit_test"] or len(prepared.x_test)),
+                trial_in_worker=_TRIALS_HERE[0], dataset_rows=len(prepared.x_train),
+                backend_choice=(config.get("backend_choice") or {}).get("why"))
+
+
+def ready_keras(config: dict, result: dict, cpus=None, gpu_memory_mb=None):
+    """Keras on the trial's backend in this process, TensorFlow's threads and GPU memory sized first,
+    what an earlier trial here left cleared; records versions and device in ``result``."""
+    from . import backends
+    from .models import cudnn
+
+    backends.use(config)  # before Keras's first import here: its backend is fixed per process
+    result["cudnn"] = cudnn(config.get("model", {}), config.get("dataset"))
+    if keras_backend() == "tensorflow":
+        configure_tf(cpus, gpu_memory_mb)
+    import keras
+
+    if _TRIALS_HERE[0] > 1:
+        _fresh_session()
+    result["import_seconds"] = time.time() - result["started_at"]  # TF's import: ~10 s in a fresh worker, 0 after
+    result.update(device=device_name(), keras_version=keras.__version__, keras_backend=keras.backend.backend())
+    if result["keras_backend"] == "tensorflow":
+        import tensorflow as tf
+
+        result["tf_version"] = tf.__version__
+
+
+def seeded_model(config: dict, prepared, result: dict):
+    """The trial's (train, val) arrays and its compiled model, built right after its seed is set."""
+    import keras
+
+    from .models import build_model, param_counts
+
+    training = {**settings.defaults("training"), **config.get("training", {})}
+    keras.utils.set_random_seed(training["seed"])
+    n = training["limit_train"] or len(prepared.x_train)
+    train, val = split_validation(prepared.x_train[:n], prepared.y_train[:n], training["validation_split"])
+    t0 = time.time()
+    model = build_model(config.get("model", {}), prepared.vocab_size, train[0].shape[1], prepared.embedding)
+    result["build_seconds"] = time.time() - t0
+    result["trainable_params"], result["non_trainable_params"] = param_counts(model)
+    return train, val, model
+
+
+def failed(result: dict, e: Exception):
+    result["status"] = "failed"
+    result["error"] = f"{type(e).__name__}: {e}".strip()[:2000]
+    result["traceback"] = traceback.format_exc()[-4000:]
+
+
+def finish(result: dict, cpu_start: float, gpus: float, share: int = 1) -> dict:
+    """Wall time and compute: this process's CPU time over the trial (all its threads) and the GPUs it held ×
+    its wall time (a fraction when trials share a GPU), each divided by ``share`` (trials trained together)."""
+    result["seconds"] = time.time() - result["started_at"]
+    result["finished_at"] = time.time()
+    result["cpu_seconds"] = (time.process_time() - cpu_start) / share
+    result["gpu_seconds"] = result["seconds"] * (gpus or 0.0) / share
+    return result
+
+
 def run_trial(config: dict, prepared, cpus=None, gpu_memory_mb=None, verbose=0, on_epoch=None, backup_dir=None,
-              earlier=(), on_backup=None, tensorboard_dir=None, gpus: float = 0.0) -> dict:
+              earlier=(), on_backup=None, tensorboard_dir=None, gpus: float = 0.0, on_trained=None) -> dict:
     """Train ``config`` (sections ``model`` and ``training``; ids/names passed through) on a
     ``cache.Prepared`` dataset and return the result dict. ``on_epoch(row)`` sees each epoch as it
     ends; ``backup_dir``/``earlier``: see ``_fit``; ``gpus``: the GPUs this trial holds (for its
-    GPU-seconds)."""
-    t_start, cpu_start = time.time(), time.process_time()
-    _TRIALS_HERE[0] += 1
+    GPU-seconds); ``on_trained(model)`` sees the trained model (tests compare weights)."""
+    cpu_start = time.process_time()
+    result = new_result(config, prepared)
     training = {**settings.defaults("training"), **config.get("training", {})}
-    result = dict(trial_id=config.get("trial_id"), name=config.get("name"),
-                  config_id=config.get("config_id"), config=config, status="ok", error=None,
-                  history=[], seed=training["seed"], host=socket.gethostname(), pid=os.getpid(),
-                  dataset=prepared.meta, started_at=t_start,
-                  test_samples=min(len(prepared.x_test), training["limit_test"] or len(prepared.x_test)),
-                  trial_in_worker=_TRIALS_HERE[0], dataset_rows=len(prepared.x_train))
     try:
-        from .models import build_model, cudnn, param_counts
-
-        result["cudnn"] = cudnn(config.get("model", {}), config.get("dataset"))
-        if keras_backend() == "tensorflow":
-            configure_tf(cpus, gpu_memory_mb)
-        import keras
-
-        if _TRIALS_HERE[0] > 1:
-            _fresh_session()
-        result["import_seconds"] = time.time() - t_start  # TF's import: ~10 s in a fresh worker, 0 after
-        result.update(device=device_name(), keras_version=keras.__version__, keras_backend=keras.backend.backend())
-        if result["keras_backend"] == "tensorflow":
-            import tensorflow as tf
-
-            result["tf_version"] = tf.__version__
-        keras.utils.set_random_seed(training["seed"])
-        n = training["limit_train"] or len(prepared.x_train)
-        train, val = split_validation(prepared.x_train[:n], prepared.y_train[:n], training["validation_split"])
-        t0 = time.time()
-        model = build_model(config.get("model", {}), prepared.vocab_size, train[0].shape[1], prepared.embedding)
-        result["build_seconds"] = time.time() - t0
-        result["trainable_params"], result["non_trainable_params"] = param_counts(model)
+        ready_keras(config, result, cpus, gpu_memory_mb)
+        train, val, model = seeded_model(config, prepared, result)
         _fit(model, train, val, training, result, verbose, on_epoch, backup_dir, earlier, on_backup, tensorboard_dir)
+        if on_trained:
+            on_trained(model)
         if result["status"] == "ok" and training["evaluate_test"]:
             _evaluate(model, prepared, training, result)
     except Exception as e:  # recorded, never raised: the sweep must go on
-        result["status"] = "failed"
-        result["error"] = f"{type(e).__name__}: {e}".strip()[:2000]
-        result["traceback"] = traceback.format_exc()[-4000:]
-    result["seconds"] = time.time() - t_start
-    result["finished_at"] = time.time()
-    # Compute, for the report's totals and cost: this process's CPU time over the trial (all its
-    # threads), and the GPUs it held × its wall time (a fraction when trials share a GPU).
-    result["cpu_seconds"] = time.process_time() - cpu_start
-    result["gpu_seconds"] = result["seconds"] * (gpus or 0.0)
-    return result
+        failed(result, e)
+    return finish(result, cpu_start, gpus)

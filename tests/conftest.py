@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# tests/on_jax runs in a process whose Keras is on JAX (tests/test_on_jax.py starts it): Keras's backend is
+# fixed per process, and this one's is TensorFlow.
+collect_ignore = [] if os.environ.get("KERAS_BACKEND") == "jax" else ["on_jax"]
 ROOT = Path(__file__).parent.parent
 FULL_DATA = os.environ.get("RNNSWEEP_DATA")
 

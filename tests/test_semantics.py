@@ -1,5 +1,10 @@
 """``model.semantics="tf_keras2"``: what the seeds' TensorFlow 2.x ``tf.keras`` computed, checked
-against ``tf_keras`` (tf.keras 2.x, its legacy optimizers) and by training in ``fit``."""
+against ``tf_keras`` (tf.keras 2.x, its legacy optimizers) and by training in ``fit``.
+
+Backend-neutral: ``tests/test_on_jax.py`` runs this module again with ``KERAS_BACKEND=jax`` (tf_keras, the
+reference, runs on TensorFlow in both). On JAX our models' step is ``jax.value_and_grad`` over
+``stateless_call``; the sparse-gradient tests are TensorFlow's alone (JAX's gradients are dense: an
+embedding row repeated in a batch is summed by construction)."""
 import numpy as np
 import pytest
 
@@ -12,6 +17,8 @@ import keras  # noqa: E402
 from rnnsweep.semantics import LegacyAdam, LegacyRMSprop, PerStepGRUCell, PerStepLSTMCell  # noqa: E402
 
 # Gradients from tiny to large: where Keras 3's √(ms + ε) and tf.keras 2.x's √ms + ε part ways.
+ON_JAX = keras.backend.backend() == "jax"
+tf_only = pytest.mark.skipif(ON_JAX, reason="IndexedSlices (sparse gradients) are TensorFlow's")
 SCALES = np.array([1e-7, 1e-5, 1e-4, 1e-2, 1.0], dtype="float32")
 
 
@@ -23,7 +30,7 @@ def _gradients(steps=6, seed=0):
 def _run_keras3(opt, grads, start):
     v = keras.Variable(start.copy())
     for g in grads:
-        opt.apply_gradients([(tf.constant(g), v)])
+        opt.apply_gradients([(keras.ops.convert_to_tensor(g), v)])
     return np.asarray(v.numpy())
 
 
@@ -45,6 +52,7 @@ def test_legacy_rmsprop_is_tf_keras2s_update():
     np.testing.assert_allclose(stock[-1] - start[-1], theirs[-1] - start[-1], rtol=1e-3)  # large gradients agree
 
 
+@tf_only
 def test_legacy_rmsprop_sparse_rows_with_repeats():
     """An embedding's gradient is IndexedSlices with repeated rows (a token twice in a batch):
     tf.keras 2.x summed the repeats before its update; so does LegacyRMSprop."""
@@ -59,6 +67,7 @@ def test_legacy_rmsprop_sparse_rows_with_repeats():
     assert (np.asarray(v3.numpy())[[1, 3]] == 1).all()  # rows never seen never move
 
 
+@tf_only
 def test_adam_dense_is_the_same_sparse_repeats_are_summed():
     """Seeds 000, 002 and 003 use Adam: Keras 3's dense update is tf.keras 2.x's; a sparse gradient
     with a repeated row is not (Keras 3 updates the row once per repeat), LegacyAdam's is."""
@@ -127,11 +136,16 @@ def test_lstm_and_gru_cells_draw_fresh_masks_per_gate(cell):
     c = cell(8, dropout=0.5, recurrent_dropout=0.5)
     c.build((None, 8))
     x = keras.ops.ones((4, 8))
-    first, second = c.get_dropout_mask(x), c.get_dropout_mask(x)
+    if ON_JAX:  # the masks of steps 0 and 1, from the sequence's key (see semantics._FreshMasks)
+        c._key = c.seed_generator.next()
+        (first, rec1), (second, rec2) = (c._step_masks(x, x, keras.ops.full((4, 1), t)) for t in (0, 1))
+    else:       # a fresh draw at every call
+        first, second = c.get_dropout_mask(x), c.get_dropout_mask(x)
+        rec1, rec2 = c.get_recurrent_dropout_mask(x), c.get_recurrent_dropout_mask(x)
     assert len(first) == (4 if cell is PerStepLSTMCell else 3)  # one mask per gate, as tf.keras 2.x
     assert not np.array_equal(np.asarray(first[0]), np.asarray(second[0]))
     assert not np.array_equal(np.asarray(first[0]), np.asarray(first[1]))
-    assert not np.array_equal(*(np.asarray(c.get_recurrent_dropout_mask(x)[0]) for _ in range(2)))
+    assert not np.array_equal(np.asarray(rec1[0]), np.asarray(rec2[0]))
 
 
 def test_bidirectional_model_with_the_cells_saves_and_loads(tmp_path):
@@ -168,10 +182,22 @@ def _one_step(theirs, their_opt, ours: list, x, y, training: bool):
         loss = tf_keras.losses.BinaryCrossentropy()(y, theirs(x, training=training))
     their_opt.apply_gradients(zip(tape.gradient(loss, theirs.trainable_variables), theirs.trainable_variables))
     for model in ours:
+        model.optimizer.apply_gradients(zip(_our_gradients(model, x, y, training), model.trainable_variables))
+
+
+def _our_gradients(model, x, y, training: bool):
+    if not ON_JAX:
         with tf.GradientTape() as tape:
             loss = keras.losses.BinaryCrossentropy()(y, model(x, training=training))
-        grads = tape.gradient(loss, [v.value for v in model.trainable_variables])
-        model.optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return tape.gradient(loss, [v.value for v in model.trainable_variables])
+    import jax
+
+    fixed = [v.value for v in model.non_trainable_variables]
+
+    def loss(trainable):
+        pred, _ = model.stateless_call(trainable, fixed, x, training=training)
+        return keras.losses.BinaryCrossentropy()(y, pred)
+    return jax.grad(loss)([v.value for v in model.trainable_variables])
 
 
 @pytest.mark.parametrize("arch,bidirectional", [("LSTM", False), ("GRU", False), ("LSTM", True)])

@@ -1,0 +1,107 @@
+"""Which Keras backend a trial runs on (``training.backend``): ``tensorflow`` (the default), ``jax``, or
+``auto``, per model the one measured faster on this kind of device.
+
+Keras's backend is fixed per process (read from ``$KERAS_BACKEND`` when Keras is first imported), so
+each backend gets its own Ray workers: a task's ``runtime_env`` sets the variable, and Ray starts and
+reuses workers per runtime environment (Ray docs, "Environment Dependencies": workers are not shared
+between different runtime_envs). A TensorFlow trial and a JAX trial never share a process.
+
+``auto`` decides from what this sweep's results already hold: for the same model on the same data at
+the same batch size (``cost.timing_key``), each backend's median seconds per training sample per
+epoch (the first, compiling, epoch left out), on the same kind of device (CPU or GPU). With both
+measured, the faster wins; with one or none, the rule below (from issue 28's measurements on a 2-core
+CPU: JAX 3-5x faster for SimpleRNN(5) and small LSTMs, TensorFlow faster for GRU(128)) decides, and
+``--calibrate`` measures both. The choice and why are the trial's ``backend_choice``.
+"""
+from __future__ import annotations
+
+import os
+
+from . import cost, settings
+
+BACKENDS = ("tensorflow", "jax")
+RULE_UNITS = 64  # without measurements: JAX up to this many recurrent units, TensorFlow above
+
+
+def shape_key(sections: dict) -> str:
+    """The model, its data and batch size, whatever its backend setting."""
+    return cost.timing_key({**sections, "training": {**sections.get("training", {}), "backend": "tensorflow"}})
+
+
+def device_kind(device: str | None) -> str:
+    return "GPU" if str(device or "").startswith("GPU") else "CPU"
+
+
+def measured(trials) -> dict:
+    """``{(shape key, backend, device kind): seconds per training sample per epoch}`` from a trials table."""
+    if trials is None or trials.empty or "keras_backend" not in trials:
+        return {}
+    return cost.rates(trials, key=lambda sections, row: (shape_key(sections), row.get("keras_backend") or "tensorflow",
+                                                         device_kind(row.get("device"))))
+
+
+def choose(trial: dict, rates: dict, device: str) -> tuple[str, str]:
+    """(backend, why) for an ``auto`` trial on ``device`` ("CPU" or "GPU")."""
+    key = shape_key(trial)
+    got = {b: rates[(key, b, device)]["per_sample"] for b in BACKENDS if rates.get((key, b, device))}
+    if len(got) == 2:
+        fast, slow = sorted(got, key=got.get)
+        return fast, (f"measured on {device}: {fast} {got[fast] * 1000:.3g} s vs {slow} {got[slow] * 1000:.3g} s "
+                      "per 1,000 samples per epoch")
+    units = {**settings.defaults("model"), **trial.get("model", {})}["units"]
+    pick = "jax" if units <= RULE_UNITS else "tensorflow"
+    seen = f"; only {next(iter(got))} measured" if got else ""
+    return pick, f"rule on {device} ({units} units {'≤' if pick == 'jax' else '>'} {RULE_UNITS}){seen}"
+
+
+def resolve(todo: list[dict], trials, gpus: float) -> list[dict]:
+    """Each ``auto`` trial with its ``backend_choice`` (backend, why); the others as they are."""
+    if not any(backend_setting(t) == "auto" for t in todo):
+        return todo
+    rates, device = measured(trials), "GPU" if gpus else "CPU"
+    out = []
+    for t in todo:
+        if backend_setting(t) == "auto":
+            b, why = choose(t, rates, device)
+            t = {**t, "backend_choice": {"backend": b, "why": why}}
+        out.append(t)
+    return out
+
+
+def backend_setting(trial: dict) -> str:
+    return trial.get("training", {}).get("backend", "tensorflow")
+
+
+def backend_of(trial: dict) -> str | None:
+    """The backend the trial must run on: ``jax``, or what ``auto`` resolved to (TensorFlow until it is);
+    None for the default, which runs where the environment says, as every trial before this setting did
+    (TensorFlow, unless ``$KERAS_BACKEND`` or ``keras.json`` says otherwise; ``keras_backend`` records it)."""
+    b = backend_setting(trial)
+    if b == "auto":
+        return (trial.get("backend_choice") or {}).get("backend", "tensorflow")
+    return None if b == "tensorflow" else b
+
+
+def runtime_env(trial: dict) -> dict | None:
+    """The Ray ``runtime_env`` of the trial's task: ``KERAS_BACKEND`` set when the trial names one (None:
+    the workers every sweep used, with the driver's environment)."""
+    b = backend_of(trial)
+    return None if b is None else {"env_vars": {"KERAS_BACKEND": b}}
+
+
+def use(trial: dict):
+    """In the process about to run ``trial``: its backend set before Keras is imported, or a one-line
+    error when Keras already runs another one here (its backend cannot change in a process)."""
+    import sys
+
+    b = backend_of(trial)
+    if b is None:
+        return
+    if "keras" not in sys.modules:
+        os.environ["KERAS_BACKEND"] = b
+        return
+    import keras
+
+    if keras.backend.backend() != b:
+        raise RuntimeError(f"training.backend={b!r} but Keras in this process runs on {keras.backend.backend()!r} "
+                           "(fixed per process): run it through Ray, or start a process with KERAS_BACKEND=" + b)

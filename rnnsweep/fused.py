@@ -1,0 +1,238 @@
+"""Part of stage 4 (trial): seed repeats fused into one program on JAX.
+
+k trials of one model that differ only in ``training.seed`` train as one ``jax.vmap``-ed, ``jax.jit``-ed
+step: each member's weights, optimizer state, metric state and dropout seed state stacked on a leading
+axis, and the step is Keras's own ``train_step`` (``model.stateless_call`` and
+``optimizer.stateless_apply``), so a member computes what ``model.fit`` computes for that trial alone.
+Each member keeps what it would have alone:
+
+- its model, built right after ``set_random_seed(its seed)`` (its initial weights, its dropout streams);
+- its batch order: the permutations ``fit``'s array adapter would draw from NumPy's global generator,
+  drawn from a copy of that generator's state as this trial alone would leave it;
+- its callbacks (epoch log and live rows, pruning verdicts, early stopping, learning-rate schedules,
+  ``BackupAndRestore``), run on its own model after each epoch, with its state copied in and back out;
+- its verdict: a member whose loss turns non-finite, that early stopping or the pruner stops, is
+  frozen (its state no longer changes) while the others go on; its rows are final.
+
+So a member's rows equal the trial run alone on JAX to float round-off (``tests/on_jax``), with the same
+trial id; ``fused_group`` says which group it ran in. CPU- and GPU-seconds are shared out evenly.
+"""
+from __future__ import annotations
+
+import time
+
+from . import settings
+from .trial import (_evaluate, callbacks_of, failed, finish, new_result, ready_keras, record_fit, seeded_model)
+
+FUSE_MAX = 8  # members per group when the command line does not say (--fuse)
+
+
+def groups(todo: list[dict], fuse: int | None) -> list:
+    """``todo`` with the JAX trials that differ only in their seed (one ``config_id``, no pruning) gathered
+    into groups of at most ``fuse`` (None: ``FUSE_MAX``): each group a list, each other trial as it is."""
+    from .backends import backend_of
+
+    k = FUSE_MAX if fuse is None else fuse
+    out, open_ = [], {}
+    for t in todo:
+        if k < 2 or backend_of(t) != "jax" or t.get("prune"):
+            out.append(t)
+            continue
+        key = t["config_id"]
+        if key not in open_ or len(open_[key]) >= k:
+            open_[key] = []
+            out.append(open_[key])
+        open_[key].append(t)
+    return [g[0] if isinstance(g, list) and len(g) == 1 else g for g in out]
+
+
+def group_id(members: list[dict]) -> str:
+    from .sweep import stable_hash
+
+    return "g" + stable_hash(sorted(t["trial_id"] for t in members))[:11]
+
+
+def _state(model) -> tuple:
+    return ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables],
+            [v.value for v in model.optimizer.variables], [v.value for v in model.metrics_variables])
+
+
+def _assign(model, state):
+    for variables, values in zip((model.trainable_variables, model.non_trainable_variables,
+                                  model.optimizer.variables, model.metrics_variables), state):
+        for v, x in zip(variables, values):
+            v.assign(x)
+
+
+def _member(state, i: int):
+    import jax
+
+    return jax.tree.map(lambda a: a[i], state)
+
+
+def _stack(states: list):
+    import jax
+    import jax.numpy as jnp
+
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *states)
+
+
+def _steps(template):
+    """The jitted fused train step (frozen members keep their state) and the fused validation step."""
+    import jax
+    import jax.numpy as jnp
+
+    def where(keep, new, old):
+        return jax.tree.map(lambda n, o: jnp.where(keep.reshape((-1,) + (1,) * (n.ndim - 1)), n, o), new, old)
+
+    def train(state, x, y, active):
+        logs, new = jax.vmap(template.train_step)(state, (x, y))
+        return where(active, new, state), active & jnp.isfinite(logs["loss"])
+
+    def test(state, x, y, active):
+        trainable, fixed, opt, metrics = state
+        _, (_, fixed2, metrics2) = jax.vmap(template.test_step, in_axes=((0, 0, 0), None))(
+            (trainable, fixed, metrics), (x, y))
+        return where(active, (trainable, fixed2, opt, metrics2), state)
+
+    return jax.jit(train), jax.jit(test)
+
+
+def train_group(configs: list[dict], prepared, cpus=None, on_epochs=None, backup_dirs=None, earliers=None,
+                on_backups=None, gpus: float = 0.0, on_trained=None) -> list[dict]:
+    """Train ``configs`` (one model, different seeds) as one fused program; one result per member, as
+    ``trial.run_trial`` returns it. ``on_epochs``/``backup_dirs``/``earliers``/``on_backups``: per member,
+    as ``run_trial`` takes them; ``on_trained(i, model)`` sees member i's trained model."""
+    k = len(configs)
+    per = [lambda v: [v] * k, lambda v: list(v)]
+    on_epochs, backup_dirs, on_backups = (per[v is not None](v) for v in (on_epochs, backup_dirs, on_backups))
+    earliers = list(earliers) if earliers is not None else [()] * k
+    cpu_start = time.process_time()
+    results = [new_result(c, prepared) for c in configs]
+    gid = group_id(configs)
+    for r in results:
+        r.update(fused_group=gid, fused_members=k)
+    try:
+        _check_fusable(configs)
+        ready_keras(configs[0], results[0], cpus)
+        shared = ("cudnn", "device", "keras_version", "keras_backend", "tf_version", "import_seconds")
+        for r in results[1:]:
+            r.update({f: results[0].get(f) for f in shared})
+        if results[0]["keras_backend"] != "jax":
+            raise RuntimeError(f"fused repeats run on JAX; Keras here runs on {results[0]['keras_backend']}")
+        _train(configs, prepared, results, on_epochs, backup_dirs, earliers, on_backups, on_trained)
+    except Exception as e:  # recorded, never raised: the sweep must go on
+        for r in results:
+            if r["status"] == "ok" and "test_accuracy" not in r:
+                failed(r, e)
+    return [finish(r, cpu_start, gpus, share=k) for r in results]
+
+
+OWN = {"training": ("seed",), "model": ("learning_rate",)}  # what a member may have of its own: no shape changes
+
+
+def _check_fusable(configs):
+    """Members differ in their seed and learning rate (an optimizer variable, stacked like the weights) alone."""
+    def shape(c):
+        return {s: {k: v for k, v in {**settings.defaults(s), **c.get(s, {})}.items() if k not in OWN.get(s, ())}
+                for s in ("dataset", "model", "training")}
+    base = shape(configs[0])
+    for c in configs[1:]:
+        if shape(c) != base:
+            raise ValueError(f"{c.get('name')} differs from {configs[0].get('name')} in more than its seed: "
+                             "not fusable")
+
+
+def _train(configs, prepared, results, on_epochs, backup_dirs, earliers, on_backups, on_trained):
+    import keras
+    import numpy as np
+
+    training = {**settings.defaults("training"), **configs[0].get("training", {})}
+    models, gens, members = [], [], []
+    for c, r, on_epoch, backup, on_backup in zip(configs, results, on_epochs, backup_dirs, on_backups):
+        train, val, model = seeded_model(c, prepared, r)
+        # What fit does before its first epoch, with NumPy's generator as this trial alone leaves it: the
+        # array adapter's first batch builds the metrics (one permutation drawn), then each epoch draws one.
+        model._symbolic_build(iterator=epoch_iterator(train, training["batch_size"]))
+        gens.append(np.random.get_state())
+        stop, log, callbacks = callbacks_of(model, training, val, r, on_epoch, backup, on_backup)
+        cbs = keras.callbacks.CallbackList(callbacks, model=model, epochs=training["epochs"], verbose=0,
+                                           steps=-(-len(train[0]) // training["batch_size"]))
+        models.append(model)
+        members.append(dict(stop=stop, log=log, cbs=cbs, diverged_at=None))
+    _loop(models, gens, members, train, val, training)
+    for i, (m, r, earlier) in enumerate(zip(members, results, earliers)):
+        m["cbs"].on_train_end()
+        model = models[i]
+        record_fit(r, m["seconds"], m["diverged_at"], m["log"], model, train, val, earlier)
+        if on_trained:
+            on_trained(i, model)
+        if r["status"] == "ok" and training["evaluate_test"]:
+            _evaluate(model, prepared, training, r)
+
+
+def epoch_iterator(train, batch_size: int):
+    """The iterator ``fit`` makes of the training arrays on JAX (shuffled): the one ``_symbolic_build`` reads."""
+    from keras.src.backend.jax.trainer import JAXEpochIterator  # what Keras's JAX fit itself uses
+
+    return JAXEpochIterator(x=train[0], y=train[1], batch_size=batch_size, shuffle=True, steps_per_execution=1)
+
+
+def _loop(models, gens, members, train, val, training):
+    """The epochs of the group: each member's batches in its own order, one fused step per batch, then each
+    member's validation (fused), metrics and callbacks on its own model."""
+    import jax.numpy as jnp
+    import numpy as np
+
+    k, size, n = len(models), training["batch_size"], len(train[0])
+    fused_train, fused_test = _steps(models[0])
+    for model, m in zip(models, members):
+        model.stop_training = False
+        m["cbs"].on_train_begin()  # BackupAndRestore restores a member's weights and first epoch here
+        model.reset_metrics()
+    blank = [v.value for v in models[0].metrics_variables]
+    starts = [getattr(model, "_initial_epoch", 0) or 0 for model in models]
+    done, t_fit = [False] * k, time.perf_counter()
+    for epoch in range(min(starts), training["epochs"]):
+        on = [not done[i] and epoch >= starts[i] for i in range(k)]
+        if not any(on):
+            break
+        for i in np.flatnonzero(on):
+            members[i]["cbs"].on_epoch_begin(epoch)
+        order = np.zeros((k, n), dtype=np.int64)
+        for i in np.flatnonzero(on):  # this member's permutation, from its own copy of NumPy's generator
+            np.random.set_state(gens[i])
+            order[i] = np.random.permutation(n)
+            gens[i] = np.random.get_state()
+        state = _stack([_state(m)[:3] + (blank,) for m in models])
+        active, bad = jnp.asarray(on), jnp.full((k,), -1)
+        for s in range(-(-n // size)):
+            idx = order[:, s * size:(s + 1) * size]
+            state, now = fused_train(state, train[0][idx], train[1][idx], active)
+            bad = jnp.where(active & ~now, s, bad)
+            active = now
+        logs = _results(models, state, on)
+        if val is not None:
+            state = (*state[:3], _stack([blank] * k))
+            for s in range(-(-len(val[0]) // size)):
+                state = fused_test(state, val[0][s * size:(s + 1) * size], val[1][s * size:(s + 1) * size],
+                                   jnp.asarray(on))
+            for i, vals in _results(models, state, on).items():
+                logs[i].update({f"val_{name}": v for name, v in vals.items()})
+        bad = np.asarray(bad)
+        for i, row in logs.items():
+            members[i]["cbs"].on_epoch_end(epoch, row)
+            if bad[i] >= 0:
+                members[i]["diverged_at"] = int(bad[i])
+            done[i] = bad[i] >= 0 or models[i].stop_training
+    for m in members:
+        m["seconds"] = time.perf_counter() - t_fit
+
+
+def _results(models, state, on) -> dict:
+    """{member: its metrics' results}, each member's state copied into its own model first."""
+    out = {}
+    for i in [i for i, o in enumerate(on) if o]:
+        _assign(models[i], _member(state, i))
+        out[i] = {name: float(v) for name, v in models[i].get_metrics_result().items()}
+    return out
