@@ -40,7 +40,7 @@ def framework(name: str):
     return keras, keras.optimizers.RMSprop
 
 
-def seed001(fw: str, maxlen: int, seed: int, arch="SimpleRNN", units=5, smoke=False) -> dict:
+def seed001(fw: str, maxlen: int, seed: int, arch="SimpleRNN", units=5, smoke=False, epochs=10, limit=None) -> dict:
     from rnnsweep import text
 
     keras, RMSprop = framework(fw)
@@ -58,7 +58,7 @@ def seed001(fw: str, maxlen: int, seed: int, arch="SimpleRNN", units=5, smoke=Fa
         layers.Dense(1, activation="sigmoid"),
     ])
     model.compile(optimizer=RMSprop(learning_rate=1e-4), loss="binary_crossentropy", metrics=["accuracy"])
-    return _fit(keras, model, p, epochs=10, batch_size=64, smoke=smoke,
+    return _fit(keras, model, p, epochs=epochs, batch_size=64, smoke=smoke, limit=limit,
                 row=dict(seed_notebook="001", arch=arch, maxlen=maxlen, units=units, seed=seed))
 
 
@@ -89,8 +89,8 @@ def seed004(fw: str, arch: str, seed: int, smoke=False) -> dict:
                 row=dict(seed_notebook="004", arch=arch, maxlen=500, units=32, seed=seed))
 
 
-def _fit(keras, model, p, epochs, batch_size, smoke, row) -> dict:
-    x, y, xt, yt = p.x_train, p.y_train, p.x_test, p.y_test
+def _fit(keras, model, p, epochs, batch_size, smoke, row, limit=None) -> dict:
+    x, y, xt, yt = p.x_train[:limit], p.y_train[:limit], p.x_test, p.y_test  # limit: bench/backends.py's budget
     if smoke:  # a check that the script runs: 1 epoch on 1,024 reviews, 1,024 test reviews
         x, y, xt, yt, epochs = x[:1024], y[:1024], xt[:1024], yt[:1024], 1
     t0 = time.time()

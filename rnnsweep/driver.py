@@ -75,12 +75,16 @@ def parse_args(argv=None):
     p.add_argument("--tensorboard", action="store_true",
                    help="Keras TensorBoard logs of each trial in <results>/<sweep>/tensorboard/<trial> (local results)")
     p.add_argument("--max-retries", type=int, default=2, help="Ray retries when a worker or node dies")
+    p.add_argument("--fuse", type=int, default=None, metavar="K",
+                   help="seed repeats of a JAX trial trained as one fused task, at most K (default 8; 1: never)")
     return p.parse_args(argv)
 
 
 def main(spec: dict, argv=None) -> Outcome:
     """Entry point of every sweep script: the command line, then one way of running it."""
     args = parse_args(argv)
+    if args.fuse is not None and args.fuse < 1:
+        sys.exit(f"error: --fuse {args.fuse}: K must be 1 (never fuse) or more")
     try:
         trials, plans = chosen_studies(spec, args)
     except (SweepError, results.ResultsError) as e:

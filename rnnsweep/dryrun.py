@@ -33,8 +33,37 @@ def dry_run(run: Run, listed: list[dict], done: dict, earlier, calibrating: bool
                   f"{duration(projected[t['trial_id']]):>8}  {describe(t)}{shared}")
     if run.todo:
         print(projection([projected[t["trial_id"]] for t in run.todo], run))
+        fusing(run, earlier, rates)
     draws = {p["study"]: next_draws(p, run.search_rows[p["study"]]) for p in run.searches}
     return Outcome(todo=run.todo, done=done, draws=draws)
+
+
+def fusing(run: Run, earlier, rates: dict):
+    """Which trials would run fused (``fused.groups``; ``auto`` resolved as the run would on CPUs) and, where
+    a fused group of the same model and size has run before, the time it saves."""
+    from . import backends, fused
+
+    device_gpus = run.options.gpus_per_trial or 0
+    groups = [g for g in fused.groups(backends.resolve(run.todo, earlier, device_gpus), run.options.fuse)
+              if isinstance(g, list)]
+    for t in backends.resolve(run.todo, earlier, device_gpus):
+        if t.get("backend_choice"):
+            print(f"  backend of {t['name']}: {t['backend_choice']['backend']} ({t['backend_choice']['why']})")
+    if not groups:
+        return
+    shown = ", ".join(f"{g[0]['name'].rsplit('-seed', 1)[0]} ×{len(g)}" for g in groups[:6])
+    more = ", ..." if len(groups) > 6 else ""
+    print(f"fused on JAX: {sum(map(len, groups))} trials in {len(groups)} tasks ({shown}{more})")
+    has = earlier is not None and not earlier.empty and "fused_members" in earlier
+    together = cost.rates(earlier[earlier["fused_members"].fillna(1) > 1], key=lambda sections, row: (
+        cost.timing_key(sections), int(row["fused_members"]))) if has else {}
+    alone = cost.rates(earlier[earlier["fused_members"].fillna(1) <= 1]) if has else rates
+    saved = [(sum(cost.project(t, alone.get(cost.timing_key(t))) or 0 for t in g),
+              cost.project(g[0], together.get((cost.timing_key(g[0]), len(g))))) for g in groups]
+    known = [(a, f) for a, f in saved if a and f]
+    print(f"  projected: {duration(sum(a for a, _ in known))} one by one, {duration(sum(f for _, f in known))} fused, "
+          f"for the {len(known)} groups whose model ran both ways before" if known else
+          "  projected saving: unknown until a fused group of these models has run here (BENCHMARKS.md §9)")
 
 
 def next_draws(plan: dict, rows: list[dict], shown: int = 3) -> list[dict]:

@@ -14,10 +14,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import backends, lease, results, search
+from . import backends, fused, lease, results, search
 from .progress import Progress
 from .run import GPUS_ENV, Options, Outcome, Run, code_version, dataset_key, prepare_dataset
-from .task import TaskContext, remote_trial
+from .task import TaskContext, remote_group, remote_trial
 
 COMPACT_AT = 500  # per-trial files in a table from which a finished run compacts them (results.compact)
 WINDOW = 256  # trials in flight at least: enough for an autoscaler to see the demand of a big cluster
@@ -95,9 +95,12 @@ def interrupted(run: Run, flight: InFlight):
 
     for ref in flight.pending:
         ray.cancel(ref, force=True)
-    saved = len(run.todo) - len(flight.pending) - len(flight.waiting)
-    print(f"\ninterrupted: {saved} trials saved in {run.where}; {len(flight.pending)} cancelled"
-          + (f", {len(flight.waiting)} not started" if flight.waiting else "")
+    def count(tasks):  # a fused group counts its members
+        return sum(len(t) if isinstance(t, list) else 1 for t in tasks)
+    cancelled, waiting = count(flight.pending.values()), count(t for t in flight.waiting if t is not None)
+    saved = len(run.todo) - cancelled - waiting
+    print(f"\ninterrupted: {saved} trials saved in {run.where}; {cancelled} cancelled"
+          + (f", {waiting} not started" if waiting else "")
           + ". Run the same command again to resume.", flush=True)
     raise SystemExit(130) from None
 
@@ -295,16 +298,21 @@ def submit(todo, refs: dict, opts: Options, gpus: float, ctx: TaskContext, body=
 
     import ray
 
-    task = ray.remote(max_calls=1 if gpus else 0, max_retries=opts.max_retries)(body or remote_trial)
+    task, group = (ray.remote(max_calls=1 if gpus else 0, max_retries=opts.max_retries)(f)
+                   for f in (body or remote_trial, remote_group))
     ctx = dataclasses.replace(ctx, submitted_at=time.time())
 
     def launch(t):
-        if dataset_key(t) not in refs:  # a searched study that draws dataset settings
-            refs[dataset_key(t)] = ray.put(prepare_dataset(t))
-        return task.options(num_cpus=opts.cpus_per_trial, num_gpus=gpus, name=t["name"],
-                            runtime_env=backends.runtime_env(t)).remote(
-            t, refs[dataset_key(t)], opts.cpus_per_trial, gpus, opts.gpu_memory_mb, ctx)
+        first = t[0] if isinstance(t, list) else t  # a fused group (fused.groups): one task, its members' results
+        if dataset_key(first) not in refs:  # a searched study that draws dataset settings
+            refs[dataset_key(first)] = ray.put(prepare_dataset(first))
+        name = f"{first['name']} ×{len(t)} fused" if isinstance(t, list) else t["name"]
+        return (group if isinstance(t, list) else task).options(
+            num_cpus=opts.cpus_per_trial, num_gpus=gpus, name=name, runtime_env=backends.runtime_env(first)).remote(
+            t, refs[dataset_key(first)], opts.cpus_per_trial, gpus, opts.gpu_memory_mb, ctx)
 
+    if not hasattr(todo, "popleft"):  # seed repeats on JAX, fused (a search's draws run one by one)
+        todo = fused.groups(todo, opts.fuse)
     waiting = todo if hasattr(todo, "popleft") else deque(todo)  # a search.Feed draws as slots free
     return InFlight(waiting, launch, size or len(todo) or 1).top_up()
 
@@ -326,19 +334,20 @@ def collect(flight: InFlight, opts: Options, name: str, budget: dict, progress: 
             if ready:  # and whatever else is done by now, in one call
                 ready, _ = ray.wait(list(flight.pending), num_returns=len(flight.pending), timeout=0)
             for ref in ready:
-                t = flight.pending.pop(ref)
+                ts = flight.pending.pop(ref)
                 try:
-                    r = ray.get(ref)
+                    rs = ray.get(ref)
                 except Exception as e:  # the task itself died (retries exhausted), not an error inside it
-                    r = {"trial_id": t["trial_id"], "config_id": t["config_id"], "name": t["name"], "config": t,
-                         "status": "failed", "error": _task_error(e), "history": [], "finished_at": time.time(),
-                         "code_version": code_version()}
-                results.write_trial(opts.results, name, r, budget)
-                if searcher is not None and t.get("prune"):  # before the next draw (actor calls keep their order)
-                    searcher.tell.remote(t, r["status"], r.get("history") or [])
-                finished.append(r)
-                progress.finished(t, r)
-                written += 1
+                    rs = [{"trial_id": t["trial_id"], "config_id": t["config_id"], "name": t["name"], "config": t,
+                           "status": "failed", "error": _task_error(e), "history": [], "finished_at": time.time(),
+                           "code_version": code_version()} for t in (ts if isinstance(ts, list) else [ts])]
+                for t, r in zip(ts if isinstance(ts, list) else [ts], rs if isinstance(rs, list) else [rs]):
+                    results.write_trial(opts.results, name, r, budget)
+                    if searcher is not None and t.get("prune"):  # before the next draw (actor calls keep their order)
+                        searcher.tell.remote(t, r["status"], r.get("history") or [])
+                    finished.append(r)
+                    progress.finished(t, r)
+                    written += 1
             if written >= COMPACT_AT:  # a long sweep's resume scan stays a few files (we hold the lease)
                 results.compact(opts.results, name)
                 written = 0

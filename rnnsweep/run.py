@@ -25,6 +25,7 @@ class Options:
     gpus_per_trial: float | None = None  # None: $RNNSWEEP_GPUS_PER_TRIAL, else 1 on a cluster with GPUs
     gpu_memory_mb: int | None = None
     max_retries: int = 2
+    fuse: int | None = None             # seed repeats on JAX per fused task (fused.groups); None: fused.FUSE_MAX
     tensorboard: bool = False
     address: str | None = None
 

@@ -31,7 +31,7 @@ TRIAL_FIELDS = [("sweep", _s), ("study", _s), ("trial_id", _s), ("config_id", _s
     ("glove_dim_used", _i), ("glove_coverage", _f), ("vocab_size", _i), ("dataset_fingerprint", _s),
     ("dataset_zero_copy", pa.bool_()), ("host", _s), ("pid", _i), ("node_id", _s), ("device", _s), ("tf_version", _s),
     ("keras_version", _s), ("keras_backend", _s), ("backend_choice", _s), ("ray_version", _s), ("code_version", _s),
-    ("budget", _s),
+    ("budget", _s), ("fused_group", _s), ("fused_members", _i),
     ("started_at", pa.timestamp("s", tz="UTC")), ("finished_at", pa.timestamp("s", tz="UTC"))]
 TRIAL_SCHEMA = pa.schema(TRIAL_FIELDS)
 EPOCH_SCHEMA = pa.schema([("sweep", _s), ("trial_id", _s), ("config_id", _s), ("name", _s), ("epoch", _i),

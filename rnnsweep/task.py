@@ -72,32 +72,33 @@ def epoch_reporter(config: dict, ctx: TaskContext, earlier: list[dict]):
     return on_epoch
 
 
-def remote_trial(config: dict, prepared, cpus: float, gpus: float, gpu_memory_mb: int | None, ctx: TaskContext):
-    """Body of the Ray task. ``prepared`` arrives resolved from the object store (Ray fetches a
-    task's arguments before it starts it; a ``ray.get`` in here would hand the task's CPUs to the
-    next trial while it waits): its arrays are read-only views of the shared memory, not copies."""
-    import ray
+def _jax_gpu_share(gpus: float):
+    """On a fraction of a GPU, JAX (when the trial runs on it) takes that fraction, not the 75 % it
+    preallocates by default; set before JAX starts in this worker (a GPU task's worker is fresh)."""
+    if gpus and gpus < 1:
+        os.environ.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", f"{0.9 * gpus:.3f}")
 
-    from .trial import run_trial
 
-    began = time.time()
-    if gpus and gpus < 1 and not gpu_memory_mb:
-        gpu_memory_mb = _gpu_memory_mb(gpus)
+def _attempt(config: dict, ctx: TaskContext) -> dict:
+    """Where a trial's epochs are backed up and what an earlier attempt of it left: ``run_trial``'s
+    ``backup_dir``, ``earlier``, ``on_epoch`` and ``on_backup``. Without a backup the trial starts again."""
     tid = config["trial_id"]
     backup, mirrored = live.backup_folder(ctx.uri, ctx.sweep, tid)
-    # An earlier attempt died: its backup holds the weights of its last finished epoch, the results
-    # its epoch rows. Without a backup the trial starts again from epoch 1.
     earlier = live.read_epochs(ctx.uri, ctx.sweep, tid) if os.path.isdir(backup) and os.listdir(backup) else []
-    r = run_trial(config, prepared, cpus=max(1, int(cpus)), gpu_memory_mb=gpu_memory_mb,
-                  on_epoch=epoch_reporter(config, ctx, earlier), backup_dir=backup, earlier=earlier,
-                  on_backup=(lambda: live.push_backup(backup, ctx.uri, ctx.sweep, tid)) if mirrored else None,
-                  tensorboard_dir=results.local_folder(ctx.uri, ctx.sweep, "tensorboard", config["name"])
-                  if ctx.tensorboard else None, gpus=gpus)
+    return dict(backup_dir=backup, earlier=earlier, on_epoch=epoch_reporter(config, ctx, earlier),
+                on_backup=(lambda: live.push_backup(backup, ctx.uri, ctx.sweep, tid)) if mirrored else None,
+                mirrored=mirrored)
+
+
+def _landed(r: dict, prepared, gpus: float, began: float, ctx: TaskContext, attempt: dict) -> dict:
+    """What the task adds to a trial's result: its wait, where it ran, whether its data was shared."""
+    import ray
+
     # Before the trial's own work: waiting for a slot, a worker (its start, when fresh) and the
     # dataset's fetch from the object store (a node's first trial of it copies it there).
     r.update(wait_seconds=began - ctx.submitted_at if ctx.submitted_at else None, gpus=gpus)
-    if mirrored:
-        live.drop_backup(ctx.uri, ctx.sweep, tid)
+    if attempt["mirrored"]:
+        live.drop_backup(ctx.uri, ctx.sweep, r["trial_id"])
     x = prepared.x_train
     r["dataset_zero_copy"] = bool(not x.flags.writeable and not x.flags.owndata)
     r["ray_version"] = ray.__version__
@@ -106,3 +107,38 @@ def remote_trial(config: dict, prepared, cpus: float, gpus: float, gpu_memory_mb
     r["cuda_visible_devices"] = os.environ.get("CUDA_VISIBLE_DEVICES")
     r["node_id"] = ray.get_runtime_context().get_node_id()
     return r
+
+
+def remote_trial(config: dict, prepared, cpus: float, gpus: float, gpu_memory_mb: int | None, ctx: TaskContext):
+    """Body of the Ray task. ``prepared`` arrives resolved from the object store (Ray fetches a
+    task's arguments before it starts it; a ``ray.get`` in here would hand the task's CPUs to the
+    next trial while it waits): its arrays are read-only views of the shared memory, not copies."""
+    from .trial import run_trial
+
+    began = time.time()
+    _jax_gpu_share(gpus)
+    if gpus and gpus < 1 and not gpu_memory_mb:
+        gpu_memory_mb = _gpu_memory_mb(gpus)
+    # An earlier attempt died: its backup holds the weights of its last finished epoch, the results
+    # its epoch rows.
+    a = _attempt(config, ctx)
+    r = run_trial(config, prepared, cpus=max(1, int(cpus)), gpu_memory_mb=gpu_memory_mb,
+                  on_epoch=a["on_epoch"], backup_dir=a["backup_dir"], earlier=a["earlier"], on_backup=a["on_backup"],
+                  tensorboard_dir=results.local_folder(ctx.uri, ctx.sweep, "tensorboard", config["name"])
+                  if ctx.tensorboard else None, gpus=gpus)
+    return _landed(r, prepared, gpus, began, ctx, a)
+
+
+def remote_group(configs: list[dict], prepared, cpus: float, gpus: float, gpu_memory_mb: int | None,
+                 ctx: TaskContext):
+    """Body of the Ray task of a fused group (``fused.train_group``): each member backed up, reported and
+    resumed as its own trial; one result per member. On a GPU, JAX is told not to take 75 % of it."""
+    from .fused import train_group
+
+    began = time.time()
+    _jax_gpu_share(gpus)
+    a = [_attempt(c, ctx) for c in configs]
+    rs = train_group(configs, prepared, cpus=max(1, int(cpus)), on_epochs=[x["on_epoch"] for x in a],
+                     backup_dirs=[x["backup_dir"] for x in a], earliers=[x["earlier"] for x in a],
+                     on_backups=[x["on_backup"] for x in a], gpus=gpus)
+    return [_landed(r, prepared, gpus, began, ctx, x) for r, x in zip(rs, a)]

@@ -78,3 +78,25 @@ def test_groups_gather_seed_repeats_of_jax_trials_only():
     assert [len(g) if isinstance(g, list) else g["name"] for g in got] == [2, "LSTM-8-seed3", "LSTM-8-seed4",
                                                                           "LSTM-8-seed5"]
     assert groups(jax_trials, fuse=1) == jax_trials
+
+
+def test_a_fused_group_that_dies_resumes_every_member_from_its_backup(prepared, tmp_path):
+    """The worker dies after epoch 2's backups (as in test_trial's killed-worker test): the retried group
+    goes on from epoch 2 for every member, each from its own backup, and runs epochs 3-4 only."""
+    cfgs = [{**c, "training": {**c["training"], "epochs": 4}} for c in (config(1), config(2))]
+    backups = [str(tmp_path / c["trial_id"]) for c in cfgs]
+    rows = [[], []]
+    seen = []
+
+    def killed_after_epoch_2():
+        seen.append(1)
+        if len(seen) == 4:  # both members backed up epoch 2
+            raise KeyboardInterrupt  # the worker is gone (a BaseException: train_group does not catch it)
+    with pytest.raises(KeyboardInterrupt):
+        train_group(cfgs, prepared, backup_dirs=backups, on_backups=[killed_after_epoch_2] * 2,
+                    on_epochs=[rows[0].append, rows[1].append])
+    assert [len(r) for r in rows] == [2, 2]
+    again = train_group(cfgs, prepared, backup_dirs=backups, earliers=rows)
+    assert [r["resumed_from_epoch"] for r in again] == [2, 2]
+    assert [[h["epoch"] for h in r["history"]] for r in again] == [[1, 2, 3, 4]] * 2
+    assert all(r["status"] == "ok" for r in again)

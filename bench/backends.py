@@ -1,0 +1,156 @@
+"""Benchmark 9 — Keras backends and fused seed repeats (issue 28), alternated, each run a fresh process.
+
+``--part study``: seed 001's sequence-length study (6 maxlens × 6 seeds) as a user runs it, at a budget
+(``--epochs``, ``--limit-train``: the same for every way), wall seconds from the process's start to its end:
+
+    tf        python sweeps/imdb_grid.py --study sequence_length --seeds 1-6 --epochs E --limit-train N
+    jax       ... --set training.backend=jax --fuse 1        (one trial per task, on JAX workers)
+    fused     ... --set training.backend=jax                 (each maxlen's 6 seeds as one fused task)
+    auto      ... --set training.backend=auto                (a fresh results folder: the rule decides)
+    tune      Ray Tune (reuse_actors=True) running the seed's own code (reproduction/seed_keras.py) on TF
+    tune_jax  the same Tune run with KERAS_BACKEND=jax
+
+``--part epochs``: seconds per epoch of each seed's model family on TensorFlow and on JAX, through
+``run_trial`` (3 epochs on 5,120 reviews; the median of epochs 2-3, the first one compiles).
+
+    RNNSWEEP_DATA=../shared/data python -m bench.backends --part study --rounds 2
+    RNNSWEEP_DATA=../shared/data python -m bench.backends --part epochs --rounds 2
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from bench.common import ROOT, in_fresh_process, machine, median, record, seed_trial, table
+
+STUDY_WAYS = ("tf", "jax", "fused", "auto", "tune", "tune_jax")
+MAXLENS = (30, 50, 80, 100, 150, 200)
+SEEDS = range(1, 7)
+MODELS = [  # (sweep, trial name, extra settings): seed 000's grid, seed 001, seed 002's BiLSTM, seed 004 ×2
+    ("imdb_grid", "GRU-32-bs64", {}), ("imdb_grid", "GRU-128-bs64", {}), ("imdb_grid", "LSTM-32-bs64", {}),
+    ("imdb_grid", "SimpleRNN-5-bs64-maxlen30-seed1", {}), ("imdb_grid", "SimpleRNN-5-bs64-maxlen200-seed1", {}),
+    ("imdb_grid", "LSTM-5-bs64-seed1", {}), ("imdb_grid", "GRU-5-bs64-seed1", {}),
+    ("names_gender", "BiLSTM-32-bs128-seed1", {}), ("imdb_stacked", "LSTM-32-bs512", {}),
+    ("imdb_stacked", "LSTM-32-bs512", {"semantics": "tf_keras2"})]
+
+
+def study(way: str, epochs: int, limit: int) -> float:
+    """Wall seconds of one fresh process running the study ``way``."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    with tempfile.TemporaryDirectory() as out:
+        if way.startswith("tune"):
+            cmd = [sys.executable, "-m", "bench.backends", "--one-tune", str(epochs), str(limit)]
+            env["KERAS_BACKEND"] = "jax" if way == "tune_jax" else "tensorflow"
+        else:
+            extra = {"tf": [], "jax": ["--set", "training.backend=jax", "--fuse", "1"],
+                     "fused": ["--set", "training.backend=jax"], "auto": ["--set", "training.backend=auto"]}[way]
+            cmd = [sys.executable, "sweeps/imdb_grid.py", "--study", "sequence_length", "--seeds", "1-6", "--epochs",
+                   str(epochs), "--limit-train", str(limit), "--address", "local", "--results", out, *extra]
+        t0 = time.time()
+        p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+        wall = time.time() - t0
+    if p.returncode or ("'ok': 36" not in p.stdout and not way.startswith("tune")):
+        raise SystemExit(f"{way} failed:\n{p.stdout[-2000:]}{p.stderr[-3000:]}")
+    return wall
+
+
+def tune(epochs: int, limit: int) -> int:
+    """The study through Ray Tune at its best (reuse_actors), each trial the seed's own code."""
+    import ray
+    from ray import tune as rt
+
+    sys.path.insert(0, str(ROOT / "reproduction"))
+    from seed_keras import seed001
+
+    def trainable(config):
+        import keras
+
+        fw = "keras3"
+        r = seed001(fw, config["maxlen"], config["seed"], epochs=epochs, limit=limit)
+        keras.backend.clear_session()
+        return {"test_accuracy": r["test_accuracy"]}
+
+    ray.init(address="local", include_dashboard=False, log_to_driver=False, configure_logging=False)
+    with tempfile.TemporaryDirectory() as storage:
+        res = rt.Tuner(rt.with_resources(trainable, {"cpu": 1}),
+                       param_space={"maxlen": rt.grid_search(list(MAXLENS)), "seed": rt.grid_search(list(SEEDS))},
+                       tune_config=rt.TuneConfig(reuse_actors=True),
+                       run_config=rt.RunConfig(storage_path=storage, verbose=0)).fit()
+    assert not res.errors, res.errors
+    return len(res)
+
+
+def one_epochs(backend: str, sweep: str, name: str, semantics: str | None) -> dict:
+    """In a fresh process on ``backend``: the model's seconds per epoch (epochs 2-3)."""
+    from rnnsweep import text
+    from rnnsweep.trial import run_trial
+
+    t = seed_trial(sweep, name, epochs=3, limit_train=5120, limit_test=512)
+    if semantics:
+        t["model"]["semantics"] = semantics
+    r = run_trial(t, text.prepare(t["dataset"]), cpus=1)
+    assert r["status"] == "ok" and r["keras_backend"] == backend, (r["status"], r.get("error"), r["keras_backend"])
+    return {"per_epoch": median([h["seconds"] for h in r["history"][1:]]), "first": r["history"][0]["seconds"]}
+
+
+def epochs_part(rounds: int):
+    rows = []
+    for sweep, name, extra in MODELS:
+        label = f"{sweep} {name}" + (f" {extra['semantics']}" if extra else "")
+        got = {"tensorflow": [], "jax": []}
+        for rnd in range(rounds):
+            for b in (("tensorflow", "jax") if rnd % 2 == 0 else ("jax", "tensorflow")):
+                os.environ["KERAS_BACKEND"] = b
+                r = in_fresh_process("backends", "epochs", b, sweep, name, extra.get("semantics", ""))
+                got[b].append(r["per_epoch"])
+                record("backends_epochs", {"round": rnd + 1, "model": label, "backend": b, **r})
+                print(f"{label:<50} {b:<10} {r['per_epoch']:6.2f} s/epoch", flush=True)
+        tf, jx = median(got["tensorflow"]), median(got["jax"])
+        rows.append([label, tf, jx, tf / jx, "jax" if jx < tf else "tensorflow"])
+    os.environ.pop("KERAS_BACKEND", None)
+    print(f"\n{machine()}; seconds per epoch (3 epochs on 5,120 reviews, epochs 2-3), medians of {rounds} rounds\n")
+    print(table(["model", "TensorFlow s", "JAX s", "TF ÷ JAX", "faster"], rows))
+
+
+def study_part(rounds: int, epochs: int, limit: int, ways: list[str]):
+    walls = {w: [] for w in ways}
+    for rnd in range(rounds):
+        for way in ways[rnd % len(ways):] + ways[:rnd % len(ways)]:  # rotate the order every round
+            walls[way].append(study(way, epochs, limit))
+            record("backends_study", {"round": rnd + 1, "way": way, "epochs": epochs, "limit_train": limit,
+                                      "wall_seconds": walls[way][-1]})
+            print(f"round {rnd + 1} {way:<9} {walls[way][-1]:7.1f} s", flush=True)
+    tf = median(walls.get("tf", [])) if "tf" in walls else None
+    rows = [[w, median(walls[w]), min(walls[w]), max(walls[w]), median(walls[w]) / tf if tf else ""] for w in ways]
+    print(f"\n{machine()}; seed 001's sequence-length study (36 trials, {epochs} epochs, {limit} reviews)\n")
+    print(table(["way", "median s", "min", "max", "÷ tf"], rows))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--part", choices=("study", "epochs"), default="study")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--limit-train", type=int, default=5000)
+    ap.add_argument("--ways", default=",".join(STUDY_WAYS))
+    ap.add_argument("--one", nargs="+", help=argparse.SUPPRESS)
+    ap.add_argument("--one-tune", nargs=2, type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one_tune:
+        print({"trials": tune(*args.one_tune)})
+    elif args.one:
+        import json
+
+        print(json.dumps(one_epochs(args.one[1], args.one[2], args.one[3], args.one[4] if len(args.one) > 4 else "")))
+    elif args.part == "epochs":
+        epochs_part(args.rounds)
+    else:
+        study_part(args.rounds, args.epochs, args.limit_train, args.ways.split(","))
+
+
+if __name__ == "__main__":
+    main()

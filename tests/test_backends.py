@@ -1,0 +1,84 @@
+"""``training.backend`` and fused seed repeats: JAX trials on their own Ray workers, a fused group's rows
+equal to its members run one by one, ``auto``'s choice from measured epoch times; and the JAX suite
+(``tests/on_jax``, ``test_semantics`` again) in a process whose Keras runs on JAX."""
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from conftest import ROOT
+
+from rnnsweep import backends, results
+from rnnsweep.driver import main
+from rnnsweep.sweep import expand, grid
+
+sys.path.insert(0, str(ROOT / "tests"))
+from tiny_sweep import SWEEP  # noqa: E402
+
+LOCAL = ["--address", "local", "--cpus-per-trial", "1"]
+SEEDS = {**SWEEP, "name": "seeds", "model": dict(arch="GRU", units=4),
+         "training": {**SWEEP["training"], "seed": grid(1, 2, 3), "epochs": 2, "backend": "jax"}}
+
+
+def test_the_jax_suite_passes_on_keras_jax_backend():
+    """Keras's backend is fixed per process: the JAX suite runs in its own, with KERAS_BACKEND=jax."""
+    pytest.importorskip("jax")
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_semantics.py",
+                          "on_jax"], cwd=ROOT / "tests", env=env, capture_output=True, text=True, timeout=1200)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    assert " passed" in out.stdout and "failed" not in out.stdout.splitlines()[-1]
+
+
+def test_jax_seed_repeats_run_fused_on_jax_workers_and_equal_their_unfused_rows(tmp_path):
+    pytest.importorskip("jax")
+    fused, alone = (str(tmp_path / d) for d in ("fused", "alone"))
+    main(SEEDS, ["--results", fused] + LOCAL)
+    main(SEEDS, ["--results", alone, "--fuse", "1"] + LOCAL)
+    f, a = (results.read_table(d, "seeds", "trials").to_pandas().set_index("trial_id").sort_index()
+            for d in (fused, alone))
+    assert list(f.index) == list(a.index) and (f["status"] == "ok").all()  # the same trials, by id
+    assert (f["keras_backend"] == "jax").all() and (a["keras_backend"] == "jax").all()
+    assert f["fused_group"].nunique() == 1 and (f["fused_members"] == 3).all() and a["fused_group"].isna().all()
+    for col in ("final_val_accuracy", "final_val_loss", "final_loss", "test_accuracy"):
+        pd.testing.assert_series_equal(f[col], a[col], atol=1e-4, check_exact=False)
+    assert f["final_val_loss"].nunique() == 3  # three seeds, three different runs
+
+
+def test_backend_is_part_of_the_trial_id_unless_it_is_the_default():
+    base = {**SWEEP, "model": dict(arch="GRU", units=4)}
+    ids = {b: expand({**base, "training": {**base["training"], **({"backend": b} if b else {})}})[0]["trial_id"]
+           for b in (None, "tensorflow", "jax", "auto")}
+    assert ids[None] == ids["tensorflow"] and len({ids[None], ids["jax"], ids["auto"]}) == 3
+
+
+def _row(backend, units, per_epoch, device="CPU"):
+    return dict(status="ok", train_samples=1000, fit_seconds=3 * per_epoch + 1, epochs_run=3, resumed_from_epoch=0,
+                first_epoch_seconds=per_epoch + 1, outside_epochs_seconds=0.0, seconds=3 * per_epoch + 5,
+                val_samples=250, dataset_rows=1250, arch="GRU", units=units, batch_size=64,
+                keras_backend=backend, device=device, backend="jax" if backend == "jax" else "tensorflow")
+
+
+def test_auto_takes_the_backend_measured_faster_for_that_model_else_the_rule():
+    trials = pd.DataFrame([_row("tensorflow", 128, 10.0), _row("jax", 128, 14.0), _row("jax", 4, 2.0),
+                           _row("tensorflow", 32, 9.0), _row("jax", 32, 3.0, device="GPU:H100")])
+    rates = backends.measured(trials)
+
+    def trial(units):
+        return {"dataset": {}, "model": {"arch": "GRU", "units": units}, "training": {"batch_size": 64,
+                                                                                         "backend": "auto"}}
+    assert backends.choose(trial(128), rates, "CPU")[0] == "tensorflow"  # measured: TF 10 s vs JAX 14 s
+    assert "measured on CPU" in backends.choose(trial(128), rates, "CPU")[1]
+    b, why = backends.choose(trial(32), rates, "CPU")  # JAX measured on a GPU only: the rule
+    assert b == "jax" and why.startswith("rule on CPU") and "only tensorflow measured" in why
+    assert backends.choose(trial(256), {}, "CPU")[0] == "tensorflow"
+    resolved = backends.resolve([trial(128)], trials, gpus=0)[0]
+    assert resolved["backend_choice"]["backend"] == "tensorflow"
+    assert backends.runtime_env(resolved) == {"env_vars": {"KERAS_BACKEND": "tensorflow"}}
+    assert backends.runtime_env({"training": {}}) is None  # the default: the workers every sweep used
+
+
+def test_fuse_below_one_is_one_line(tmp_path):
+    with pytest.raises(SystemExit, match="--fuse 0"):
+        main(SEEDS, ["--results", str(tmp_path), "--fuse", "0"] + LOCAL)
