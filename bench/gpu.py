@@ -12,8 +12,9 @@ backend.
 
 Measures (1) seed 000's GRU-128/bs128 epoch time with relu (its own: no cuDNN) and tanh (cuDNN on
 the torch backend); (2) trials per hour on one GPU at 1, 2, 4 and 8 trials at a time, each capped
-to its share of the GPU's memory; (3) the projected time of seed 000's whole 18 × 100-epoch study
-on one GPU: each model calibrated with rnnsweep's own ``cost.calibrate``, projected with
+to its share of the GPU's memory; (2b) on JAX, seed 000's relu GRU-32 with k = 1, 3, 9 seeds fused into
+one program (``rnnsweep.fused``): member-epochs per second and peak GPU memory; (3) the projected time of
+seed 000's whole 18 × 100-epoch study on one GPU: each model calibrated with rnnsweep's own ``cost.calibrate``, projected with
 ``cost.project``, laid onto the best number of slots with ``cost.makespan``.
 """
 from __future__ import annotations
@@ -83,6 +84,19 @@ def one(what: str, arg: str, quick: bool) -> dict:
         t = seed_trial("imdb_grid", "GRU-32-bs128", epochs=2, limit_train=rows or 16_000)
         r = run_trial(t, _prepared())
         return {"status": r["status"], "error": r["error"], "seconds": r["seconds"]}
+    if what == "fused":  # JAX: k seeds of seed 000's relu GRU-32 as one fused program (rnnsweep.fused)
+        import jax
+
+        from rnnsweep.fused import train_group
+
+        k = int(arg)
+        t = seed_trial("imdb_grid", "GRU-32-bs128", epochs=2, limit_train=rows or 16_000)
+        t["training"]["backend"] = "jax"
+        rs = train_group([{**t, "training": {**t["training"], "seed": s}} for s in range(1, k + 1)], _prepared())
+        second = rs[0]["history"][-1]["seconds"]  # epoch 2: compiled
+        stats = jax.devices()[0].memory_stats() or {}
+        return {"k": k, "status": sorted({r["status"] for r in rs}), "epoch_seconds": second,
+                "member_epochs_per_second": k / second, "peak_gpu_bytes": stats.get("peak_bytes_in_use")}
     if what == "calibrate":  # every model of seed 000's grid, calibrated in this one process
         from imdb_grid import SWEEP
 
@@ -139,6 +153,9 @@ def run(args):
         packing[k] = {"wall": wall, "trials_per_hour": k * 3600 / wall, "ok": all(r["status"] == "ok" for r in rs)}
         print("packed", k, packing[k], flush=True)
     report["packing"] = packing
+    if args.backend == "jax":  # (2b) seed repeats fused into one program, k = 1, 3, 9
+        report["fused"] = {k: _result(_spawn("fused", str(k), args)) for k in ((1, 3) if args.quick else (1, 3, 9))}
+        print("fused", report["fused"], flush=True)
     # (3) seed 000's study, projected
     cal = _result(_spawn("calibrate", "-", args))
     from rnnsweep import cost

@@ -74,15 +74,20 @@ ROWS = [
 
 
 @functools.cache
-def tables(sweep: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The sweep's (trials, epochs), read once: each trial with the code ``version`` that made it and
-    its ``semantics``. Rows from before rnnsweep recorded its version are "unrecorded": ``one_version``
-    tells them apart where it can (a point whose seeds prepared their data differently). Only a sweep
-    never run is empty; a file that cannot be read stops the page with the error that names it."""
+def tables(sweep: str, backend: str = "tensorflow") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The sweep's (trials, epochs) of one ``training.backend``, read once: each trial with the code
+    ``version`` that made it and its ``semantics``. Every section reads TensorFlow's rows (the default
+    backend; rows from before the setting have none) unless it says otherwise: JAX rows are their own
+    evidence, compared in their own section. Rows from before rnnsweep recorded its version are
+    "unrecorded": ``one_version`` tells them apart where it can (a point whose seeds prepared their data
+    differently). Only a sweep never run is empty; a file that cannot be read stops the page with the
+    error that names it."""
     if not (RESULTS / sweep / "trials").is_dir():  # not run yet: empty tables with every column
         t, e = results.TRIAL_SCHEMA.empty_table().to_pandas(), results.EPOCH_SCHEMA.empty_table().to_pandas()
     else:
         t, e = results.load(str(RESULTS / sweep))
+    t = t[t["backend"].fillna("tensorflow") == backend]
+    e = e[e["trial_id"].isin(t["trial_id"])]
     return t.assign(version=t["code_version"].fillna("unrecorded").str.replace("rnnsweep ", "", regex=False),
                     semantics=t["semantics"].fillna("keras3")), e
 

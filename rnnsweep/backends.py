@@ -40,6 +40,47 @@ def measured(trials) -> dict:
                                                          device_kind(row.get("device"))))
 
 
+CALIBRATION = "calibration.json"  # in the sweep's folder: --dry-run --calibrate's timings of both backends
+
+_SHORT_RUN = """
+import json, sys
+from rnnsweep import cost, text
+from rnnsweep.trial import run_trial
+t = json.load(sys.stdin)
+p = text.prepare(t["dataset"])
+r = run_trial(cost.short_run(t, len(p.x_test)), p, cpus=1)
+if r["status"] != "ok":
+    sys.exit(f"{t['name']}: {r['error']}")
+print(json.dumps({"rate": cost.rate_of_run(r, len(p.x_test), len(p.x_train)), "device": r["device"]}))
+"""
+
+
+def calibrate(trial: dict) -> list[dict]:
+    """``--calibrate`` for an ``auto`` trial: a short run of its model on each backend, each in a fresh
+    process (the backend is fixed per process); entries for ``CALIBRATION``."""
+    import json
+    import subprocess
+    import sys
+
+    out = []
+    for b in BACKENDS:
+        t = {**trial, "training": {**trial["training"], "backend": b}}
+        p = subprocess.run([sys.executable, "-c", _SHORT_RUN], input=json.dumps(t), capture_output=True, text=True,
+                           env={**os.environ, "KERAS_BACKEND": b}, timeout=3600)
+        if p.returncode:
+            raise ValueError(f"calibration of {trial['name']} on {b}: {(p.stderr.strip().splitlines() or ['?'])[-1]}")
+        got = json.loads(p.stdout.strip().splitlines()[-1])
+        out.append(dict(shape=shape_key(trial), backend=b, device=device_kind(got["device"]), **got["rate"]))
+    return out
+
+
+def with_calibration(rates: dict, calibration: dict | None) -> dict:
+    """``measured`` rates, with ``CALIBRATION``'s entries where no trial measured that model yet."""
+    for e in (calibration or {}).get("rates", []):
+        rates.setdefault((e["shape"], e["backend"], e["device"]), e)
+    return rates
+
+
 def choose(trial: dict, rates: dict, device: str) -> tuple[str, str]:
     """(backend, why) for an ``auto`` trial on ``device`` ("CPU" or "GPU")."""
     key = shape_key(trial)
@@ -54,11 +95,11 @@ def choose(trial: dict, rates: dict, device: str) -> tuple[str, str]:
     return pick, f"rule on {device} ({units} units {'≤' if pick == 'jax' else '>'} {RULE_UNITS}){seen}"
 
 
-def resolve(todo: list[dict], trials, gpus: float) -> list[dict]:
+def resolve(todo: list[dict], trials, gpus: float, calibration: dict | None = None) -> list[dict]:
     """Each ``auto`` trial with its ``backend_choice`` (backend, why); the others as they are."""
     if not any(backend_setting(t) == "auto" for t in todo):
         return todo
-    rates, device = measured(trials), "GPU" if gpus else "CPU"
+    rates, device = with_calibration(measured(trials), calibration), "GPU" if gpus else "CPU"
     out = []
     for t in todo:
         if backend_setting(t) == "auto":

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from . import cost, search
+from . import cost, results, search
 from .run import Outcome, Run, prepare_dataset
 from .sweep import non_default, studies_of
 
@@ -17,6 +17,7 @@ def dry_run(run: Run, listed: list[dict], done: dict, earlier, calibrating: bool
     rates = cost.rates(earlier)
     if calibrating:
         rates.update(calibrate(run.todo, rates))
+        calibrate_backends(run, earlier)
     projected = {t["trial_id"]: cost.project(t, rates.get(cost.timing_key(t))) for t in listed}
     again = {t["trial_id"] for t in run.todo}
     for study in studies_of(listed) or [None]:
@@ -44,9 +45,10 @@ def fusing(run: Run, earlier, rates: dict):
     from . import backends, fused
 
     device_gpus = run.options.gpus_per_trial or 0
-    groups = [g for g in fused.groups(backends.resolve(run.todo, earlier, device_gpus), run.options.fuse)
-              if isinstance(g, list)]
-    for t in backends.resolve(run.todo, earlier, device_gpus):
+    todo = backends.resolve(run.todo, earlier, device_gpus,
+                            results.read_json(run.options.results, run.name, backends.CALIBRATION))
+    groups = [g for g in fused.groups(todo, run.options.fuse) if isinstance(g, list)]
+    for t in todo:
         if t.get("backend_choice"):
             print(f"  backend of {t['name']}: {t['backend_choice']['backend']} ({t['backend_choice']['why']})")
     if not groups:
@@ -108,6 +110,28 @@ def projection(seconds: list, run: Run) -> str:
     line = (f"projected time of {len(known)} trials to run: {duration(sum(known))} of trial time; "
             f"about {duration(cost.makespan(known, n))} on {where} ({n} at a time)")
     return line + (f"; {unknown} more not projected (--calibrate times their models)" if unknown else "")
+
+
+def calibrate_backends(run: Run, earlier):
+    """``--calibrate`` with ``auto`` trials: each model that earlier trials have not timed on both backends
+    here gets a short run on each, recorded in the sweep's ``calibration.json``, where ``auto`` reads it."""
+    from . import backends
+
+    known = backends.with_calibration(backends.measured(earlier),
+                                      results.read_json(run.options.results, run.name, backends.CALIBRATION))
+    entries, done = [], set()
+    for t in run.todo:
+        key = backends.shape_key(t)
+        if backends.backend_setting(t) != "auto" or key in done or all((key, b, "CPU") in known
+                                                                         for b in backends.BACKENDS):
+            continue
+        done.add(key)
+        print(f"calibrating {t['name']} on TensorFlow and on JAX (a short run of each here) ...", flush=True)
+        entries += backends.calibrate(t)
+    if entries:
+        old = results.read_json(run.options.results, run.name, backends.CALIBRATION) or {}
+        results.write_json(run.options.results, run.name, backends.CALIBRATION,
+                           {"rates": old.get("rates", []) + entries})
 
 
 def calibrate(todo: list[dict], rates: dict) -> dict:

@@ -55,7 +55,8 @@ def _execute(run: Run, datasets: dict) -> Outcome:
         # On the driver's own node: a lost worker node must not take the progress queue with it.
         here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
         queue = Queue(actor_options={"num_cpus": 0, "scheduling_strategy": here})
-        searcher, feed, extra = None, backends.resolve(run.todo, _trials_table(run), gpus), 0
+        searcher, feed, extra = None, backends.resolve(run.todo, _trials_table(run), gpus,
+                                                       results.read_json(uri, name, backends.CALIBRATION)), 0
         if run.searches or any(t.get("prune") for t in run.todo):
             searcher, feed, extra = start_search(run)
         ctx = TaskContext(uri, name, run.budget, queue, searcher, opts.tensorboard, record["code_version"])

@@ -82,3 +82,23 @@ def test_auto_takes_the_backend_measured_faster_for_that_model_else_the_rule():
 def test_fuse_below_one_is_one_line(tmp_path):
     with pytest.raises(SystemExit, match="--fuse 0"):
         main(SEEDS, ["--results", str(tmp_path), "--fuse", "0"] + LOCAL)
+
+
+def test_auto_after_calibrate_runs_each_model_on_the_backend_timed_faster_and_says_why(tmp_path, capsys):
+    """``--dry-run --calibrate`` times both backends (a short run each, in fresh processes) into the sweep's
+    calibration.json; the run then puts each trial on the faster one and records why."""
+    pytest.importorskip("jax")
+    out = str(tmp_path)
+    spec = {**SWEEP, "training": {**SWEEP["training"], "backend": "auto"}}
+    main(spec, ["--results", out, "--dry-run", "--calibrate"] + LOCAL)
+    said = capsys.readouterr().out
+    assert said.count("on TensorFlow and on JAX") == 2 and "backend of GRU-4-bs64" in said
+    cal = results.read_json(out, "tiny", "calibration.json")["rates"]
+    assert sorted(e["backend"] for e in cal) == ["jax", "jax", "tensorflow", "tensorflow"]
+    main(spec, ["--results", out] + LOCAL)
+    rows = results.read_table(out, "tiny", "trials").to_pandas()
+    for _, r in rows.iterrows():
+        timed = {e["backend"]: e["per_sample"] for e in cal if e["shape"] == backends.shape_key(
+            {"dataset": spec["dataset"], "model": {"arch": r["arch"], "units": 4}, "training": spec["training"]})}
+        assert r["keras_backend"] == min(timed, key=timed.get), (r["name"], timed)
+        assert r["backend_choice"].startswith("measured on CPU")
