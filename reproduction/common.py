@@ -92,9 +92,9 @@ def tables(sweep: str, backend: str = "tensorflow") -> tuple[pd.DataFrame, pd.Da
                     semantics=t["semantics"].fillna("keras3")), e
 
 
-def load(sweep: str) -> pd.DataFrame:
+def load(sweep: str, backend: str = "tensorflow") -> pd.DataFrame:
     """The sweep's trials (``tables``)."""
-    return tables(sweep)[0]
+    return tables(sweep, backend)[0]
 
 def one_version(t: pd.DataFrame) -> tuple[pd.DataFrame, str, int]:
     """A study's rows from one code version: the version that covers the most of its points (then
@@ -164,10 +164,10 @@ def load_peer() -> pd.DataFrame:
         columns=["seed_notebook", "arch", "maxlen", "units", "seed", "test_accuracy"])
 
 @functools.cache
-def versions(sweep: str) -> dict:
+def versions(sweep: str, backend: str = "tensorflow") -> dict:
     """(study, semantics) → (its rows from one version, the version, rows left out), per ``one_version``;
     rows still ``running`` are not evidence: left out before, never counted."""
-    t = load(sweep)
+    t = load(sweep, backend)
     t = t[t["status"] != "running"]
     out = {}
     for sem in ("keras3", "tf_keras2"):
@@ -238,8 +238,8 @@ def acc(t: pd.DataFrame) -> np.ndarray:
 class Study:
     """One study's rows from one code version, per semantics (``one_version``), to pick points from."""
 
-    def __init__(self, sweep: str, study: str | None):
-        self.by_version = versions(sweep)
+    def __init__(self, sweep: str, study: str | None, backend: str = "tensorflow"):
+        self.by_version = versions(sweep, backend)
         self.study = study
 
     def semantics(self) -> list[str]:

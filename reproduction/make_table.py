@@ -7,7 +7,7 @@ over seeds, and whether each seed's conclusion survives the error bars. Never ty
 One module per question the page answers, each reading the results through ``common.tables`` (each
 sweep read once): ``seeds`` (headline table, conclusions, seed 002's search), ``framework`` (what the
 seeds' framework changes; the seed's code as a peer), ``rnn2`` (the one point where the two differed),
-``grid`` (seed 000's grid), ``beyond`` (the IMDB search and its winner).
+``grid`` (seed 000's grid), ``onjax`` (seed 001 on JAX), ``beyond`` (the IMDB search and its winner).
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from beyond import beyond_the_seeds
 from common import HERE
 from framework import peer_agreement, plain_keras, seed004_target, semantics_effect
 from grid import grid_000
+from onjax import at_twenty, side_by_side
 from rnn2 import rnn2
 from seeds import conclusions, random_search, table
 
@@ -42,6 +43,8 @@ def main(out=HERE.parent / "REPRODUCTION.md"):
             *peer_agreement(), "", *seed004_target(), "",
             "## Seed 001's SimpleRNN(2) at maxlen 200: where rnnsweep and the seed's code differed", "", *rnn2(), "",
             "## Seed 000's grid at 100 epochs", "", *grid_000(), "",
+            "## Seed 001 on Keras's JAX backend: the same points, and seeds 1-20", "", *side_by_side(), "",
+            *at_twenty(), "",
             "## Seed 002's random search: 1 epoch (as the seed ran it) vs 20 epochs", "", *random_search(), "",
             "## Where rnnsweep misses a seed's number: the seed's code as plain Keras on the same arrays", "",
             *plain_keras(), "",

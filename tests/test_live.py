@@ -80,11 +80,19 @@ def test_tensorboard_logs_per_trial(finished_sweep):
         assert list(trial.rglob("events.out.tfevents.*")), trial  # what `tensorboard --logdir` reads
 
 
+def _write(path, meta):
+    """As the driver writes sweep.json (results._atomic_write): whole or not at all. A write in place could
+    be read half-written by the watcher, which then stops on an unreadable sweep.json (seen once under load)."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(meta))
+    os.replace(tmp, path)
+
+
 def test_watch_renders_again_until_the_sweep_is_done(finished_sweep):
     sweep_json = finished_sweep / "tiny" / "sweep.json"
     meta = json.loads(sweep_json.read_text())
     ended = meta["runs"][-1].pop("finished_at")
-    sweep_json.write_text(json.dumps(meta))  # as while its driver runs
+    _write(sweep_json, meta)  # as while its driver runs
     p = subprocess.Popen([sys.executable, "-m", "rnnsweep.report", str(finished_sweep / "tiny"), "--watch", "1"],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines, deadline = [], time.time() + 120
@@ -92,7 +100,7 @@ def test_watch_renders_again_until_the_sweep_is_done(finished_sweep):
         lines.append(p.stdout.readline())
     assert p.poll() is None  # still watching: the sweep runs
     meta["runs"][-1]["finished_at"] = ended
-    sweep_json.write_text(json.dumps(meta))
+    _write(sweep_json, meta)
     rest = p.communicate(timeout=120)[0]
     assert p.returncode == 0 and "the sweep is done: last report written" in rest
 
