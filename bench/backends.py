@@ -8,7 +8,9 @@
     fused     ... --set training.backend=jax                 (each maxlen's 6 seeds as one fused task)
     auto      ... --set training.backend=auto                (a fresh results folder: the rule decides)
     tune      Ray Tune (reuse_actors=True) running the seed's own code (reproduction/seed_keras.py) on TF
-    tune_jax  the same Tune run with KERAS_BACKEND=jax
+    tune_jax  the same Tune run with KERAS_BACKEND=jax (and JAX's compilation cache on, as rnnsweep has it)
+
+Every run starts with an empty JAX compilation cache and an empty results folder.
 
 ``--part epochs``: seconds per epoch of each seed's model family on TensorFlow and on JAX, through
 ``run_trial`` (3 epochs on 5,120 reviews; the median of epochs 2-3, the first one compiles).
@@ -42,6 +44,9 @@ def study(way: str, epochs: int, limit: int) -> float:
     """Wall seconds of one fresh process running the study ``way``."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     with tempfile.TemporaryDirectory() as out:
+        # JAX's compilation cache, empty at the start of every run (a first run, as a new user's): rnnsweep
+        # turns it on for JAX trials; the Tune run on JAX gets the same, configured at its best.
+        env.update(JAX_COMPILATION_CACHE_DIR=os.path.join(out, "jax"), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
         if way.startswith("tune"):
             cmd = [sys.executable, "-m", "bench.backends", "--one-tune", str(epochs), str(limit)]
             env["KERAS_BACKEND"] = "jax" if way == "tune_jax" else "tensorflow"
@@ -63,14 +68,13 @@ def tune(epochs: int, limit: int) -> int:
     import ray
     from ray import tune as rt
 
-    sys.path.insert(0, str(ROOT / "reproduction"))
-    from seed_keras import seed001
-
     def trainable(config):
         import keras
 
-        fw = "keras3"
-        r = seed001(fw, config["maxlen"], config["seed"], epochs=epochs, limit=limit)
+        sys.path.insert(0, str(ROOT / "reproduction"))  # in the Tune actor's process
+        from seed_keras import seed001
+
+        r = seed001("keras3", config["maxlen"], config["seed"], epochs=epochs, limit=limit)
         keras.backend.clear_session()
         return {"test_accuracy": r["test_accuracy"]}
 

@@ -14,8 +14,8 @@ Measures (1) seed 000's GRU-128/bs128 epoch time with relu (its own: no cuDNN) a
 the torch backend); (2) trials per hour on one GPU at 1, 2, 4 and 8 trials at a time, each capped
 to its share of the GPU's memory; (2b) on JAX, seed 000's relu GRU-32 with k = 1, 3, 9 seeds fused into
 one program (``rnnsweep.fused``): member-epochs per second and peak GPU memory; (3) the projected time of
-seed 000's whole 18 × 100-epoch study on one GPU: each model calibrated with rnnsweep's own ``cost.calibrate``, projected with
-``cost.project``, laid onto the best number of slots with ``cost.makespan``.
+seed 000's whole 18 × 100-epoch study on one GPU: each model calibrated with rnnsweep's own
+``cost.calibrate``, projected with ``cost.project``, laid onto the best number of slots with ``cost.makespan``.
 """
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ CPU: JAX 3-5x faster for SimpleRNN(5) and small LSTMs, TensorFlow faster for GRU
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from . import cost, settings
 
@@ -123,11 +124,24 @@ def backend_of(trial: dict) -> str | None:
     return None if b == "tensorflow" else b
 
 
+def jax_cache() -> dict:
+    """JAX's persistent compilation cache, on for JAX trials (unless ``$JAX_COMPILATION_CACHE_DIR`` says where):
+    a study's seed repeats compile the same program (same shapes; the seed changes values, not code), so only
+    the first trial of a model on a node pays XLA's compile (measured on seed 001's SimpleRNN(5) at maxlen
+    200: the first epoch 3.1 s → 0.8 s in the next process). It caches compiled code only: numbers are
+    unchanged."""
+    where = os.environ.get("JAX_COMPILATION_CACHE_DIR") or str(
+        Path(os.environ.get("RNNSWEEP_CACHE") or Path.home() / ".cache" / "rnnsweep" / "prepared").parent / "jax")
+    return {"JAX_COMPILATION_CACHE_DIR": where,
+            "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": os.environ.get("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
+                                                                         "0")}
+
+
 def runtime_env(trial: dict) -> dict | None:
     """The Ray ``runtime_env`` of the trial's task: ``KERAS_BACKEND`` set when the trial names one (None:
-    the workers every sweep used, with the driver's environment)."""
+    the workers every sweep used, with the driver's environment), and for JAX its compilation cache."""
     b = backend_of(trial)
-    return None if b is None else {"env_vars": {"KERAS_BACKEND": b}}
+    return None if b is None else {"env_vars": {"KERAS_BACKEND": b, **(jax_cache() if b == "jax" else {})}}
 
 
 def use(trial: dict):
@@ -140,6 +154,9 @@ def use(trial: dict):
         return
     if "keras" not in sys.modules:
         os.environ["KERAS_BACKEND"] = b
+        if b == "jax" and "jax" not in sys.modules:
+            for k, v in jax_cache().items():
+                os.environ.setdefault(k, v)
         return
     import keras
 
