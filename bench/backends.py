@@ -120,9 +120,9 @@ def epochs_part(rounds: int):
     print(table(["model", "TensorFlow s", "JAX s", "TF ÷ JAX", "faster"], rows))
 
 
-def study_part(rounds: int, epochs: int, limit: int, ways: list[str]):
+def study_part(rounds: int, epochs: int, limit: int, ways: list[str], first: int = 0):
     walls = {w: [] for w in ways}
-    for rnd in range(rounds):
+    for rnd in range(first, first + rounds):
         for way in ways[rnd % len(ways):] + ways[:rnd % len(ways)]:  # rotate the order every round
             walls[way].append(study(way, epochs, limit))
             record("backends_study", {"round": rnd + 1, "way": way, "epochs": epochs, "limit_train": limit,
@@ -141,6 +141,7 @@ def main():
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--limit-train", type=int, default=5000)
     ap.add_argument("--ways", default=",".join(STUDY_WAYS))
+    ap.add_argument("--first-round", type=int, default=1, help="number the rounds from here (a later session's)")
     ap.add_argument("--one", nargs="+", help=argparse.SUPPRESS)
     ap.add_argument("--one-tune", nargs=2, type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -153,7 +154,7 @@ def main():
     elif args.part == "epochs":
         epochs_part(args.rounds)
     else:
-        study_part(args.rounds, args.epochs, args.limit_train, args.ways.split(","))
+        study_part(args.rounds, args.epochs, args.limit_train, args.ways.split(","), args.first_round - 1)
 
 
 if __name__ == "__main__":

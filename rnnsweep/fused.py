@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 
 from . import settings
-from .trial import (_evaluate, callbacks_of, failed, finish, new_result, ready_keras, record_fit, seeded_model)
+from .trial import callbacks_of, failed, finish, new_result, ready_keras, record_fit, record_test, seeded_model
 
 FUSE_MAX = 8  # members per group when the command line does not say (--fuse)
 
@@ -160,15 +160,35 @@ def _train(configs, prepared, results, on_epochs, backup_dirs, earliers, on_back
                                            steps=-(-len(train[0]) // training["batch_size"]))
         models.append(model)
         members.append(dict(stop=stop, log=log, cbs=cbs, diverged_at=None))
-    _loop(models, gens, members, train, val, training)
+    fused_test = _loop(models, gens, members, train, val, training)
     for i, (m, r, earlier) in enumerate(zip(members, results, earliers)):
         m["cbs"].on_train_end()
-        model = models[i]
-        record_fit(r, m["seconds"], m["diverged_at"], m["log"], model, train, val, earlier)
+        record_fit(r, m["seconds"], m["diverged_at"], m["log"], models[i], train, val, earlier)
         if on_trained:
-            on_trained(i, model)
-        if r["status"] == "ok" and training["evaluate_test"]:
-            _evaluate(model, prepared, training, r)
+            on_trained(i, models[i])
+    if training["evaluate_test"]:
+        _evaluate(models, prepared, training, results, fused_test)
+
+
+def _evaluate(models, prepared, training, results, fused_test):
+    """The members still ``ok`` evaluated on the test split together: ``model.evaluate``'s steps (its batch
+    size, metrics reset first), fused; each member's scores from its own metrics."""
+    import jax.numpy as jnp
+
+    on = [r["status"] == "ok" for r in results]
+    if not any(on):
+        return
+    n = min(len(prepared.x_test), training["limit_test"] or len(prepared.x_test))
+    x, y, size = prepared.x_test[:n], prepared.y_test[:n], max(256, training["batch_size"])
+    t0 = time.perf_counter()
+    for model in models:
+        model.reset_metrics()
+    blank = [v.value for v in models[0].metrics_variables]
+    state = _stack([_state(m)[:3] + (blank,) for m in models])
+    for s in range(-(-n // size)):
+        state = fused_test(state, x[s * size:(s + 1) * size], y[s * size:(s + 1) * size], jnp.asarray(on))
+    for i, scores in _results(models, state, on).items():
+        record_test(results[i], scores, time.perf_counter() - t0)
 
 
 def epoch_iterator(train, batch_size: int):
@@ -227,6 +247,7 @@ def _loop(models, gens, members, train, val, training):
             done[i] = bad[i] >= 0 or models[i].stop_training
     for m in members:
         m["seconds"] = time.perf_counter() - t_fit
+    return fused_test
 
 
 def _results(models, state, on) -> dict:

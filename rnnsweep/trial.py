@@ -286,7 +286,11 @@ def _evaluate(model, prepared, training, result):
     batches = shared_batches(x, y, size, shuffle=False)
     scores = (model.evaluate(x, y, batch_size=size, verbose=0, return_dict=True) if batches is None else
               model.evaluate(batches, verbose=0, return_dict=True))
-    result["evaluate_seconds"] = time.perf_counter() - t0
+    record_test(result, scores, time.perf_counter() - t0)
+
+
+def record_test(result, scores: dict, seconds: float):
+    result["evaluate_seconds"] = seconds
     for m in METRICS:
         result[f"test_{m}"] = _finite(scores[m])
     if result["test_loss"] is None:
