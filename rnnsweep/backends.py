@@ -16,7 +16,6 @@ CPU: JAX 3-5x faster for SimpleRNN(5) and small LSTMs, TensorFlow faster for GRU
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from . import cost, settings
 
@@ -130,8 +129,9 @@ def jax_cache() -> dict:
     the first trial of a model on a node pays XLA's compile (measured on seed 001's SimpleRNN(5) at maxlen
     200: the first epoch 3.1 s → 0.8 s in the next process). It caches compiled code only: numbers are
     unchanged."""
-    where = os.environ.get("JAX_COMPILATION_CACHE_DIR") or str(
-        Path(os.environ.get("RNNSWEEP_CACHE") or Path.home() / ".cache" / "rnnsweep" / "prepared").parent / "jax")
+    from .cache import cache_dir
+
+    where = os.environ.get("JAX_COMPILATION_CACHE_DIR") or str(cache_dir().parent / "jax")
     return {"JAX_COMPILATION_CACHE_DIR": where,
             "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": os.environ.get("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
                                                                          "0")}

@@ -117,8 +117,8 @@ def calibrate_backends(run: Run, earlier):
     here gets a short run on each, recorded in the sweep's ``calibration.json``, where ``auto`` reads it."""
     from . import backends
 
-    known = backends.with_calibration(backends.measured(earlier),
-                                      results.read_json(run.options.results, run.name, backends.CALIBRATION))
+    old = results.read_json(run.options.results, run.name, backends.CALIBRATION) or {}
+    known = backends.with_calibration(backends.measured(earlier), old)
     entries, done = [], set()
     for t in run.todo:
         key = backends.shape_key(t)
@@ -129,7 +129,6 @@ def calibrate_backends(run: Run, earlier):
         print(f"calibrating {t['name']} on TensorFlow and on JAX (a short run of each here) ...", flush=True)
         entries += backends.calibrate(t)
     if entries:
-        old = results.read_json(run.options.results, run.name, backends.CALIBRATION) or {}
         results.write_json(run.options.results, run.name, backends.CALIBRATION,
                            {"rates": old.get("rates", []) + entries})
 
