@@ -335,14 +335,16 @@ def collect(flight: InFlight, opts: Options, name: str, budget: dict, progress: 
             if ready:  # and whatever else is done by now, in one call
                 ready, _ = ray.wait(list(flight.pending), num_returns=len(flight.pending), timeout=0)
             for ref in ready:
-                ts = flight.pending.pop(ref)
+                task = flight.pending.pop(ref)
+                ts = task if isinstance(task, list) else [task]  # a fused group returns one result per member
                 try:
                     rs = ray.get(ref)
+                    rs = rs if isinstance(task, list) else [rs]
                 except Exception as e:  # the task itself died (retries exhausted), not an error inside it
                     rs = [{"trial_id": t["trial_id"], "config_id": t["config_id"], "name": t["name"], "config": t,
                            "status": "failed", "error": _task_error(e), "history": [], "finished_at": time.time(),
-                           "code_version": code_version()} for t in (ts if isinstance(ts, list) else [ts])]
-                for t, r in zip(ts if isinstance(ts, list) else [ts], rs if isinstance(rs, list) else [rs]):
+                           "code_version": code_version()} for t in ts]
+                for t, r in zip(ts, rs):
                     results.write_trial(opts.results, name, r, budget)
                     if searcher is not None and t.get("prune"):  # before the next draw (actor calls keep their order)
                         searcher.tell.remote(t, r["status"], r.get("history") or [])
