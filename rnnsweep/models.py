@@ -46,10 +46,13 @@ def _recurrent(s, inputs, vocab_size, embedding):
     rnn = {"SimpleRNN": layers.SimpleRNN, "LSTM": layers.LSTM, "GRU": layers.GRU}[s["arch"]]
     dim = embedding.shape[1] if embedding is not None else s["embedding_dim"]
     trainable = embedding is None if s["embedding_trainable"] is None else s["embedding_trainable"]
-    emb = layers.Embedding(vocab_size, dim, mask_zero=s["mask_zero"], trainable=trainable, name="embedding")
+    scale = s["embedding_lr_scale"] if trainable else 1.0
+    emb = (ScaledEmbedding(scale=scale, input_dim=vocab_size, output_dim=dim, mask_zero=s["mask_zero"], name="embedding")
+           if scale != 1.0 else
+           layers.Embedding(vocab_size, dim, mask_zero=s["mask_zero"], trainable=trainable, name="embedding"))
     x = emb(inputs)
-    if embedding is not None:
-        emb.set_weights([embedding])
+    if embedding is not None or scale != 1.0:  # stored divided by scale: the layer's output is unchanged
+        emb.set_weights([(emb.get_weights()[0] if embedding is None else embedding) / scale])
     if s["batch_norm"]:
         x = layers.BatchNormalization()(x)
     if s["embedding_dropout"]:
@@ -109,6 +112,33 @@ def _masked_max_layer():
 
 def MaskedMax(**kw):  # noqa: N802 - a layer, built on first use (importing this module never loads Keras)
     return _masked_max_layer()(**kw)
+
+
+@functools.cache
+def _scaled_embedding_layer():
+    import keras
+
+    @keras.saving.register_keras_serializable(package="rnnsweep")
+    class ScaledEmbedding(keras.layers.Embedding):
+        """An Embedding whose output is ``scale`` × its weights' rows. Adam's and RMSprop's steps do not
+        depend on a gradient's size, so these weights move ``learning_rate`` a step and the embedding
+        the layer hands on ``scale × learning_rate``: a smaller rate for a fine-tuned pretrained matrix."""
+
+        def __init__(self, scale=1.0, **kw):
+            super().__init__(**kw)
+            self.scale = scale
+
+        def call(self, inputs):
+            return super().call(inputs) * self.scale
+
+        def get_config(self):
+            return {**super().get_config(), "scale": self.scale}
+
+    return ScaledEmbedding
+
+
+def ScaledEmbedding(**kw):  # noqa: N802 - a layer, built on first use, like MaskedMax
+    return _scaled_embedding_layer()(**kw)
 
 
 def _per_step_masks(s: dict) -> bool:

@@ -150,6 +150,9 @@ MODEL = {
     "recurrent_dropout": S(0.0, float, "inside the recurrent layers", **FRACTION),
     "embedding_dim": S(100, int, "ignored with a pretrained matrix (its width is used)", **POSITIVE),
     "embedding_trainable": S(None, bool, "None: learned → trainable, pretrained (GloVe) → frozen", none=True),
+    "embedding_lr_scale": S(1.0, float, "the trainable embedding's step as a fraction of the others' (Adam, "
+                            "RMSprop); 1: the same. Keras has no per-layer learning rate: the layer keeps its "
+                            "weights divided by this and multiplies its output by it", gt=0),
     "mask_zero": S(False, bool, "Embedding(mask_zero=...)"),
     "embedding_dropout": S(0.0, float, "Dropout right after the embedding (seed 003)", **FRACTION),
     "dense_units": S(None, int, "optional hidden Dense; 'same' = units (seed 000)", none=True, also=("same",),
@@ -181,7 +184,8 @@ TRAINING = {
     "validation_split": S(0.2, float, "Keras: the *last* fraction of the training arrays", **FRACTION),
     "seed": S(42, int, "keras.utils.set_random_seed: repeats are a grid over it"),
     "early_stopping": S(None, int, "patience in epochs (restores the best weights), or None", none=True, **POSITIVE),
-    "early_stopping_monitor": S("val_loss", str, "what early stopping watches"),
+    "early_stopping_monitor": S("val_loss", str, "what early stopping watches (and restores the best epoch of); "
+                                "a searched study's trials watch its search metric unless it sets this"),
     "lr_schedule": S(None, str, "plateau: ReduceLROnPlateau (val_loss, ×0.5 after 1 epoch without gain, floor "
                      "1e-6); cosine: cosine decay per epoch from learning_rate to 0 at the last epoch", none=True,
                      choices=("plateau", "cosine")),

@@ -184,11 +184,16 @@ def searches(spec: dict, overrides: dict | None = None, checked: bool = False) -
                     fixed[s][k] = v.values[0]
                 else:
                     fixed[s][k] = v
+        search = search_settings(merged["search"])
+        if "early_stopping_monitor" not in merged.get("training", {}):
+            # Restore the epoch the search scores: a trial ranked on its best val_accuracy epoch but
+            # restored to its best val_loss epoch is tested on weights the search never saw.
+            fixed["training"]["early_stopping_monitor"] = search["metric"]
         for s, values in (overrides or {}).items():
             fixed[s].update(values)
         fixed["training"]["evaluate_test"] = False  # chosen on validation; the test split is the winner's
         out.append({"sweep": spec["name"], "study": study, "fixed": fixed, "sampled": sampled,
-                    "search": search_settings(merged["search"])})
+                    "search": search})
     return out
 
 

@@ -73,6 +73,8 @@ def test_auto_takes_the_backend_measured_faster_for_that_model_else_the_rule():
     b, why = backends.choose(trial(32), rates, "CPU")  # JAX measured on a GPU only: the rule
     assert b == "jax" and why.startswith("rule on CPU") and "only tensorflow measured" in why
     assert backends.choose(trial(256), {}, "CPU")[0] == "tensorflow"
+    dropped = {**trial(32), "model": {"arch": "LSTM", "units": 32, "recurrent_dropout": 0.2}}  # seed 004's
+    assert backends.choose(dropped, {}, "CPU") == ("tensorflow", "rule on CPU (recurrent_dropout 0.2)")
     resolved = backends.resolve([trial(128)], trials, gpus=0)[0]
     assert resolved["backend_choice"]["backend"] == "tensorflow"
     assert backends.runtime_env(resolved) == {"env_vars": {"KERAS_BACKEND": "tensorflow"}}

@@ -124,3 +124,27 @@ def test_pooling_over_time_leaves_padding_out_and_the_strong_imdb_settings_are_b
     plain = build_model(dict(arch="GRU", units=6, embedding_dim=8), 20, 8)  # the defaults: as before
     assert [type(layer).__name__ for layer in plain.layers] == ["InputLayer", "Embedding", "GRU", "Dense"]
     assert plain.optimizer.clipnorm is None
+
+
+def test_embedding_lr_scale_keeps_the_output_and_scales_adams_step():
+    """model.embedding_lr_scale: the same embedding out of the layer, and after one Adam step the
+    embedding has moved `scale` times as far as without it (the other weights as far as before)."""
+    import keras
+
+    glove = np.random.default_rng(0).normal(size=(20, 8)).astype("float32")
+    x, y = np.array([[5, 9, 3, 0]], dtype="int32"), np.array([1.0], dtype="float32")
+    moved = {}
+    for scale in (1.0, 0.1):
+        keras.utils.set_random_seed(1)
+        m = build_model(dict(arch="GRU", units=4, mask_zero=True, embedding_trainable=True, embedding_lr_scale=scale,
+                             learning_rate=1e-2), 20, 4, glove)
+        emb = m.get_layer("embedding")
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(emb(x))[0, :3], glove[[5, 9, 3]], rtol=1e-6)
+        before = [np.array(w) for w in m.get_weights()]
+        m.train_on_batch(x, y)
+        moved[scale] = [np.abs(np.array(w) - b).max() for w, b in zip(m.get_weights(), before)]
+        moved[scale][0] *= scale  # the layer's output moves scale x its stored weights
+    np.testing.assert_allclose(moved[0.1][0], 0.1 * moved[1.0][0], rtol=1e-3)
+    np.testing.assert_allclose(moved[0.1][1:], moved[1.0][1:], rtol=1e-3)
+    frozen = build_model(dict(arch="GRU", units=4, embedding_lr_scale=0.1), 20, 4, glove)  # GloVe frozen: no-op
+    assert type(frozen.get_layer("embedding")).__name__ == "Embedding"

@@ -55,6 +55,11 @@ def test_a_searched_study_draws_and_lists_nothing():
     assert plan["search"]["sampler"] == "tpe" and plan["search"]["trials"] == 8
     assert plan["fixed"]["training"]["evaluate_test"] is False  # choose on validation only
     assert [(s, k) for s, k, _ in plan["sampled"]] == [("model", "units"), ("model", "learning_rate")]
+    # Its trials restore the epoch it ranks them by, unless the study says otherwise.
+    assert plan["fixed"]["training"]["early_stopping_monitor"] == "val_accuracy"
+    assert searches(spec(metric="val_auc"))[0]["fixed"]["training"]["early_stopping_monitor"] == "val_auc"
+    own = {**spec(), "training": {**spec().get("training", {}), "early_stopping_monitor": "val_loss"}}
+    assert searches(own)[0]["fixed"]["training"]["early_stopping_monitor"] == "val_loss"
 
 
 @pytest.mark.parametrize("body, message", [

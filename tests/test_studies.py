@@ -116,7 +116,7 @@ def test_imdb_best_winners_from_the_committed_search():
 
     committed = str(ROOT / "reproduction" / "results")
     spec, waiting = resolve_best(imdb_best.SWEEP, committed, search_trials=32)
-    assert not waiting
+    assert set(waiting) <= {"wide_winner"}  # issue 26's widened search: its own rows, while it runs
     searched = results.load(committed + "/imdb_best")[0]
     searched = searched[searched["study"] == "search"]
     best = searched.loc[searched["best_val_accuracy"].idxmax()]
@@ -129,5 +129,5 @@ def test_imdb_best_winners_from_the_committed_search():
             assert body[section][key] == best[key], (name, key)
     # Uncapped, the 40-trial search has not ended: the winners wait and say why.
     _, waiting = resolve_best(imdb_best.SWEEP, committed)
-    assert waiting == {n: "waits for study 'search': 32 of its 40 trials ended"
-                       for n in ("winner", "winner_val_accuracy")}
+    assert {n: w for n, w in waiting.items() if n != "wide_winner"} == {
+        n: "waits for study 'search': 32 of its 40 trials ended" for n in ("winner", "winner_val_accuracy")}
