@@ -12,11 +12,21 @@
 #
 # The search runs from 67c22f1 (where it started); the winner's seed repeats from 8ee34c7, the first
 # commit with best_of. Each study's rows then come from one version.
+#
+# Issue 26's widened search and its winner run from 45ee2db (the first commit with them), at NICE 19
+# when other pinned runs share the cores:
+#
+#   STUDY=wide NICE=19 RNNSWEEP_DATA=$PWD/../shared/data nohup bash reproduction/run_search.sh > reproduction/logs/wide.log 2>&1 &
+#   STUDY=wide_winner RNNSWEEP_DATA=$PWD/../shared/data nohup bash reproduction/run_search.sh > reproduction/logs/wide_winner.log 2>&1 &
 set -uo pipefail
 STUDY=${STUDY:-search}
-if [ "$STUDY" = winner ]; then PIN=${PIN:-8ee34c7}; else PIN=${PIN:-67c22f1}; fi
+case "$STUDY" in
+  winner) PIN=${PIN:-8ee34c7} ;;
+  wide|wide_winner) PIN=${PIN:-45ee2db} ;;
+  *) PIN=${PIN:-67c22f1} ;;
+esac
 . "$(dirname "$0")/pinned.sh"
 echo "== $(date -u +%FT%TZ) imdb_best --study $STUDY"
-nice -n 10 python "$WT/sweeps/imdb_best.py" --results "$RES" --address local \
+nice -n "${NICE:-10}" python "$WT/sweeps/imdb_best.py" --results "$RES" --address local \
   --cpus-per-trial 1 --study "$STUDY" "$@"
 echo "== $(date -u +%FT%TZ) done"
