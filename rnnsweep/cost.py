@@ -66,9 +66,10 @@ def rates(trials, key=None) -> dict:
         rows = row.get("dataset_rows") or (None if row.get("limit_train")
                                            else row["train_samples"] + row["val_samples"])
         k = key(_sections(row), row) if key else timing_key(_sections(row))
+        share = row.get("fused_members") or 1  # a fused member's times are its group's: its part is 1/k
         found.setdefault(k, []).append(dict(
-            per_sample=per_epoch / row["train_samples"], first_extra=first_extra,
-            fixed=max(0.0, row["seconds"] - epochs), dataset_rows=rows))
+            per_sample=per_epoch / row["train_samples"] / share, first_extra=first_extra / share,
+            fixed=max(0.0, row["seconds"] - epochs) / share, dataset_rows=rows))
     return {k: {f: _median([v[f] for v in vs]) for f in vs[0]} for k, vs in found.items()}
 
 

@@ -81,6 +81,14 @@ def test_auto_takes_the_backend_measured_faster_for_that_model_else_the_rule():
     assert backends.runtime_env({"training": {}}) is None  # the default: the workers every sweep used
 
 
+def test_a_fused_members_rate_is_its_share_of_the_groups_time():
+    """A fused member records its group's wall time: a model's rate counts 1/k of it per member."""
+    solo, fused3 = _row("jax", 32, 3.0), {**_row("jax", 32, 3.0), "fused_members": 3}
+    (alone,), (shared,) = (backends.measured(pd.DataFrame([r])).values() for r in (solo, fused3))
+    assert shared["per_sample"] == pytest.approx(alone["per_sample"] / 3)
+    assert shared["fixed"] == pytest.approx(alone["fixed"] / 3)
+
+
 def test_fuse_below_one_is_one_line(tmp_path):
     with pytest.raises(SystemExit, match="--fuse 0"):
         main(SEEDS, ["--results", str(tmp_path), "--fuse", "0"] + LOCAL)
