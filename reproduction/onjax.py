@@ -5,9 +5,9 @@ paired by seed, beside what seeds 1-6 said.
 """
 from __future__ import annotations
 
-from common import LABEL, ROWS, Study, acc, cell, claims, pct, versions, welch
+from common import LABEL, ROWS, Study, acc, cell, outcome, paired, pct, versions, welch
 
-SEED001 = [(setting, where) for seed, _, setting, _, where, *_ in ROWS if seed == "001"]
+SEED001 = list({setting: (setting, where) for seed, _, setting, _, where, *_ in ROWS if seed == "001"}.values())
 SIX = list(range(1, 7))
 
 
@@ -40,37 +40,46 @@ def side_by_side() -> list[str]:
             lines.append(f"| {setting} | {LABEL[sem]} | {cell(acc(tf))[0]} ({len(acc(tf))}) | "
                          f"{cell(acc(jx))[0]} ({len(acc(jx))}) | {pct(d)} [{pct(lo)}, {pct(hi)}] | "
                          f"{'**yes**' if apart else 'no'} |")
-    return lines + ["", f"Points whose interval excludes 0: {', '.join(differ) if differ else 'none'}."]
+    return lines + ["", f"Points whose interval excludes 0: {', '.join(differ) if differ else 'none'} (of "
+                        f"{len(lines) - 4} intervals at 95 %, about {0.05 * (len(lines) - 4):.1f} would by chance alone)."]
+
+
+CLAIMS = [  # (study, claim, where a, where b): "a beats b"
+    ("sequence_length", "longer sequences help (maxlen 200 − 30)", dict(maxlen=200), dict(maxlen=30)),
+    ("hidden_size", "10 hidden units beat 5", dict(units=10), dict(units=5)),
+    ("hidden_size", "20 units overfit (10 − 20)", dict(units=10), dict(units=20)),
+    ("architecture", "SimpleRNN beats LSTM (5 units, maxlen 30)", dict(arch="SimpleRNN"), dict(arch="LSTM")),
+    ("architecture", "SimpleRNN beats GRU (5 units, maxlen 30)", dict(arch="SimpleRNN"), dict(arch="GRU")),
+]
+
+
+def _diff(study: Study, sem: str, wa: dict, wb: dict, seeds=None) -> tuple[str, str]:
+    """('d [lo, hi] (n)', verdict) of a − b paired by seed, on ``seeds`` only where given."""
+    a, b = study(sem, **wa), study(sem, **wb)
+    if seeds:
+        a, b = a[a["seed"].isin(seeds)], b[b["seed"].isin(seeds)]
+    a, b = a[a["status"] == "ok"], b[b["status"] == "ok"]
+    if a.empty or b.empty:
+        return "not run yet", "—"
+    d, lo, hi, n = paired(a, b)
+    return f"{pct(d)} [{pct(lo)}, {pct(hi)}] ({n})", outcome(lo, hi)
 
 
 def at_twenty() -> list[str]:
-    seq, hid, arch = (Study("imdb_grid", s, "jax") for s in ("sequence_length", "hidden_size", "architecture"))
-    if not seq.semantics():
+    """Seed 001's claims on JAX, paired by seed: at n = 6 (seeds 1-6) and at every seed run."""
+    studies = {s: Study("imdb_grid", s, "jax") for s in ("sequence_length", "hidden_size", "architecture")}
+    if not any(st.semantics() for st in studies.values()):
         return ["Not run yet."]
-    items = [(seq, [("Seed 001: longer sequences help (200 vs 30 tokens)", dict(maxlen=200), dict(maxlen=30),
-                     "maxlen 200", "maxlen 30")]),
-             (hid, [("Seed 001: 10 hidden units beats 5", dict(units=10), dict(units=5), "10 units", "5 units"),
-                    ("Seed 001: 20 units overfits (worse than 10)", dict(units=10), dict(units=20), "10 units",
-                     "20 units")]),
-             (arch, [(f"Seed 001: SimpleRNN beats {rival} (5 units, maxlen 30)", dict(arch="SimpleRNN"),
-                      dict(arch=rival), "SimpleRNN", rival) for rival in ("LSTM", "GRU")])]
-    out = []
-    for study, claim_list in items:
-        out += [line.replace("- **", "- **JAX, all seeds: ", 1) for line in claims(study, claim_list)]
-        six = _Six(study)
-        out += [line.replace("- **", "- **JAX, seeds 1-6: ", 1) for line in claims(six, claim_list)]
-    return out
-
-
-class _Six:
-    """A JAX ``Study`` cut to seeds 1-6: what the n = 6 studies would have said."""
-
-    def __init__(self, study: Study):
-        self.study = study
-
-    def semantics(self):
-        return self.study.semantics()
-
-    def __call__(self, sem: str, **where):
-        rows = self.study(sem, **where)
-        return rows[rows["seed"].isin(SIX)]
+    lines = ["| claim | semantics | seeds 1-6: a − b [95 % CI] (pairs) | verdict | all seeds: a − b [95 % CI] (pairs) "
+             "| verdict | changed? |", "|---|---|---|---|---|---|---|"]
+    for name, claim, wa, wb in CLAIMS:
+        for sem in studies[name].semantics():
+            six, v6 = _diff(studies[name], sem, wa, wb, SIX)
+            every, vall = _diff(studies[name], sem, wa, wb)
+            changed = "—" if "—" in (v6, vall) else "**yes**" if v6 != vall else "no"
+            lines.append(f"| {claim} | {LABEL[sem]} | {six} | {v6} | {every} | {vall} | {changed} |")
+    return lines + ["", "Points (percent, mean [95 % CI] (seeds)) on JAX at every seed run:", "",
+                    "| point | Keras 3 semantics | tf.keras 2 semantics |", "|---|---|---|"] + [
+        f"| {setting} | " + " | ".join(
+            cell(acc(r))[0] + f" ({len(acc(r))})" if (r := _points("jax", sem, where)) is not None and len(r) else "—"
+            for sem in ("keras3", "tf_keras2")) + " |" for setting, where in SEED001]
