@@ -18,7 +18,7 @@ import math
 
 from . import results
 from .settings import SECTIONS
-from .sweep import BEST_OF, Sample, config_id, expand, searches, trial_id
+from .sweep import BEST_OF, REFIT, Sample, config_id, expand, searches, trial_id
 
 def distribution(sample: Sample):
     import optuna.distributions as d
@@ -78,6 +78,12 @@ def objective(history: list[dict], metric: str, direction: str):
     if not values:
         return None
     return max(values) if direction == "maximize" else min(values)
+
+
+def scored_epoch(history: list[dict], metric: str, direction: str) -> int:
+    """The epoch (1-based) ``objective`` took its value from: the first, where several tie."""
+    value = objective(history, metric, direction)
+    return next(i + 1 for i, h in enumerate(history) if h.get(metric) == value)
 
 
 class Searcher:
@@ -294,8 +300,12 @@ def resolve_best(spec: dict, uri: str, search_trials: int | None = None) -> tupl
             continue
         pick = max if direction == "maximize" else min
         best = rows[pick(scored)[1]]
-        body = {k: v for k, v in studies[name].items() if k != BEST_OF}
+        body = {k: v for k, v in studies[name].items() if k not in (BEST_OF, REFIT)}
         base = config_of(best)
         base["training"].pop("evaluate_test")
+        if studies[name].get(REFIT):
+            history = next(r["history"] for r in ended if r["trial_id"] == best["trial_id"])
+            base["training"].update(validation_split=0.0, early_stopping=None,
+                                    epochs=scored_epoch(history, metric, direction))
         filled[name] = {**body, **{sec: {**base[sec], **body.get(sec, {})} for sec in SECTIONS}}
     return {**spec, "studies": filled}, why

@@ -16,6 +16,10 @@ SAMPLING = ("samples", "sample_seed", "search")
 # A study may take its settings from the best finished trial of another (``best_of="search"``): the
 # winner's seed repeats, on the test split. Filled in by ``search.resolve_best`` once that study ends.
 BEST_OF = "best_of"
+# With ``best_of``, ``refit=True`` trains the winner's repeats on all the training rows (no validation
+# split, no early stopping) for the epoch count its best trial was scored at: the usual last step of a
+# search, once validation has chosen the settings and the epoch.
+REFIT = "refit"
 
 
 class SweepError(ValueError):
@@ -117,8 +121,11 @@ def validate(spec: dict) -> dict:
         if not isinstance(body, dict):
             raise SweepError(f"{where}studies.{study}: must be a dict of sections")
         for key in body:
-            if key not in SECTIONS and key not in SAMPLING and key != BEST_OF:
-                raise _unknown(f"{where}studies.{study}.", key, tuple(SECTIONS) + SAMPLING + (BEST_OF,))
+            if key not in SECTIONS and key not in SAMPLING and key not in (BEST_OF, REFIT):
+                raise _unknown(f"{where}studies.{study}.", key, tuple(SECTIONS) + SAMPLING + (BEST_OF, REFIT))
+        if REFIT in body and (BEST_OF not in body or not isinstance(body[REFIT], bool)):
+            raise SweepError(f"{where}studies.{study}.{REFIT}: True or False, in a study with best_of= (got "
+                             f"{body[REFIT]!r}{'' if BEST_OF in body else ' without best_of'})")
         _validate_sections(body, f"{where}studies.{study}: ")
         if BEST_OF in body:
             _validate_best_of(studies, study, body, f"{where}studies.{study}.{BEST_OF}")

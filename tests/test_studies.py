@@ -11,7 +11,7 @@ from test_report import _non_blank_png
 
 from rnnsweep import report, results
 from rnnsweep.driver import main
-from rnnsweep.sweep import expand, select_studies
+from rnnsweep.sweep import SweepError, expand, grid, select_studies
 
 sys.path.insert(0, str(ROOT / "sweeps"))
 import amazon_food  # noqa: E402
@@ -127,6 +127,16 @@ def test_imdb_best_winners_from_the_committed_search():
         for section, key in (("model", "arch"), ("model", "units"), ("model", "learning_rate"),
                              ("dataset", "maxlen"), ("training", "batch_size")):
             assert body[section][key] == best[key], (name, key)
+    # refit=True: the winner's settings on all 25k training reviews for the epoch the search scored.
+    refit = {**imdb_best.SWEEP, "studies": {"search": imdb_best.SWEEP["studies"]["search"],
+                                            "final": dict(best_of="search", refit=True,
+                                                          training=dict(seed=grid(1, 2, 3)))}}
+    final = resolve_best(refit, committed, search_trials=32)[0]["studies"]["final"]["training"]
+    assert (final["validation_split"], final["early_stopping"], final["epochs"]) == (0.0, None, best["best_val_epoch"])
+    assert final["seed"] == grid(1, 2, 3) and final["batch_size"] == best["batch_size"]
+    with pytest.raises(SweepError, match=r"studies\.final\.refit: True or False, in a study with best_of= \(got 'yes' "
+                                         r"without best_of\)"):
+        expand({**imdb_best.SWEEP, "studies": {"final": dict(refit="yes")}})
     # Uncapped, the 40-trial search has not ended: the winners wait and say why.
     _, waiting = resolve_best(imdb_best.SWEEP, committed)
     assert {n: w for n, w in waiting.items() if n != "wide_winner"} == {
