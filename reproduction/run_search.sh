@@ -13,7 +13,8 @@
 # The search runs from 67c22f1 (where it started); the winner's seed repeats from 8ee34c7, the first
 # commit with best_of. Each study's rows then come from one version.
 #
-# Issue 26's widened search and its winner run from 45ee2db (the first commit with them), at NICE 19
+# Issue 26's widened search runs from 45ee2db (the first commit with it), its refit winner from 6f6198e
+# (the first with refit=), at NICE 19
 # when other pinned runs share the cores:
 #
 #   STUDY=wide NICE=19 RNNSWEEP_DATA=$PWD/../shared/data nohup bash reproduction/run_search.sh > reproduction/logs/wide.log 2>&1 &
@@ -22,7 +23,8 @@ set -uo pipefail
 STUDY=${STUDY:-search}
 case "$STUDY" in
   winner) PIN=${PIN:-8ee34c7} ;;
-  wide|wide_winner) PIN=${PIN:-45ee2db} ;;
+  wide) PIN=${PIN:-45ee2db} ;;
+  wide_winner) PIN=${PIN:-6f6198e} ;;
   *) PIN=${PIN:-67c22f1} ;;
 esac
 . "$(dirname "$0")/pinned.sh"
