@@ -47,7 +47,9 @@ def fusing(run: Run, earlier, rates: dict):
     device_gpus = run.options.gpus_per_trial or 0
     todo = backends.resolve(run.todo, earlier, device_gpus,
                             results.read_json(run.options.results, run.name, backends.CALIBRATION))
-    groups = [g for g in fused.groups(todo, run.options.fuse) if isinstance(g, list)]
+    from .onray import capacity
+
+    groups = [g for g in fused.groups(todo, run.options.fuse, capacity(run.options)[0]) if isinstance(g, list)]
     for t in todo:
         if t.get("backend_choice"):
             print(f"  backend of {t['name']}: {t['backend_choice']['backend']} ({t['backend_choice']['why']})")

@@ -27,23 +27,41 @@ from .trial import callbacks_of, failed, finish, new_result, ready_keras, record
 FUSE_MAX = 8  # members per group when the command line does not say (--fuse)
 
 
-def groups(todo: list[dict], fuse: int | None) -> list:
+def groups(todo: list[dict], fuse: int | None, slots: int = 1) -> list:
     """``todo`` with the JAX trials that differ only in their seed (one ``config_id``, no pruning) gathered
-    into groups of at most ``fuse`` (None: ``FUSE_MAX``): each group a list, each other trial as it is."""
+    into groups of at most ``fuse`` members: each group a list, each other trial as it is. ``fuse`` None:
+    the most members (up to ``FUSE_MAX``) that still leave a task for each of the cluster's ``slots`` (6
+    seeds on 2 slots: 2 groups of 3, not 1 of 6 and an idle slot)."""
+    if fuse is None:
+        enough = min(slots, len(todo))
+        fuse = next((k for k in range(FUSE_MAX, 1, -1) if len(_grouped(todo, k)) >= enough), 1)
+    return _grouped(todo, fuse)
+
+
+def _grouped(todo: list[dict], k: int) -> list:
+    """Each config's fusable trials in as few groups of at most ``k`` as hold them, sizes even (7 in
+    groups of at most 4: 4 and 3), each group where its first member was."""
     from .backends import backend_of
 
-    k = FUSE_MAX if fuse is None else fuse
-    out, open_ = [], {}
+    out, members = [], {}
     for t in todo:
         if k < 2 or backend_of(t) != "jax" or t.get("prune"):
             out.append(t)
             continue
-        key = t["config_id"]
-        if key not in open_ or len(open_[key]) >= k:
-            open_[key] = []
-            out.append(open_[key])
-        open_[key].append(t)
-    return [g[0] if isinstance(g, list) and len(g) == 1 else g for g in out]
+        if t["config_id"] not in members:
+            members[t["config_id"]] = []
+            out.append(members[t["config_id"]])  # its place in the order; filled as the loop goes
+        members[t["config_id"]].append(t)
+    grouped = []
+    for item in out:
+        if not isinstance(item, list):
+            grouped.append(item)
+            continue
+        q, r = divmod(len(item), -(-len(item) // k))
+        sizes = [q + 1] * r + [q] * (-(-len(item) // k) - r)
+        starts = [sum(sizes[:i]) for i in range(len(sizes))]
+        grouped += [item[a] if n == 1 else item[a:a + n] for a, n in zip(starts, sizes)]
+    return grouped
 
 
 def group_id(members: list[dict]) -> str:

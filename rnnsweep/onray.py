@@ -62,6 +62,8 @@ def _execute(run: Run, datasets: dict) -> Outcome:
         ctx = TaskContext(uri, name, run.budget, queue, searcher, opts.tensorboard, record["code_version"])
         # While a search decides, no trial waits in Ray: a trial awaiting its verdict would lend its
         # CPUs to a waiting one. A draw waits for a free slot anyway.
+        if not hasattr(feed, "popleft"):  # seed repeats on JAX, fused (a search's draws run one by one)
+            feed = fused.groups(feed, opts.fuse, slots(opts, gpus, resources))
         flight = submit(feed, refs, opts, gpus, ctx,
                         size=slots(opts, gpus, resources) if searcher else window(opts, gpus, resources))
 
@@ -312,8 +314,6 @@ def submit(todo, refs: dict, opts: Options, gpus: float, ctx: TaskContext, body=
             num_cpus=opts.cpus_per_trial, num_gpus=gpus, name=name, runtime_env=backends.runtime_env(first)).remote(
             t, refs[dataset_key(first)], opts.cpus_per_trial, gpus, opts.gpu_memory_mb, ctx)
 
-    if not hasattr(todo, "popleft"):  # seed repeats on JAX, fused (a search's draws run one by one)
-        todo = fused.groups(todo, opts.fuse)
     waiting = todo if hasattr(todo, "popleft") else deque(todo)  # a search.Feed draws as slots free
     return InFlight(waiting, launch, size or len(todo) or 1).top_up()
 
