@@ -17,6 +17,11 @@ Every run starts with an empty JAX compilation cache and an empty results folder
 
     RNNSWEEP_DATA=../shared/data python -m bench.backends --part study --rounds 2
     RNNSWEEP_DATA=../shared/data python -m bench.backends --part epochs --rounds 2
+
+``--part rows``: seed 001's studies at full budget from the reproduction's committed rows (TensorFlow
+and JAX fused, seeds 1-6): trial-hours, CPU-hours, and where a fused group's time went.
+
+    python -m bench.backends --part rows
 """
 from __future__ import annotations
 
@@ -134,9 +139,41 @@ def study_part(rounds: int, epochs: int, limit: int, ways: list[str], first: int
     print(table(["way", "median s", "min", "max", "÷ tf"], rows))
 
 
+def rows_part():
+    """Seed 001's three studies at full budget (10 epochs, 20,000 reviews trained) from the reproduction's
+    committed rows: TensorFlow (reproduction/run_pinned.sh) against JAX fused (reproduction/run_jax.sh),
+    seeds 1-6. Not an alternated run: each side ran in its own sessions beside other work, so wall spans
+    are indicative; the CPU-seconds each trial recorded are the firmer figure. Then where a fused
+    group's time goes."""
+    import pandas as pd
+
+    from rnnsweep import results
+
+    t = results.load(str(ROOT / "reproduction" / "results" / "imdb_grid"))[0]
+    t = t[(t["status"] == "ok") & (t["study"] != "grid") & t["seed"].between(1, 6)].drop_duplicates("trial_id")
+    out = []
+    for (backend, sem), g in t.groupby(["keras_backend", "semantics"]):
+        k = g["fused_members"].fillna(1) if "fused_members" in g else pd.Series(1, index=g.index)
+        out.append([f"{backend}, {sem}", len(g), (g["seconds"] / k).sum() / 3600, g["cpu_seconds"].sum() / 3600,
+                    (g["finished_at"].max() - g["started_at"].min()).total_seconds() / 3600])
+    print(f"seed 001's studies, seeds 1-6, full budget, from the committed rows ({machine()})\n")
+    print(table(["backend, semantics", "trials", "trial-hours (fused: the group's ÷ k)", "CPU-hours",
+                 "first start → last end, h"], out))
+    j = t[(t["keras_backend"] == "jax") & t["fused_group"].notna()].drop_duplicates("fused_group")
+    per_epoch = (j["fit_seconds"] - j["first_epoch_seconds"] - j["outside_epochs_seconds"]) / (j["epochs_run"] - 1)
+    parts = {"training epochs (each at the later epochs' pace)": (per_epoch * j["epochs_run"]).sum(),
+             "the first epoch's extra (compiling)": (j["first_epoch_seconds"] - per_epoch).sum(),
+             "evaluation on the 25,000 test reviews": j["evaluate_seconds"].sum(),
+             "the rest (imports, build, backups, rows)": (j["seconds"] - j["fit_seconds"] - j["evaluate_seconds"]
+                                                          + j["outside_epochs_seconds"]).sum()}
+    total = j["seconds"].sum()
+    print(f"\nwhere the {len(j)} fused JAX groups' {total:.0f} s went\n")
+    print(table(["part", "s", "share"], [[k, v, f"{100 * v / total:.1f} %"] for k, v in parts.items()]))
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--part", choices=("study", "epochs"), default="study")
+    ap.add_argument("--part", choices=("study", "epochs", "rows"), default="study")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--limit-train", type=int, default=5000)
@@ -151,6 +188,8 @@ def main():
         import json
 
         print(json.dumps(one_epochs(args.one[1], args.one[2], args.one[3], args.one[4] if len(args.one) > 4 else "")))
+    elif args.part == "rows":
+        rows_part()
     elif args.part == "epochs":
         epochs_part(args.rounds)
     else:
