@@ -22,6 +22,11 @@ Every run starts with an empty JAX compilation cache and an empty results folder
 and JAX fused, seeds 1-6): trial-hours, CPU-hours, and where a fused group's time went.
 
     python -m bench.backends --part rows
+
+``--part fuse``: fused against one by one on JAX (4 seeds of SimpleRNN(5) at maxlen 200 and 30 on one
+2-CPU slot), alternated: wall, and training seconds per member-epoch.
+
+    RNNSWEEP_DATA=../shared/data python -m bench.backends --part fuse --rounds 2 --epochs 3 --limit-train 10000
 """
 from __future__ import annotations
 
@@ -139,6 +144,54 @@ def study_part(rounds: int, epochs: int, limit: int, ways: list[str], first: int
     print(table(["way", "median s", "min", "max", "÷ tf"], rows))
 
 
+FUSE_MODELS = (("SimpleRNN-5-bs64-maxlen200", "sequence_length"), ("SimpleRNN-5-bs64-maxlen30", "sequence_length"))
+
+
+def fuse_one(model: str, study: str, k: int, fuse: bool, epochs: int, limit: int) -> dict:
+    """One fresh run of ``k`` seeds of ``model`` on JAX on one 2-CPU slot: as one fused task, or one
+    after another (``--fuse 1``). Wall seconds, and training seconds per member-epoch after the first
+    epoch (a fused group's epoch ÷ k), from the rows."""
+    from rnnsweep import results
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    with tempfile.TemporaryDirectory() as out:
+        env.update(JAX_COMPILATION_CACHE_DIR=os.path.join(out, "jax"), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
+        cmd = [sys.executable, "sweeps/imdb_grid.py", "--study", study, "--only", f"{model}-seed*", "--seeds",
+               f"1-{k}", "--epochs", str(epochs), "--limit-train", str(limit), "--address", "local",
+               "--cpus-per-trial", "2", "--results", out, "--set", "training.backend=jax", "--fuse", str(k if fuse else 1)]
+        t0 = time.time()
+        p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+        wall = time.time() - t0
+        if p.returncode or f"'ok': {k}" not in p.stdout:
+            raise SystemExit(f"{model} fuse={fuse} failed:\n{p.stdout[-2000:]}{p.stderr[-3000:]}")
+        t = results.load(os.path.join(out, "imdb_grid"))[0]
+    later = (t["fit_seconds"] - t["first_epoch_seconds"] - t["outside_epochs_seconds"]) / (t["epochs_run"] - 1)
+    per_member = later / (t["fused_members"].fillna(1) if "fused_members" in t else 1)
+    return {"wall_seconds": wall, "member_epoch_seconds": float(per_member.median())}
+
+
+def fuse_part(rounds: int, epochs: int, limit: int, k: int = 4):
+    """Fused against one-by-one on JAX, alternated, each model and way a fresh process per round."""
+    got: dict = {}
+    for rnd in range(rounds):
+        for model, study in FUSE_MODELS:
+            for fuse in ((True, False) if rnd % 2 == 0 else (False, True)):
+                r = fuse_one(model, study, k, fuse, epochs, limit)
+                got.setdefault((model, fuse), []).append(r)
+                record("backends_fuse", {"round": rnd + 1, "model": model, "way": "fused" if fuse else "one by one",
+                                         "k": k, "epochs": epochs, "limit_train": limit, **r})
+                print(f"round {rnd + 1} {model} {'fused' if fuse else 'one by one':<10} {r}", flush=True)
+    rows = []
+    for model, _ in FUSE_MODELS:
+        f, a = (got[(model, x)] for x in (True, False))
+        fw, aw = median([r["wall_seconds"] for r in f]), median([r["wall_seconds"] for r in a])
+        fe, ae = median([r["member_epoch_seconds"] for r in f]), median([r["member_epoch_seconds"] for r in a])
+        rows.append([model, aw, fw, aw / fw, ae, fe, ae / fe])
+    print(f"\n{machine()}; {k} seeds on one 2-CPU slot, {epochs} epochs on {limit} reviews; medians of {rounds}\n")
+    print(table(["model", "one by one, wall s", "fused, wall s", "gain", "one by one, s per member-epoch",
+                 "fused, s per member-epoch", "gain"], rows))
+
+
 def rows_part():
     """Seed 001's three studies at full budget (10 epochs, 20,000 reviews trained) from the reproduction's
     committed rows: TensorFlow (reproduction/run_pinned.sh) against JAX fused (reproduction/run_jax.sh),
@@ -173,7 +226,7 @@ def rows_part():
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--part", choices=("study", "epochs", "rows"), default="study")
+    ap.add_argument("--part", choices=("study", "epochs", "rows", "fuse"), default="study")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--limit-train", type=int, default=5000)
@@ -188,6 +241,8 @@ def main():
         import json
 
         print(json.dumps(one_epochs(args.one[1], args.one[2], args.one[3], args.one[4] if len(args.one) > 4 else "")))
+    elif args.part == "fuse":
+        fuse_part(args.rounds, args.epochs, args.limit_train)
     elif args.part == "rows":
         rows_part()
     elif args.part == "epochs":

@@ -105,7 +105,10 @@ def _steps(template):
 
     def train(state, x, y, active):
         logs, new = jax.vmap(template.train_step)(state, (x, y))
-        return where(active, new, state), active & jnp.isfinite(logs["loss"])
+        # Selecting every array of the state costs as much memory traffic as the update itself: only
+        # once a member has stopped (measured: a third of a SimpleRNN(5) step at maxlen 200 on a CPU).
+        kept = jax.lax.cond(jnp.all(active), lambda: new, lambda: where(active, new, state))
+        return kept, active & jnp.isfinite(logs["loss"])
 
     def test(state, x, y, active):
         trainable, fixed, opt, metrics = state
@@ -113,7 +116,8 @@ def _steps(template):
             (trainable, fixed, metrics), (x, y))
         return where(active, (trainable, fixed2, opt, metrics2), state)
 
-    return jax.jit(train), jax.jit(test)
+    # The state is donated, as Keras's own JAX trainer donates it: updated in place, not copied each step.
+    return jax.jit(train, donate_argnums=0), jax.jit(test, donate_argnums=0)
 
 
 def train_group(configs: list[dict], prepared, cpus=None, on_epochs=None, backup_dirs=None, earliers=None,
