@@ -5,7 +5,7 @@
 
     tf        python sweeps/imdb_grid.py --study sequence_length --seeds 1-6 --epochs E --limit-train N
     jax       ... --set training.backend=jax --fuse 1        (one trial per task, on JAX workers)
-    fused     ... --set training.backend=jax                 (each maxlen's 6 seeds as one fused task)
+    fused     ... --set training.backend=jax --fuse 6        (each maxlen's 6 seeds as one fused task)
     auto      ... --set training.backend=auto                (a fresh results folder: the rule decides)
     tune      Ray Tune (reuse_actors=True) running the seed's own code (reproduction/seed_keras.py) on TF
     tune_jax  the same Tune run with KERAS_BACKEND=jax (and JAX's compilation cache on, as rnnsweep has it)
@@ -62,7 +62,7 @@ def study(way: str, epochs: int, limit: int) -> float:
             env["KERAS_BACKEND"] = "jax" if way == "tune_jax" else "tensorflow"
         else:
             extra = {"tf": [], "jax": ["--set", "training.backend=jax", "--fuse", "1"],
-                     "fused": ["--set", "training.backend=jax"], "auto": ["--set", "training.backend=auto"]}[way]
+                     "fused": ["--set", "training.backend=jax", "--fuse", "6"], "auto": ["--set", "training.backend=auto"]}[way]
             cmd = [sys.executable, "sweeps/imdb_grid.py", "--study", "sequence_length", "--seeds", "1-6", "--epochs",
                    str(epochs), "--limit-train", str(limit), "--address", "local", "--results", out, *extra]
         t0 = time.time()

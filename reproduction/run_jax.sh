@@ -11,7 +11,7 @@ PIN=${PIN:?set PIN to the commit the rows come from}
 SEEDS=${SEEDS:-1-6}
 run() { nice -n 10 python "$WT/sweeps/imdb_grid.py" --results "$RES" --address local --cpus-per-trial 1 \
           --rerun-other-versions --study sequence_length,hidden_size,architecture --seeds "$SEEDS" \
-          --set training.backend=jax "$@"; }
+          --set training.backend=jax --fuse 8 "$@"; }
 echo "== $(date -u +%FT%TZ) keras3 seeds $SEEDS"; run
 echo "== $(date -u +%FT%TZ) tf_keras2 seeds $SEEDS"; run --set model.semantics=tf_keras2
 echo "== $(date -u +%FT%TZ) done"

@@ -49,11 +49,16 @@ def fusing(run: Run, earlier, rates: dict):
                             results.read_json(run.options.results, run.name, backends.CALIBRATION))
     from .onray import capacity
 
-    groups = [g for g in fused.groups(todo, run.options.fuse, capacity(run.options)[0]) if isinstance(g, list)]
+    groups = [g for g in fused.groups(todo, run.options.fuse, capacity(run.options)[0], device_gpus)
+              if isinstance(g, list)]
     for t in todo:
         if t.get("backend_choice"):
             print(f"  backend of {t['name']}: {t['backend_choice']['backend']} ({t['backend_choice']['why']})")
     if not groups:
+        could = [g for g in fused.groups(todo, fused.FUSE_MAX) if isinstance(g, list)]
+        if could and run.options.fuse is None and not device_gpus:
+            print(f"not fused: {sum(map(len, could))} JAX seed repeats run one by one on CPUs, where fusing measured "
+                  "no faster (--fuse K fuses them)")
         return
     shown = ", ".join(f"{g[0]['name'].rsplit('-seed', 1)[0]} ×{len(g)}" for g in groups[:6])
     more = ", ..." if len(groups) > 6 else ""

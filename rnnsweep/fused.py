@@ -27,11 +27,14 @@ from .trial import callbacks_of, failed, finish, new_result, ready_keras, record
 FUSE_MAX = 8  # members per group when the command line does not say (--fuse)
 
 
-def groups(todo: list[dict], fuse: int | None, slots: int = 1) -> list:
+def groups(todo: list[dict], fuse: int | None, slots: int = 1, gpus: float = 0.0) -> list:
     """``todo`` with the JAX trials that differ only in their seed (one ``config_id``, no pruning) gathered
     into groups of at most ``fuse`` members: each group a list, each other trial as it is. ``fuse`` None:
-    the most members (up to ``FUSE_MAX``) that still leave a task for each of the cluster's ``slots`` (6
-    seeds on 2 slots: 2 groups of 3, not 1 of 6 and an idle slot)."""
+    on CPUs none (measured here, a fused member-epoch took 1.0x the time of one alone at maxlen 30 and 2x
+    at maxlen 200: BENCHMARKS.md 9); on GPUs the most members (up to ``FUSE_MAX``) that still leave a
+    task for each of the cluster's ``slots`` (6 seeds on 2 slots: 2 groups of 3, not 1 of 6 and an idle slot)."""
+    if fuse is None and not gpus:
+        fuse = 1
     if fuse is None:
         enough = min(slots, len(todo))
         fuse = next((k for k in range(FUSE_MAX, 1, -1) if len(_grouped(todo, k)) >= enough), 1)

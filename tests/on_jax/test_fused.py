@@ -78,12 +78,14 @@ def test_groups_gather_seed_repeats_of_jax_trials_only():
     assert [len(g) if isinstance(g, list) else g["name"] for g in got] == [2, "LSTM-8-seed3", "LSTM-8-seed4",
                                                                           "LSTM-8-seed5"]
     assert groups(jax_trials, fuse=1) == jax_trials
-    # Unset, k leaves a task for every slot, in groups of even size (at most FUSE_MAX = 8).
+    # Unset, on GPUs k leaves a task for every slot, in groups of even size (at most FUSE_MAX = 8); on
+    # CPUs, where fusing measured no faster, nothing is fused.
     six = [config(s) for s in range(1, 7)]
-    assert [len(g) for g in groups(six, None, slots=1)] == [6]
-    assert [len(g) for g in groups(six, None, slots=2)] == [3, 3]
-    assert groups(six, None, slots=8) == six  # more slots than trials: one trial each
-    assert [len(g) for g in groups([config(s) for s in range(1, 21)], None, slots=2)] == [7, 7, 6]
+    assert [len(g) for g in groups(six, None, slots=1, gpus=1)] == [6]
+    assert [len(g) for g in groups(six, None, slots=2, gpus=0.5)] == [3, 3]
+    assert groups(six, None, slots=8, gpus=0.125) == six  # more slots than trials: one trial each
+    assert [len(g) for g in groups([config(s) for s in range(1, 21)], None, slots=2, gpus=1)] == [7, 7, 6]
+    assert groups(six, None, slots=1) == six and [len(g) for g in groups(six, 6, slots=1)] == [6]
 
 
 def test_a_fused_group_that_dies_resumes_every_member_from_its_backup(prepared, tmp_path):
