@@ -54,15 +54,15 @@ CLAIMS = [  # (study, claim, where a, where b): "a beats b"
 
 
 def _diff(study: Study, sem: str, wa: dict, wb: dict, seeds=None) -> tuple[str, str]:
-    """('d [lo, hi] (n)', verdict) of a − b paired by seed, on ``seeds`` only where given."""
+    """('d [lo, hi] (n)', verdict, n) of a − b paired by seed, on ``seeds`` only where given."""
     a, b = study(sem, **wa), study(sem, **wb)
     if seeds:
         a, b = a[a["seed"].isin(seeds)], b[b["seed"].isin(seeds)]
     a, b = a[a["status"] == "ok"], b[b["status"] == "ok"]
     if a.empty or b.empty:
-        return "not run yet", "—"
+        return "not run yet", "—", 0
     d, lo, hi, n = paired(a, b)
-    return f"{pct(d)} [{pct(lo)}, {pct(hi)}] ({n})", outcome(lo, hi)
+    return f"{pct(d)} [{pct(lo)}, {pct(hi)}] ({n})", outcome(lo, hi), n
 
 
 def at_twenty() -> list[str]:
@@ -72,12 +72,17 @@ def at_twenty() -> list[str]:
         return ["Not run yet."]
     lines = ["| claim | semantics | seeds 1-6: a − b [95 % CI] (pairs) | verdict | all seeds: a − b [95 % CI] (pairs) "
              "| verdict | changed? |", "|---|---|---|---|---|---|---|"]
+    moved, tested = [], 0
     for name, claim, wa, wb in CLAIMS:
         for sem in studies[name].semantics():
-            six, v6 = _diff(studies[name], sem, wa, wb, SIX)
-            every, vall = _diff(studies[name], sem, wa, wb)
-            changed = "—" if "—" in (v6, vall) else "**yes**" if v6 != vall else "no"
+            six, v6, _ = _diff(studies[name], sem, wa, wb, SIX)
+            every, vall, n = _diff(studies[name], sem, wa, wb)
+            changed = "—" if "—" in (v6, vall) or n <= len(SIX) else "**yes**" if v6 != vall else "no"
+            tested += changed != "—"
+            moved += [f"{claim} ({LABEL[sem]}: {v6} → {vall})"] if changed == "**yes**" else []
             lines.append(f"| {claim} | {LABEL[sem]} | {six} | {v6} | {every} | {vall} | {changed} |")
+    lines += ["", f"Of {tested} claims tested with more seeds than 1-6, {len(moved)} changed verdict with more seeds"
+              + (f": {'; '.join(moved)}." if moved else ".")]
     return lines + ["", "Points (percent, mean [95 % CI] (seeds)) on JAX at every seed run:", "",
                     "| point | Keras 3 semantics | tf.keras 2 semantics |", "|---|---|---|"] + [
         f"| {setting} | " + " | ".join(
