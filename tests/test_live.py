@@ -23,6 +23,15 @@ pytestmark = pytest.mark.slow
 EPOCHS = 8
 
 
+def _backed_up_epoch(meta) -> int:
+    """The epoch Keras's BackupAndRestore last recorded, or -1 while it has none or is writing it (the
+    file is written in place: a read can catch it empty)."""
+    try:
+        return json.loads(meta.read_text()).get("epoch", -1)
+    except (OSError, ValueError):
+        return -1
+
+
 def test_live_epochs_report_while_running_and_resume_after_a_killed_worker(tmp_path):
     out = tmp_path / "res"
     env = {**os.environ, "TINY_EPOCHS": str(EPOCHS)}
@@ -34,14 +43,18 @@ def test_live_epochs_report_while_running_and_resume_after_a_killed_worker(tmp_p
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline, worker = time.time() + 300, None
     while time.time() < deadline and p.poll() is None:  # until epoch 3 is backed up
-        if meta.exists() and json.loads(meta.read_text()).get("epoch", 0) >= 3:
+        if _backed_up_epoch(meta) >= 3:
             worker = _running_trials([p.pid], {"GRU-4-bs64"}).get("GRU-4-bs64")
             break
         time.sleep(0.1)
     assert worker is not None, "the trial never reached epoch 3"
     worker.suspend()  # freeze it: what the results hold now is exactly what a dead worker leaves
+    while _backed_up_epoch(meta) < 0:  # frozen mid-write of Keras's metadata: let it finish that write
+        worker.resume()
+        time.sleep(0.05)
+        worker.suspend()
     try:
-        k = json.loads(meta.read_text())["epoch"]
+        k = _backed_up_epoch(meta)
         trials, epochs = results.load(str(out / "tiny"))
         assert trials["status"].tolist() == ["running"]  # visible while it trains, not counted as done
         assert epochs["epoch"].tolist()[:k] == list(range(1, k + 1))
