@@ -93,7 +93,8 @@ def beyond_the_seeds() -> list[str]:
 
 def searched_study(t, epochs, meta: dict, study: str, winner_list, stopped: bool) -> list[str]:
     if t.empty or "search_number" not in t or not (t["search_number"].notna() & (t["study"] == study)).any():
-        return [f"Not run yet: `{RUN_BEST} --study {study}`.", ""]
+        return [f"No trial has landed yet: `{RUN_BEST} --study {study}` (here `STUDY={study} bash "
+                "reproduction/run_search.sh`, which resumes it).", ""]
     from rnnsweep import tables as report_tables
 
     searched = t[t["search_number"].notna() & (t["study"] == study)]
@@ -110,9 +111,10 @@ def searched_study(t, epochs, meta: dict, study: str, winner_list, stopped: bool
     best = t.set_index("trial_id").loc[top["trial_id"]]
     keys = space_keys(meta, study)
     config = ", ".join(f"{k}={shown(best[k])}" for k in keys)
-    lines += ["", f"**The best trial of `{study}` so far**: `{best['name']}` (trial {best.name}), best {metric} "
+    running = not stopped and isinstance(planned, int) and len(p) < planned
+    lines += ["", f"**The best trial of `{study}`{' so far' if running else ''}**: `{best['name']}` (trial {best.name}), best {metric} "
               f"{pct(top['value'])}: {config}.", ""]
-    if not stopped and isinstance(planned, int) and len(p) < planned:
+    if running:
         return lines + [f"The search has drawn {len(p)} of its {planned} trials; its winner runs when it has ended "
                         f"(`STUDY={study} bash reproduction/run_search.sh` resumes it).", ""]
     return lines + winners(t, epochs, {k: best[k] for k in keys}, cap_arg, p, winner_list, float(top["value"]))
