@@ -49,7 +49,31 @@ def side_by_side() -> list[str]:
                         f"{sum(other)} of the {len(other)} LSTM/GRU rows: taken one by one the intervals (but one) hold 0; the pattern is "
                         "one to look into (the rows of one seed share its points, so they are not independent; the "
                         "step-for-step semantics tests pass on JAX, so what differs is the random streams: initial "
-                        "weights and batch order)."]
+                        "weights and batch order)."] + _rows_note()
+
+
+def _rows_note() -> list[str]:
+    """One suspect measured (``reproduction/backend_rows.py``): Keras 3's two backends update a repeated
+    token's embedding rows differently under RMSprop."""
+    import pandas as pd
+
+    from common import RESULTS
+
+    f = RESULTS / "backend_rows.csv"
+    if not f.exists():
+        return []
+    r = pd.read_csv(f).set_index(["tokens", "weight"])
+    rel = {k: r.loc[k, "apart"] / r.loc[k, "moved"] for k in r.index}
+    others = max(v for (tokens, w), v in rel.items() if w != "embedding")
+    return ["", f"One suspect, measured (`python reproduction/backend_rows.py`): from the same initial weights and the "
+            f"same {int(r['steps'].iloc[0])} batches of seed 001's SimpleRNN(10) under RMSprop, the two backends' "
+            f"embeddings end {100 * rel[('repeated', 'embedding')]:.2f} % of their movement apart when tokens repeat "
+            f"within a batch and {100 * rel[('once', 'embedding')]:.4f} % when each token occurs once, while every "
+            f"other weight agrees within {100 * others:.3f} %. Keras 3 on TensorFlow hands the optimizer an "
+            "embedding's gradient as IndexedSlices (a slice per occurrence), on JAX as a dense array (a repeated "
+            "token's rows summed); a difference that shows only with repeats fits RMSprop's square taken per "
+            "occurrence on one and of the sum on the other, the kind of difference tf.keras 2 semantics models. "
+            "Whether it moves accuracy over seed 001's 3,000 steps is not measured."]
 
 
 CLAIMS = [  # (study, claim, where a, where b): "a beats b"
