@@ -71,7 +71,7 @@ SEARCHES = [("search", "WINNERS", True), ("wide", "WIDE_WINNERS", False)]
 
 
 def beyond_the_seeds() -> list[str]:
-    t, epochs = tables("imdb_best")
+    t, epochs = tables("imdb_best", backend=None)  # `search` ran on TensorFlow, `wide` on JAX: each apart by name
     t = t[t["status"] != "running"]  # evidence is what has landed (and is committed), never a live row
     meta = results.read_json(str(RESULTS), "imdb_best", "sweep.json") or {}
     lines = ["`sweeps/imdb_best.py`: a TPE search with successive halving (Optuna's `TPESampler` and "

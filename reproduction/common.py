@@ -74,7 +74,7 @@ ROWS = [
 
 
 @functools.cache
-def tables(sweep: str, backend: str = "tensorflow") -> tuple[pd.DataFrame, pd.DataFrame]:
+def tables(sweep: str, backend: str | None = "tensorflow") -> tuple[pd.DataFrame, pd.DataFrame]:
     """The sweep's (trials, epochs) of one ``training.backend``, read once: each trial with the code
     ``version`` that made it and its ``semantics``. Every section reads TensorFlow's rows (the default
     backend; rows from before the setting have none) unless it says otherwise: JAX rows are their own
@@ -86,7 +86,8 @@ def tables(sweep: str, backend: str = "tensorflow") -> tuple[pd.DataFrame, pd.Da
         t, e = results.TRIAL_SCHEMA.empty_table().to_pandas(), results.EPOCH_SCHEMA.empty_table().to_pandas()
     else:
         t, e = results.load(str(RESULTS / sweep))
-    t = t[t["backend"].fillna("tensorflow") == backend]
+    if backend is not None:  # None: every backend's rows (a section that picks its studies by name)
+        t = t[t["backend"].fillna("tensorflow") == backend]
     e = e[e["trial_id"].isin(t["trial_id"])]
     return t.assign(version=t["code_version"].fillna("unrecorded").str.replace("rnnsweep ", "", regex=False),
                     semantics=t["semantics"].fillna("keras3")), e
