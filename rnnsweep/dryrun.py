@@ -49,8 +49,9 @@ def fusing(run: Run, earlier, rates: dict):
                             results.read_json(run.options.results, run.name, backends.CALIBRATION))
     from .onray import capacity
 
-    groups = [g for g in fused.groups(todo, run.options.fuse, capacity(run.options)[0], device_gpus)
-              if isinstance(g, list)]
+    # The slots only matter to an unset --fuse on GPUs: elsewhere no second look at the cluster.
+    slots = capacity(run.options)[0] if run.options.fuse is None and device_gpus else 1
+    groups = [g for g in fused.groups(todo, run.options.fuse, slots, device_gpus) if isinstance(g, list)]
     for t in todo:
         if t.get("backend_choice"):
             print(f"  backend of {t['name']}: {t['backend_choice']['backend']} ({t['backend_choice']['why']})")

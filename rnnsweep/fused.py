@@ -19,6 +19,7 @@ trial id; ``fused_group`` says which group it ran in. CPU- and GPU-seconds are s
 """
 from __future__ import annotations
 
+import itertools
 import time
 
 from . import settings
@@ -60,10 +61,10 @@ def _grouped(todo: list[dict], k: int) -> list:
         if not isinstance(item, list):
             grouped.append(item)
             continue
-        q, r = divmod(len(item), -(-len(item) // k))
-        sizes = [q + 1] * r + [q] * (-(-len(item) // k) - r)
-        starts = [sum(sizes[:i]) for i in range(len(sizes))]
-        grouped += [item[a] if n == 1 else item[a:a + n] for a, n in zip(starts, sizes)]
+        n = -(-len(item) // k)  # groups
+        q, r = divmod(len(item), n)
+        ends = list(itertools.accumulate([q + 1] * r + [q] * (n - r)))
+        grouped += [g[0] if len(g) == 1 else g for g in (item[a:b] for a, b in zip([0] + ends, ends))]
     return grouped
 
 
