@@ -62,7 +62,8 @@ def study(way: str, epochs: int, limit: int) -> float:
             env["KERAS_BACKEND"] = "jax" if way == "tune_jax" else "tensorflow"
         else:
             extra = {"tf": [], "jax": ["--set", "training.backend=jax", "--fuse", "1"],
-                     "fused": ["--set", "training.backend=jax", "--fuse", "6"], "auto": ["--set", "training.backend=auto"]}[way]
+                     "fused": ["--set", "training.backend=jax", "--fuse", "6"],
+                     "auto": ["--set", "training.backend=auto"]}[way]
             cmd = [sys.executable, "sweeps/imdb_grid.py", "--study", "sequence_length", "--seeds", "1-6", "--epochs",
                    str(epochs), "--limit-train", str(limit), "--address", "local", "--results", out, *extra]
         t0 = time.time()
@@ -158,7 +159,8 @@ def fuse_one(model: str, study: str, k: int, fuse: bool, epochs: int, limit: int
         env.update(JAX_COMPILATION_CACHE_DIR=os.path.join(out, "jax"), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
         cmd = [sys.executable, "sweeps/imdb_grid.py", "--study", study, "--only", f"{model}-seed*", "--seeds",
                f"1-{k}", "--epochs", str(epochs), "--limit-train", str(limit), "--address", "local",
-               "--cpus-per-trial", "2", "--results", out, "--set", "training.backend=jax", "--fuse", str(k if fuse else 1)]
+               "--cpus-per-trial", "2", "--results", out, "--set", "training.backend=jax",
+               "--fuse", str(k if fuse else 1)]
         t0 = time.time()
         p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
         wall = time.time() - t0

@@ -112,7 +112,8 @@ def searched_study(t, epochs, meta: dict, study: str, winner_list, stopped: bool
     keys = space_keys(meta, study)
     config = ", ".join(f"{k}={shown(best[k])}" for k in keys)
     running = not stopped and isinstance(planned, int) and len(p) < planned
-    lines += ["", f"**The best trial of `{study}`{' so far' if running else ''}**: `{best['name']}` (trial {best.name}), best {metric} "
+    lines += ["", f"**The best trial of `{study}`{' so far' if running else ''}**: `{best['name']}` "
+              f"(trial {best.name}), best {metric} "
               f"{pct(top['value'])}: {config}.", ""]
     if running:
         return lines + [f"The search has drawn {len(p)} of its {planned} trials; its winner runs when it has ended "
@@ -234,7 +235,8 @@ def winners(t, epochs, drawn: dict, cap_arg: str, p: pd.DataFrame, winner_list, 
     top = max(done, key=lambda d: d[1])
     anchor = ANCHORS[-1]
     lines.append(f"- The best of them, `{top[0]}` at {pct(top[1])} %, is {100 * (anchor[1] - top[1]):.1f} points short "
-                 f"of {anchor[0].split('(')[0].strip()} ({100 * anchor[1]:.2f} %, {anchor[0].split('(')[1].rstrip(')')}).")
+                 f"of {anchor[0].split('(')[0].strip()} ({100 * anchor[1]:.2f} %, "
+                 f"{anchor[0].split('(')[1].rstrip(')')}).")
     name, mean, interval, n, scored_gap = done[-1]
     if not (n >= 3 and mean >= TARGET):
         lines += ["", projection(p, TARGET + scored_gap)]

@@ -44,9 +44,11 @@ def side_by_side() -> list[str]:
     rnn = [b for simple, b in below if simple]
     other = [b for simple, b in below if not simple]
     return lines + ["", f"Points whose interval excludes 0: {', '.join(differ) if differ else 'none'} (of "
-                        f"{len(lines) - 4} intervals at 95 %, about {0.05 * (len(lines) - 4):.1f} would by chance alone). "
+                        f"{len(lines) - 4} intervals at 95 %, about {0.05 * (len(lines) - 4):.1f} would by chance "
+                        "alone). "
                         f"JAX's mean is below TensorFlow's at {sum(rnn)} of the {len(rnn)} SimpleRNN rows and at "
-                        f"{sum(other)} of the {len(other)} LSTM/GRU rows: taken one by one the intervals (but one) hold 0; the pattern is "
+                        f"{sum(other)} of the {len(other)} LSTM/GRU rows: taken one by one the intervals (but one) "
+                        "hold 0; the pattern is "
                         "one to look into (the rows of one seed share its points, so they are not independent; the "
                         "step-for-step semantics tests pass on JAX, so what differs is the random streams: initial "
                         "weights and batch order)."] + _rows_note()

@@ -76,8 +76,8 @@ def parse_args(argv=None):
                    help="Keras TensorBoard logs of each trial in <results>/<sweep>/tensorboard/<trial> (local results)")
     p.add_argument("--max-retries", type=int, default=2, help="Ray retries when a worker or node dies")
     p.add_argument("--fuse", type=int, default=None, metavar="K",
-                   help="seed repeats of a JAX trial trained as one fused task, at most K (1: never; default: on GPUs up "
-                        "to 8, as many as leave every slot a task; on CPUs never, where it measured no faster)")
+                   help="seed repeats of a JAX trial trained as one fused task, at most K (1: never; default: on "
+                        "GPUs up to 8, as many as leave every slot a task; on CPUs never, where it measured no faster)")
     return p.parse_args(argv)
 
 

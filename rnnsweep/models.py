@@ -47,7 +47,8 @@ def _recurrent(s, inputs, vocab_size, embedding):
     dim = embedding.shape[1] if embedding is not None else s["embedding_dim"]
     trainable = embedding is None if s["embedding_trainable"] is None else s["embedding_trainable"]
     scale = s["embedding_lr_scale"] if trainable else 1.0
-    emb = (ScaledEmbedding(scale=scale, input_dim=vocab_size, output_dim=dim, mask_zero=s["mask_zero"], name="embedding")
+    emb = (ScaledEmbedding(scale=scale, input_dim=vocab_size, output_dim=dim, mask_zero=s["mask_zero"],
+                           name="embedding")
            if scale != 1.0 else
            layers.Embedding(vocab_size, dim, mask_zero=s["mask_zero"], trainable=trainable, name="embedding"))
     x = emb(inputs)
