@@ -12,6 +12,11 @@
 
 Every run starts with an empty JAX compilation cache and an empty results folder.
 
+``--part study-table`` prints every recorded round at a budget (rounds run as separate commands, e.g.
+``--rounds 1 --first-round 2`` in a later session), from ``bench/results/backends_study.csv``:
+
+    python -m bench.backends --part study-table --epochs 10 --limit-train 25000
+
 ``--part epochs``: seconds per epoch of each seed's model family on TensorFlow and on JAX, through
 ``run_trial`` (3 epochs on 5,120 reviews; the median of epochs 2-3, the first one compiles).
 
@@ -145,6 +150,25 @@ def study_part(rounds: int, epochs: int, limit: int, ways: list[str], first: int
     print(table(["way", "median s", "min", "max", "÷ tf"], rows))
 
 
+def study_table(epochs: int, limit: int):
+    """Every recorded round of the study at this budget (``backends_study.csv``, rounds of several sessions
+    together): medians per way, and each against TensorFlow (a), Tune on TensorFlow (e) and Tune on JAX (f)."""
+    import pandas as pd
+
+    from bench.common import OUT
+
+    r = pd.read_csv(OUT / "backends_study.csv")
+    r = r[(r["epochs"] == epochs) & (r["limit_train"] == limit)]
+    if r.empty:
+        raise SystemExit(f"no study rounds at --epochs {epochs} --limit-train {limit} in backends_study.csv")
+    med = r.groupby("way")["wall_seconds"].median()
+    rows = [[w, ", ".join(f"{x:.0f}" for x in r[r["way"] == w].sort_values("round")["wall_seconds"]), med[w],
+             *(med[w] / med[b] if b in med else "" for b in ("tf", "tune", "tune_jax"))]
+            for w in STUDY_WAYS if w in med]
+    print(f"seed 001's sequence-length study (36 trials, {epochs} epochs, {limit} reviews): wall seconds by round\n")
+    print(table(["way", "rounds, s", "median s", "÷ tf", "÷ tune", "÷ tune_jax"], rows))
+
+
 FUSE_MODELS = (("SimpleRNN-5-bs64-maxlen200", "sequence_length"), ("SimpleRNN-5-bs64-maxlen30", "sequence_length"))
 
 
@@ -228,7 +252,7 @@ def rows_part():
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--part", choices=("study", "epochs", "rows", "fuse"), default="study")
+    ap.add_argument("--part", choices=("study", "study-table", "epochs", "rows", "fuse"), default="study")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--limit-train", type=int, default=5000)
@@ -247,6 +271,8 @@ def main():
         fuse_part(args.rounds, args.epochs, args.limit_train)
     elif args.part == "rows":
         rows_part()
+    elif args.part == "study-table":
+        study_table(args.epochs, args.limit_train)
     elif args.part == "epochs":
         epochs_part(args.rounds)
     else:

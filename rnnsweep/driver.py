@@ -78,7 +78,24 @@ def parse_args(argv=None):
     p.add_argument("--fuse", type=int, default=None, metavar="K",
                    help="seed repeats of a JAX trial trained as one fused task, at most K (1: never; default: on "
                         "GPUs up to 8, as many as leave every slot a task; on CPUs never, where it measured no faster)")
+    p.add_argument("--fuse-also", type=_also, default=(), metavar="SETTING",
+                   help="let fused members differ in this setting too, not only in the seed: learning_rate "
+                        "(a learning-rate grid of one model then trains as one program)")
     return p.parse_args(argv)
+
+
+def _also(value: str) -> tuple:
+    """--fuse-also's settings, checked: only what a fused member can hold as its own (fused.ALSO)."""
+    from .fused import ALSO
+
+    names = tuple(n.strip().removeprefix("model.") for n in value.split(",") if n.strip())
+    for n in names:
+        if n not in ALSO:
+            why = (" (a layer's dropout rate is a constant of the compiled step, one for every member)"
+                   if "dropout" in n else "")
+            raise argparse.ArgumentTypeError(f"{n!r} cannot differ within a fused group{why}; fusable: "
+                                             f"{', '.join(ALSO)}")
+    return names
 
 
 def main(spec: dict, argv=None) -> Outcome:

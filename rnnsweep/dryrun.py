@@ -51,12 +51,13 @@ def fusing(run: Run, earlier, rates: dict):
 
     # The slots only matter to an unset --fuse on GPUs: elsewhere no second look at the cluster.
     slots = capacity(run.options)[0] if run.options.fuse is None and device_gpus else 1
-    groups = [g for g in fused.groups(todo, run.options.fuse, slots, device_gpus) if isinstance(g, list)]
+    groups = [g for g in fused.groups(todo, run.options.fuse, slots, device_gpus, run.options.fuse_also)
+              if isinstance(g, list)]
     for t in todo:
         if t.get("backend_choice"):
             print(f"  backend of {t['name']}: {t['backend_choice']['backend']} ({t['backend_choice']['why']})")
     if not groups:
-        could = [g for g in fused.groups(todo, fused.FUSE_MAX) if isinstance(g, list)]
+        could = [g for g in fused.groups(todo, fused.FUSE_MAX, also=run.options.fuse_also) if isinstance(g, list)]
         if could and run.options.fuse is None and not device_gpus:
             print(f"not fused: {sum(map(len, could))} JAX seed repeats run one by one on CPUs, where fusing measured "
                   "no faster (--fuse K fuses them)")

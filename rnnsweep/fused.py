@@ -26,23 +26,36 @@ from . import settings
 from .trial import callbacks_of, failed, finish, new_result, ready_keras, record_fit, record_test, seeded_model
 
 FUSE_MAX = 8  # members per group when the command line does not say (--fuse)
+OWN = {"training": ("seed",), "model": ("learning_rate",)}  # what a member may have of its own: no shape changes
+ALSO = ("learning_rate",)  # what --fuse-also may let members differ in besides the seed (OWN's)
 
 
-def groups(todo: list[dict], fuse: int | None, slots: int = 1, gpus: float = 0.0) -> list:
+def groups(todo: list[dict], fuse: int | None, slots: int = 1, gpus: float = 0.0, also: tuple = ()) -> list:
     """``todo`` with the JAX trials that differ only in their seed (one ``config_id``, no pruning) gathered
-    into groups of at most ``fuse`` members: each group a list, each other trial as it is. ``fuse`` None:
-    on CPUs none (measured here, a fused member-epoch took 1.0x the time of one alone at maxlen 30 and 2x
-    at maxlen 200: BENCHMARKS.md 9); on GPUs the most members (up to ``FUSE_MAX``) that still leave a
-    task for each of the cluster's ``slots`` (6 seeds on 2 slots: 2 groups of 3, not 1 of 6 and an idle slot)."""
+    into groups of at most ``fuse`` members: each group a list, each other trial as it is. ``also``
+    (``ALSO``'s names): members may differ in these too (the user's leave: a learning-rate grid then trains
+    as one program). ``fuse`` None: on CPUs none (measured here, a fused member-epoch took 1.0x the time of
+    one alone at maxlen 30 and 2x at maxlen 200: BENCHMARKS.md 9); on GPUs the most members (up to
+    ``FUSE_MAX``) that still leave a task for each of the cluster's ``slots`` (6 seeds on 2 slots: 2 groups
+    of 3, not 1 of 6 and an idle slot)."""
     if fuse is None and not gpus:
         fuse = 1
     if fuse is None:
         enough = min(slots, len(todo))
-        fuse = next((k for k in range(FUSE_MAX, 1, -1) if len(_grouped(todo, k)) >= enough), 1)
-    return _grouped(todo, fuse)
+        fuse = next((k for k in range(FUSE_MAX, 1, -1) if len(_grouped(todo, k, also)) >= enough), 1)
+    return _grouped(todo, fuse, also)
 
 
-def _grouped(todo: list[dict], k: int) -> list:
+def _key(t: dict, also: tuple) -> str:
+    """What a trial's group mates share: its config (all but the seed), less the ``also`` settings."""
+    from .sweep import SECTIONS, config_id
+
+    if not also:
+        return t["config_id"]
+    return config_id({s: {k: v for k, v in t.get(s, {}).items() if k not in also} for s in SECTIONS})
+
+
+def _grouped(todo: list[dict], k: int, also: tuple = ()) -> list:
     """Each config's fusable trials in as few groups of at most ``k`` as hold them, sizes even (7 in
     groups of at most 4: 4 and 3), each group where its first member was."""
     from .backends import backend_of
@@ -52,10 +65,11 @@ def _grouped(todo: list[dict], k: int) -> list:
         if k < 2 or backend_of(t) != "jax" or t.get("prune"):
             out.append(t)
             continue
-        if t["config_id"] not in members:
-            members[t["config_id"]] = []
-            out.append(members[t["config_id"]])  # its place in the order; filled as the loop goes
-        members[t["config_id"]].append(t)
+        key = _key(t, also)
+        if key not in members:
+            members[key] = []
+            out.append(members[key])  # its place in the order; filled as the loop goes
+        members[key].append(t)
     grouped = []
     for item in out:
         if not isinstance(item, list):
@@ -154,9 +168,6 @@ def train_group(configs: list[dict], prepared, cpus=None, on_epochs=None, backup
     return [finish(r, cpu_start, gpus, share=k) for r in results]
 
 
-OWN = {"training": ("seed",), "model": ("learning_rate",)}  # what a member may have of its own: no shape changes
-
-
 def _check_fusable(configs):
     """Members differ in their seed and learning rate (an optimizer variable, stacked like the weights) alone."""
     def shape(c):
@@ -165,8 +176,8 @@ def _check_fusable(configs):
     base = shape(configs[0])
     for c in configs[1:]:
         if shape(c) != base:
-            raise ValueError(f"{c.get('name')} differs from {configs[0].get('name')} in more than its seed: "
-                             "not fusable")
+            raise ValueError(f"{c.get('name')} differs from {configs[0].get('name')} in more than its seed "
+                             "and learning rate: not fusable")
 
 
 def _train(configs, prepared, results, on_epochs, backup_dirs, earliers, on_backups, on_trained):

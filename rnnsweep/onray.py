@@ -63,7 +63,7 @@ def _execute(run: Run, datasets: dict) -> Outcome:
         # While a search decides, no trial waits in Ray: a trial awaiting its verdict would lend its
         # CPUs to a waiting one. A draw waits for a free slot anyway.
         if not hasattr(feed, "popleft"):  # seed repeats on JAX, fused (a search's draws run one by one)
-            feed = fused.groups(feed, opts.fuse, slots(opts, gpus, resources), gpus)
+            feed = fused.groups(feed, opts.fuse, slots(opts, gpus, resources), gpus, opts.fuse_also)
         flight = submit(feed, refs, opts, gpus, ctx,
                         size=slots(opts, gpus, resources) if searcher else window(opts, gpus, resources))
 

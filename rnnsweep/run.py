@@ -26,6 +26,7 @@ class Options:
     gpu_memory_mb: int | None = None
     max_retries: int = 2
     fuse: int | None = None             # seed repeats on JAX per fused task (fused.groups); None: fused.FUSE_MAX
+    fuse_also: tuple = ()               # settings fused members may differ in besides the seed (fused.ALSO)
     tensorboard: bool = False
     address: str | None = None
 

@@ -112,3 +112,14 @@ def test_auto_after_calibrate_runs_each_model_on_the_backend_timed_faster_and_sa
             {"dataset": spec["dataset"], "model": {"arch": r["arch"], "units": 4}, "training": spec["training"]})}
         assert r["keras_backend"] == min(timed, key=timed.get), (r["name"], timed)
         assert r["backend_choice"].startswith("measured on CPU")
+
+
+def test_fuse_also_takes_the_learning_rate_and_refuses_a_dropout_rate_naming_it(capsys):
+    from rnnsweep.driver import parse_args
+
+    assert parse_args(["--fuse-also", "learning_rate"]).fuse_also == ("learning_rate",)
+    assert parse_args(["--fuse-also", "model.learning_rate"]).fuse_also == ("learning_rate",)
+    with pytest.raises(SystemExit):
+        parse_args(["--fuse-also", "dropout"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--fuse-also" in err and "'dropout' cannot differ within a fused group" in err

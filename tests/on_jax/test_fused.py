@@ -30,10 +30,12 @@ def _weights(store):
 
 @pytest.mark.parametrize("semantics", ["keras3", "tf_keras2"])
 def test_a_fused_member_is_the_trial_run_alone(prepared, semantics):
-    """Seeds 1-3 fused; seed 2 alone through ``run_trial`` (Keras's fit): the same weights to 1e-5 and the
-    same accuracies to 1e-4, epoch by epoch and on the test split."""
+    """Seeds 1-3 fused, seed 2 at its own learning rate (what --fuse-also learning_rate allows); seed 2 alone
+    through ``run_trial`` (Keras's fit): the same weights to 1e-5 and the same accuracies to 1e-4, epoch by
+    epoch and on the test split."""
     fused_w, alone_w = [], []
-    cfgs = [config(s, semantics=semantics) for s in (1, 2, 3)]
+    cfgs = [config(s, semantics=semantics, learning_rate=1e-2 if s == 2 else MODEL["learning_rate"])
+            for s in (1, 2, 3)]
     fused = train_group(cfgs, prepared, on_trained=_weights(fused_w))
     alone = run_trial(cfgs[1], prepared, on_trained=_weights(alone_w))
     assert [r["status"] for r in fused] == ["ok"] * 3 and alone["status"] == "ok", (fused[1].get("error"), alone)
@@ -78,6 +80,12 @@ def test_groups_gather_seed_repeats_of_jax_trials_only():
     assert [len(g) if isinstance(g, list) else g["name"] for g in got] == [2, "LSTM-8-seed3", "LSTM-8-seed4",
                                                                           "LSTM-8-seed5"]
     assert groups(jax_trials, fuse=1) == jax_trials
+    # Learning rates differ: fused only where the user lets them (--fuse-also learning_rate); a shape never.
+    rates = [{**config(s, learning_rate=r), "config_id": f"c{r}"} for s, r in ((1, 1e-3), (2, 3e-3), (3, 1e-2))]
+    wider = {**config(4, units=16), "config_id": "c16"}
+    assert groups(rates + [wider], fuse=4) == rates + [wider]
+    assert [len(g) if isinstance(g, list) else g["name"] for g in groups(rates + [wider], 4, also=("learning_rate",))
+            ] == [3, "LSTM-8-seed4"]
     # Unset, on GPUs k leaves a task for every slot, in groups of even size (at most FUSE_MAX = 8); on
     # CPUs, where fusing measured no faster, nothing is fused.
     six = [config(s) for s in range(1, 7)]
