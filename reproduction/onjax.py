@@ -34,13 +34,10 @@ def side_by_side() -> list[str]:
             tf, jx = _points("tensorflow", sem, where, SIX), _points("jax", sem, where, SIX)
             if tf is None or jx is None or not len(tf) or not len(jx):
                 continue
-            d, lo, hi = welch(acc(jx), acc(tf))
+            line, d, apart = _row(setting, sem, tf, jx)
             below.append((setting.startswith("SimpleRNN"), d < 0))
-            apart = lo > 0 or hi < 0
             differ += [f"{setting} ({LABEL[sem]})"] if apart else []
-            lines.append(f"| {setting} | {LABEL[sem]} | {cell(acc(tf))[0]} ({len(acc(tf))}) | "
-                         f"{cell(acc(jx))[0]} ({len(acc(jx))}) | {pct(d)} [{pct(lo)}, {pct(hi)}] | "
-                         f"{'**yes**' if apart else 'no'} |")
+            lines.append(line)
     rnn = [b for simple, b in below if simple]
     other = [b for simple, b in below if not simple]
     return lines + ["", f"Points whose interval excludes 0: {', '.join(differ) if differ else 'none'} (of "
@@ -54,6 +51,15 @@ def side_by_side() -> list[str]:
                         "weights and batch order)."] + _every_seed() + _rows_note()
 
 
+def _row(setting: str, sem: str, tf, jx) -> tuple[str, float, bool]:
+    """A point's table row (TensorFlow, JAX, Welch's interval of JAX − TensorFlow, differ?), the difference,
+    and whether the interval excludes 0."""
+    d, lo, hi = welch(acc(jx), acc(tf))
+    apart = lo > 0 or hi < 0
+    return (f"| {setting} | {LABEL[sem]} | {cell(acc(tf))[0]} ({len(acc(tf))}) | {cell(acc(jx))[0]} ({len(acc(jx))}) "
+            f"| {pct(d)} [{pct(lo)}, {pct(hi)}] | {'**yes**' if apart else 'no'} |"), d, apart
+
+
 def _every_seed() -> list[str]:
     """The points where TensorFlow ran more seeds than 1-6 too, compared at every seed either side ran."""
     lines = []
@@ -62,11 +68,8 @@ def _every_seed() -> list[str]:
             tf, jx = _points("tensorflow", sem, where), _points("jax", sem, where)
             if tf is None or jx is None or len(acc(tf)) <= len(SIX):
                 continue
-            d, lo, hi = welch(acc(jx), acc(tf))
             learned = [f"{sum(a > 0.6 for a in acc(r))} of {len(acc(r))}" for r in (tf, jx)]
-            lines.append(f"| {setting} | {LABEL[sem]} | {cell(acc(tf))[0]} ({len(acc(tf))}) | "
-                         f"{cell(acc(jx))[0]} ({len(acc(jx))}) | {pct(d)} [{pct(lo)}, {pct(hi)}] | "
-                         f"{'**yes**' if lo > 0 or hi < 0 else 'no'} | {learned[0]} | {learned[1]} |")
+            lines.append(f"{_row(setting, sem, tf, jx)[0]} {learned[0]} | {learned[1]} |")
     if not lines:
         return []
     return ["", "Where TensorFlow ran more seeds than 1-6 as well (`STEPS=s001_rnn10 bash reproduction/run_pinned.sh`"

@@ -27,7 +27,7 @@ from .trial import callbacks_of, failed, finish, new_result, ready_keras, record
 
 FUSE_MAX = 8  # members per group when the command line does not say (--fuse)
 OWN = {"training": ("seed",), "model": ("learning_rate",)}  # what a member may have of its own: no shape changes
-ALSO = ("learning_rate",)  # what --fuse-also may let members differ in besides the seed (OWN's)
+ALSO = tuple(k for keys in OWN.values() for k in keys if k != "seed")  # what --fuse-also may let members differ in
 
 
 def groups(todo: list[dict], fuse: int | None, slots: int = 1, gpus: float = 0.0, also: tuple = ()) -> list:
