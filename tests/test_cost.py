@@ -94,10 +94,14 @@ def test_dry_run_projects_from_earlier_trials_and_calibrates_new_models(four, ca
     out = capsys.readouterr().out
     got = _projected(out)
     assert len(got) == 6 and got["GRU-16-bs64"] is None and got["LSTM-16-bs64"] is None, out
-    trials, epochs = results.load(four, "tiny")
-    for _, t in trials.iterrows():  # fixed part + tracing + 20 × (one later epoch)
-        later = epochs[(epochs["trial_id"] == t["trial_id"]) & (epochs["epoch"] >= 2)]["seconds"].median()
-        assert 20 * later * 0.8 < got[t["name"]] < t["seconds"] + 19 * later * 1.5 + 2, (t["name"], got, out)
+    trials, _ = results.load(four, "tiny")
+    for _, t in trials.iterrows():
+        # A 20-epoch run of a model timed at 6 epochs: that run's whole time plus 14 more of its later
+        # epochs (the first epoch, with its tracing, counted once). Worked out from the recorded row,
+        # not timed here, so a busy machine cannot fail it; the listing rounds to whole seconds/minutes.
+        later = (t["fit_seconds"] - t["outside_epochs_seconds"] - t["first_epoch_seconds"]) / 5
+        expected = t["seconds"] + 14 * later
+        assert abs(got[t["name"]] - expected) <= (0.51 if got[t["name"]] < 100 else 30.1), (t["name"], expected, out)
     assert re.search(r"projected time of 4 trials to run: .* on local Ray here: \d+ CPUs .*; 2 more not projected", out)
     # --calibrate: a short run here of each model nothing has timed, and then every trial has a time.
     main(wider, ["--results", four, "--epochs", "20", "--dry-run", "--calibrate"])
