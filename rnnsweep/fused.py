@@ -23,7 +23,8 @@ import itertools
 import time
 
 from . import settings
-from .trial import callbacks_of, failed, finish, new_result, ready_keras, record_fit, record_test, seeded_model
+from .runtime import ready_keras
+from .trial import callbacks_of, failed, finish, new_result, record_fit, record_test, seeded_model
 
 FUSE_MAX = 8  # members per group when the command line does not say (--fuse)
 OWN = {"training": ("seed",), "model": ("learning_rate",)}  # what a member may have of its own: no shape changes

@@ -12,69 +12,9 @@ import socket
 import time
 import traceback
 
-from . import settings
+from . import runtime, settings
 
 METRICS = ("loss", "accuracy", "auc")
-
-
-def configure_tf(cpus=None, gpu_memory_mb=None):
-    """Thread pools sized to the CPUs this trial was given, and (when GPUs are shared) a hard
-    memory limit, both *before* TF initialises its devices: TF otherwise grabs the whole GPU
-    and takes every core, and the neighbouring trials crash or crawl."""
-    from .quiet import stderr_off
-
-    with stderr_off():
-        import tensorflow as tf
-
-    try:
-        if cpus:
-            tf.config.threading.set_intra_op_parallelism_threads(int(cpus))
-            tf.config.threading.set_inter_op_parallelism_threads(max(1, min(2, int(cpus))))
-        for gpu in tf.config.list_physical_devices("GPU"):
-            if gpu_memory_mb:
-                tf.config.set_logical_device_configuration(
-                    gpu, [tf.config.LogicalDeviceConfiguration(memory_limit=int(gpu_memory_mb))])
-            else:
-                tf.config.experimental.set_memory_growth(gpu, True)
-    except RuntimeError:  # already initialised in this process (e.g. a local debug run): keep it
-        pass
-
-
-def keras_backend() -> str:
-    """Keras's backend, found as Keras finds it ($KERAS_BACKEND, else ~/.keras/keras.json, else
-    tensorflow) without importing Keras: TF's thread pools must be set before TF starts."""
-    import json
-
-    name = os.environ.get("KERAS_BACKEND")
-    if not name:
-        path = os.path.join(os.environ.get("KERAS_HOME", os.path.expanduser("~/.keras")), "keras.json")
-        try:
-            with open(path) as fh:
-                name = json.load(fh).get("backend")
-        except (OSError, ValueError):
-            name = None
-    return name or "tensorflow"
-
-
-def device_name() -> str:
-    """CPU, or GPU:<name>; on JAX and torch backends too (a GPU machine may have no TensorFlow)."""
-    backend = keras_backend()
-    if backend == "jax":
-        import jax
-
-        d = jax.devices()[0]
-        return "CPU" if d.platform == "cpu" else f"GPU:{d.device_kind}"
-    if backend == "torch":
-        import torch
-
-        return f"GPU:{torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "CPU"
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    if not gpus:
-        return "CPU"
-    details = tf.config.experimental.get_device_details(gpus[0])
-    return f"GPU:{details.get('device_name', gpus[0].name)}"
 
 
 def _diverged_callback():
@@ -150,7 +90,7 @@ def shared_batches(x, y, batch_size: int, shuffle: bool):
     are shared read-only memory); here Keras's adapter shuffles and batches only the row numbers
     (``np.arange``: the same shuffle op, so the same order) and each batch is gathered from the
     shared arrays when it is needed. TensorFlow backend only (elsewhere ``None``: pass the arrays)."""
-    if keras_backend() != "tensorflow":
+    if runtime.keras_backend() != "tensorflow":
         return None
     import numpy as np
     import tensorflow as tf
@@ -297,53 +237,17 @@ def record_test(result, scores: dict, seconds: float):
         result["status"], result["error"] = "diverged", "test loss is non-finite"
 
 
-_TRIALS_HERE = [0]  # trials this process has started: a CPU worker is reused, see onray.submit
-
-
-def _fresh_session():
-    """What one trial leaves in Keras's global state cleared, so the next trial in the same
-    process builds and trains exactly as in a fresh one (the seed is set after this)."""
-    import gc
-
-    import keras
-
-    keras.backend.clear_session()
-    gc.collect()
-
-
 def new_result(config: dict, prepared) -> dict:
     """A trial's result as it starts: ids, config, seed, where it runs, its dataset."""
-    _TRIALS_HERE[0] += 1
+    here = runtime.started()
     training = {**settings.defaults("training"), **config.get("training", {})}
     return dict(trial_id=config.get("trial_id"), name=config.get("name"),
                 config_id=config.get("config_id"), config=config, status="ok", error=None,
                 history=[], seed=training["seed"], host=socket.gethostname(), pid=os.getpid(),
                 dataset=prepared.meta, started_at=time.time(),
                 test_samples=min(len(prepared.x_test), training["limit_test"] or len(prepared.x_test)),
-                trial_in_worker=_TRIALS_HERE[0], dataset_rows=len(prepared.x_train),
+                trial_in_worker=here, dataset_rows=len(prepared.x_train),
                 backend_choice=(config.get("backend_choice") or {}).get("why"))
-
-
-def ready_keras(config: dict, result: dict, cpus=None, gpu_memory_mb=None):
-    """Keras on the trial's backend in this process, TensorFlow's threads and GPU memory sized first,
-    what an earlier trial here left cleared; records versions and device in ``result``."""
-    from . import backends
-    from .models import cudnn
-
-    backends.use(config)  # before Keras's first import here: its backend is fixed per process
-    result["cudnn"] = cudnn(config.get("model", {}), config.get("dataset"))
-    if keras_backend() == "tensorflow":
-        configure_tf(cpus, gpu_memory_mb)
-    import keras
-
-    if _TRIALS_HERE[0] > 1:
-        _fresh_session()
-    result["import_seconds"] = time.time() - result["started_at"]  # TF's import: ~10 s in a fresh worker, 0 after
-    result.update(device=device_name(), keras_version=keras.__version__, keras_backend=keras.backend.backend())
-    if result["keras_backend"] == "tensorflow":
-        import tensorflow as tf
-
-        result["tf_version"] = tf.__version__
 
 
 def seeded_model(config: dict, prepared, result: dict):
@@ -389,7 +293,7 @@ def run_trial(config: dict, prepared, cpus=None, gpu_memory_mb=None, verbose=0, 
     result = new_result(config, prepared)
     training = {**settings.defaults("training"), **config.get("training", {})}
     try:
-        ready_keras(config, result, cpus, gpu_memory_mb)
+        runtime.ready_keras(config, result, cpus, gpu_memory_mb)
         train, val, model = seeded_model(config, prepared, result)
         _fit(model, train, val, training, result, verbose, on_epoch, backup_dir, earlier, on_backup, tensorboard_dir)
         if on_trained:
