@@ -127,10 +127,20 @@ def search_cost(searched: pd.DataFrame, p: pd.DataFrame, study: str, planned, st
     wall = (searched["finished_at"].max() - searched["started_at"].min()).total_seconds() / 3600
     capped = (f"; it stopped there, at this machine's budget of about 4 h (`--search-trials {len(p)}`, which the "
               "winner's run passes too)") if stopped and isinstance(planned, int) and len(p) < planned else ""
+    guessed = p[p["cpu_estimated"]]
+    # A trial resumed from its backup (the search ran across sessions) recorded only its last attempt's CPU
+    # time at this version; its earlier epochs are counted at that attempt's rate (rnnsweep now records them).
+    cpu = ("`cpu_seconds` of each trial" if guessed.empty else
+           f"`cpu_seconds` of each trial; {', '.join(f'`{n}`' for n in guessed['name'])} resumed from a backup and "
+           "recorded only its last attempt's, so its earlier epochs are counted at that attempt's CPU-seconds per "
+           "epoch")
+    span = (" of wall time" if guessed.empty and not (searched["resumed_from_epoch"].fillna(0) > 0).any() else
+            " from its first trial's start to its last one's end (it ran across sessions of this machine; the gaps "
+            "between them count)")
     return [f"**The search** (`{RUN_BEST} --study {study}`, code version {vers}): {len(p)} of {planned} trials drawn "
             f"({counts}{capped}), {int(p['epochs_run'].fillna(0).sum())} epochs, {p['cpu_hours'].iloc[-1]:.2f} "
-            f"CPU-hours and {wall:.1f} h of wall time on this machine (2 cores, no GPU; `cpu_seconds` of each "
-            "trial), two trials in flight. The budget "
+            f"CPU-hours and {wall:.1f} h{span} on this machine (2 cores, no GPU; {cpu}), two trials in flight. "
+            "The budget "
             "bound is the spec's: trials × at most `epochs` each, of which successive halving runs a fraction. On a "
             "cluster the driver keeps one trial in flight per slot, so the same search takes about its CPU-hours "
             "divided by the slots (less on GPUs), and a larger budget (more trials, more epochs, wider models, whole "

@@ -122,12 +122,34 @@ def rate_of_run(r: dict, test_rows: int, dataset_rows: int) -> dict:
                 fixed=r["seconds"] - r["fit_seconds"] - r["evaluate_seconds"] + evaluate, dataset_rows=dataset_rows)
 
 
+def spent(trials):
+    """Each trial row's CPU- and GPU-seconds over all its attempts: a trial resumed from an epoch backup
+    records this attempt's seconds and, apart, what the attempts before spent on the epochs it kept. Rows
+    from before that was recorded (no ``earlier_*``) get it estimated at this attempt's rate per epoch,
+    and ``estimated`` says so. Columns ``cpu_seconds``, ``gpu_seconds``, ``estimated``."""
+    import pandas as pd
+
+    def col(name):
+        return pd.to_numeric(trials[name], errors="coerce") if name in trials else pd.Series(float("nan"), trials.index)
+
+    resumed = col("resumed_from_epoch").fillna(0)
+    here = (col("epochs_run") - resumed).clip(lower=1)
+    out = pd.DataFrame(index=trials.index)
+    out["estimated"] = (resumed > 0) & col("earlier_cpu_seconds").isna() & col("cpu_seconds").notna()
+    for k in ("cpu_seconds", "gpu_seconds"):
+        guess = col(k) * resumed / here  # the earlier epochs at this attempt's rate
+        out[k] = col(k) + col(f"earlier_{k}").fillna(guess.where(resumed > 0, 0.0))
+    return out
+
+
 def compute(trials) -> dict:
-    """The sweep's compute, summed over its trial rows: CPU-hours and GPU-hours (None when its
-    rows predate these columns)."""
+    """The sweep's compute, summed over its trial rows (all attempts, ``spent``): CPU-hours and GPU-hours
+    (None when its rows predate these columns), and how many resumed trials' earlier attempts are estimated."""
+    s = spent(trials)
     out = {}
     for k in ("cpu_seconds", "gpu_seconds"):
-        col = trials[k].dropna() if k in trials else []
+        col = s[k].dropna()
         out[k.replace("seconds", "hours")] = float(col.sum()) / 3600 if len(col) else None
-    out["trials_counted"] = int(trials["cpu_seconds"].notna().sum()) if "cpu_seconds" in trials else 0
+    out["trials_counted"] = int(s["cpu_seconds"].notna().sum())
+    out["estimated"] = int(s["estimated"].sum())
     return out

@@ -279,6 +279,7 @@ def _loop(models, gens, members, train, val, training):
                 logs[i].update({f"val_{name}": v for name, v in vals.items()})
         bad = np.asarray(bad)
         for i, row in logs.items():
+            members[i]["log"].share = len(logs)  # one process trained them all: each epoch row gets its part
             members[i]["cbs"].on_epoch_end(epoch, row)
             if bad[i] >= 0:
                 members[i]["diverged_at"] = int(bad[i])

@@ -25,8 +25,8 @@ def read_epochs(uri: str, sweep: str, trial_id: str) -> list[dict]:
     """The epoch rows already written for one trial (by an earlier attempt), oldest first."""
     table = read_trial_file(uri, sweep, "epochs", trial_id)
     rows = table.to_pylist() if table is not None else []
-    return sorted(({k: r.get(k) for k in ("epoch", "seconds", "loss", "accuracy", "auc", "val_loss", "val_accuracy",
-                                          "val_auc")} for r in rows), key=lambda r: r["epoch"])
+    ids = ("sweep", "trial_id", "config_id", "name")
+    return sorted(({k: v for k, v in r.items() if k not in ids} for r in rows), key=lambda r: r["epoch"])
 
 
 def backup_folder(uri: str, sweep: str, trial_id: str) -> tuple[str, bool]:

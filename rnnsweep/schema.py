@@ -24,7 +24,8 @@ TRIAL_FIELDS = [("sweep", _s), ("study", _s), ("trial_id", _s), ("config_id", _s
     ("final_val_accuracy", _f), ("final_val_loss", _f), ("final_accuracy", _f), ("final_loss", _f),
     ("epochs_run", _i), ("resumed_from_epoch", _i), ("fit_seconds", _f), ("evaluate_seconds", _f), ("seconds", _f),
     ("seconds_per_epoch", _f), ("first_epoch_seconds", _f), ("outside_epochs_seconds", _f), ("import_seconds", _f),
-    ("build_seconds", _f), ("wait_seconds", _f), ("cpu_seconds", _f), ("gpu_seconds", _f),
+    ("build_seconds", _f), ("wait_seconds", _f), ("cpu_seconds", _f), ("earlier_cpu_seconds", _f), ("gpu_seconds", _f),
+    ("earlier_gpu_seconds", _f),
     ("gpus", _f), ("trial_in_worker", _i), ("dataset_rows", _i), ("cudnn", _s), ("samples_per_second", _f),
     ("train_samples", _i), ("val_samples", _i),
     ("test_samples", _i), ("trainable_params", _i), ("non_trainable_params", _i),
@@ -36,7 +37,8 @@ TRIAL_FIELDS = [("sweep", _s), ("study", _s), ("trial_id", _s), ("config_id", _s
 TRIAL_SCHEMA = pa.schema(TRIAL_FIELDS)
 EPOCH_SCHEMA = pa.schema([("sweep", _s), ("trial_id", _s), ("config_id", _s), ("name", _s), ("epoch", _i),
                           ("loss", _f), ("accuracy", _f), ("auc", _f), ("val_loss", _f),
-                          ("val_accuracy", _f), ("val_auc", _f), ("seconds", _f), ("learning_rate", _f)])
+                          ("val_accuracy", _f), ("val_auc", _f), ("seconds", _f), ("learning_rate", _f),
+                          ("cpu_seconds", _f)])
 
 
 def _cell(value, typ):

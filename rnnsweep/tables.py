@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from . import cost
 from .results import CONFIG_COLUMNS
 
 METRICS = ["test_accuracy", "test_auc", "test_loss", "best_val_accuracy", "best_val_epoch", "epochs_run", "minutes"]
@@ -155,13 +156,14 @@ def summary_markdown(s: pd.DataFrame, trials: pd.DataFrame, sweep: str, compute:
 def compute_line(trials: pd.DataFrame, gpu_price: float | None = None, cpu_price: float | None = None) -> str:
     """The sweep's compute in one sentence: CPU- and GPU-hours its trials recorded, and, given
     prices per hour, what they cost."""
-    from .cost import compute
-
-    c = compute(trials)
+    c = cost.compute(trials)
     if not c["trials_counted"]:
         return "Compute: not recorded (these trials were run before rnnsweep recorded CPU- and GPU-seconds)."
     line = (f"Compute: {c['cpu_hours']:.2f} CPU-hours and {c['gpu_hours']:.2f} GPU-hours over "
             f"{c['trials_counted']} trials")
+    if c["estimated"]:
+        line += (f" ({c['estimated']} resumed from a backup by a version that did not record what their earlier "
+                 "attempts spent: estimated at their last attempt's rate per epoch)")
     costs = [(c["gpu_hours"] * gpu_price, f"{gpu_price:g} per GPU-hour") if gpu_price is not None else None,
              (c["cpu_hours"] * cpu_price, f"{cpu_price:g} per CPU-hour") if cpu_price is not None else None]
     costs = [x for x in costs if x]
@@ -206,7 +208,8 @@ def search_progress(trials: pd.DataFrame, epochs: pd.DataFrame, study: str, metr
     t = trials[(trials["study"] == study) & trials["search_number"].notna()].sort_values("search_number")
     e = epochs[epochs["trial_id"].isin(t["trial_id"])]
     best = e.groupby("trial_id")[metric].max() if direction == "maximize" else e.groupby("trial_id")[metric].min()
-    out = t[["search_number", "name", "trial_id", "status", "epochs_run", "cpu_seconds"]].copy()
+    out = t[["search_number", "name", "trial_id", "status", "epochs_run"]].copy()
+    out[["cpu_seconds", "cpu_estimated"]] = cost.spent(t)[["cpu_seconds", "estimated"]]
     out["value"] = out["trial_id"].map(best)
     done = out["value"].where(out["status"] == "ok")  # pruned trials never win: they did not finish
     out["best_so_far"] = (done.cummax() if direction == "maximize" else done.cummin()).ffill()

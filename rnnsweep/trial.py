@@ -43,15 +43,18 @@ def _epoch_log(on_epoch=None):
     class EpochLog(keras.callbacks.Callback):
         rows: list
         pruned_at = None
+        share = 1  # trials trained together in this process (fused): each row's CPU is its part
+
 
         def on_train_begin(self, logs=None):
             self.rows = []
 
         def on_epoch_begin(self, epoch, logs=None):
-            self._t = time.perf_counter()
+            self._t, self._cpu = time.perf_counter(), time.process_time()
 
         def on_epoch_end(self, epoch, logs=None):
-            row = {"epoch": epoch + 1, "seconds": time.perf_counter() - self._t}
+            row = {"epoch": epoch + 1, "seconds": time.perf_counter() - self._t,
+                   "cpu_seconds": (time.process_time() - self._cpu) / self.share}
             for m in METRICS:
                 for k in (m, f"val_{m}"):
                     row[k] = _finite(logs[k]) if logs and k in logs else None
@@ -280,6 +283,12 @@ def finish(result: dict, cpu_start: float, gpus: float, share: int = 1) -> dict:
     result["finished_at"] = time.time()
     result["cpu_seconds"] = (time.process_time() - cpu_start) / share
     result["gpu_seconds"] = result["seconds"] * (gpus or 0.0) / share
+    # A resumed trial: what the attempts before this one spent on the epochs it kept (this process's times
+    # are only its own), from those epochs' rows; CPU unknown where they predate per-epoch CPU seconds.
+    kept = [h for h in result["history"] if h["epoch"] <= (result.get("resumed_from_epoch") or 0)]
+    spent = [h.get("cpu_seconds") for h in kept]
+    result["earlier_cpu_seconds"] = None if None in spent else float(sum(spent))
+    result["earlier_gpu_seconds"] = sum(h.get("seconds") or 0.0 for h in kept) * (gpus or 0.0) / share
     return result
 
 

@@ -110,6 +110,30 @@ def test_dry_run_projects_from_earlier_trials_and_calibrates_new_models(four, ca
     assert "projected time of 6 trials to run" in out and "not projected" not in out
 
 
+def test_a_resumed_trial_costs_all_its_attempts():
+    """A resumed trial's cost is this attempt's seconds plus what the earlier attempts spent on the epochs it
+    kept; a row from before that was recorded gets its earlier epochs at this attempt's rate, marked estimated."""
+    import pandas as pd
+
+    from rnnsweep import cost, tables
+
+    rows = pd.DataFrame([
+        dict(name="whole", epochs_run=10, resumed_from_epoch=0, cpu_seconds=100.0, earlier_cpu_seconds=0.0,
+             gpu_seconds=0.0, earlier_gpu_seconds=0.0),
+        dict(name="resumed", epochs_run=10, resumed_from_epoch=6, cpu_seconds=40.0, earlier_cpu_seconds=66.0,
+             gpu_seconds=8.0, earlier_gpu_seconds=12.0),
+        dict(name="old, resumed", epochs_run=10, resumed_from_epoch=9, cpu_seconds=30.0, earlier_cpu_seconds=None,
+             gpu_seconds=0.0, earlier_gpu_seconds=None),
+        dict(name="old, whole", epochs_run=10, resumed_from_epoch=0, cpu_seconds=50.0, earlier_cpu_seconds=None,
+             gpu_seconds=0.0, earlier_gpu_seconds=None)])
+    s = cost.spent(rows)
+    assert s["cpu_seconds"].tolist() == [100.0, 106.0, 300.0, 50.0] and s["gpu_seconds"].tolist() == [0, 20, 0, 0]
+    assert s["estimated"].tolist() == [False, False, True, False]
+    assert tables.compute_line(rows) == ("Compute: 0.15 CPU-hours and 0.01 GPU-hours over 4 trials (1 resumed from a "
+                                         "backup by a version that did not record what their earlier attempts spent: "
+                                         "estimated at their last attempt's rate per epoch).")
+
+
 def test_report_sums_compute_and_prices_it(four, tmp_path, capsys):
     from rnnsweep import report
 

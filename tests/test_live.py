@@ -69,6 +69,9 @@ def test_live_epochs_report_while_running_and_resume_after_a_killed_worker(tmp_p
     assert len(trials) == 1 and row["status"] == "ok" and row["trial_id"] == gru["trial_id"]
     assert row["resumed_from_epoch"] == k and row["epochs_run"] == EPOCHS  # went on from epoch k + 1
     assert epochs["epoch"].tolist() == list(range(1, EPOCHS + 1))  # every epoch exactly once
+    # What the killed attempt spent on the epochs kept is the trial's too: its cost covers both attempts.
+    assert (epochs["cpu_seconds"] > 0).all()
+    assert row["earlier_cpu_seconds"] == pytest.approx(epochs["cpu_seconds"][epochs["epoch"] <= k].sum())
     assert not (out / "tiny" / "backup" / gru["trial_id"]).exists()  # the backup went when it landed
     assert "epoch/s" in text or "s/epoch" in text  # the bar counts epochs
     assert "Could not find cuda drivers" not in text and "oneDNN custom operations" not in text

@@ -114,5 +114,8 @@ def test_a_fused_group_that_dies_resumes_every_member_from_its_backup(prepared, 
     assert [len(r) for r in rows] == [2, 2]
     again = train_group(cfgs, prepared, backup_dirs=backups, earliers=rows)
     assert [r["resumed_from_epoch"] for r in again] == [2, 2]
+    # Each member's epoch rows carry its part of the group's CPU time; the killed attempt's part is kept.
+    assert all(h["cpu_seconds"] > 0 for r in again for h in r["history"])
+    assert [r["earlier_cpu_seconds"] for r in again] == [pytest.approx(sum(h["cpu_seconds"] for h in r)) for r in rows]
     assert [[h["epoch"] for h in r["history"]] for r in again] == [[1, 2, 3, 4]] * 2
     assert all(r["status"] == "ok" for r in again)
