@@ -165,8 +165,11 @@ def search_figures(searched: pd.DataFrame, p: pd.DataFrame, study: str, metric: 
         (FIGURES / name).rename(FIGURES / f"imdb_best_{name}")
         n_ok = int(((p["status"] == "ok") & p["value"].notna()).sum())
         top3 = ", ".join(f"{k} {v:.2f}" for k, v in list(imp.items())[:3])
+        # fANOVA fits a forest to the finished trials: with fewer of them than settings varied it is a first look.
+        few = (f" With {n_ok} finished trials for {len(imp)} settings this is a first look, not a finding."
+               if n_ok < len(imp) else "")
         lines += [f"What mattered (Optuna's fANOVA importances over the {n_ok} trials that finished; pruned ones are "
-                  f"not counted, so a setting every finished trial shares scores 0): {top3}.", "",
+                  f"not counted, so a setting every finished trial shares scores 0): {top3}.{few}", "",
                   f"![importances](reproduction/figures/imdb_best_{name})", ""]
     return lines
 
