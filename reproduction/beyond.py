@@ -134,7 +134,7 @@ def search_cost(searched: pd.DataFrame, p: pd.DataFrame, study: str, planned, st
            f"`cpu_seconds` of each trial; {', '.join(f'`{n}`' for n in guessed['name'])} resumed from a backup and "
            "recorded only its last attempt's, so its earlier epochs are counted at that attempt's CPU-seconds per "
            "epoch")
-    span = (" of wall time" if guessed.empty and not (searched["resumed_from_epoch"].fillna(0) > 0).any() else
+    span = (" of wall time" if not (searched["resumed_from_epoch"].fillna(0) > 0).any() else
             " from its first trial's start to its last one's end (it ran across sessions of this machine; the gaps "
             "between them count)")
     return [f"**The search** (`{RUN_BEST} --study {study}`, code version {vers}): {len(p)} of {planned} trials drawn "
