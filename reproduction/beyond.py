@@ -132,8 +132,10 @@ def search_cost(searched: pd.DataFrame, p: pd.DataFrame, study: str, planned, st
     # time at this version; its earlier epochs are counted at that attempt's rate (rnnsweep now records them).
     cpu = ("`cpu_seconds` of each trial" if guessed.empty else
            f"`cpu_seconds` of each trial; {', '.join(f'`{n}`' for n in guessed['name'])} resumed from a backup and "
-           "recorded only its last attempt's, so its earlier epochs are counted at that attempt's CPU-seconds per "
-           "epoch")
+           + ("recorded only its last attempt's, so its earlier epochs are counted at that attempt's"
+              if len(guessed) == 1 else
+              "each recorded only its last attempt's, so their earlier epochs are counted at that attempt's")
+           + " CPU-seconds per epoch")
     span = (" of wall time" if not (searched["resumed_from_epoch"].fillna(0) > 0).any() else
             " from its first trial's start to its last one's end (it ran across sessions of this machine; the gaps "
             "between them count)")
@@ -247,7 +249,8 @@ def winners(t, epochs, drawn: dict, cap_arg: str, p: pd.DataFrame, winner_list, 
                      f"{'met' if met else 'not met'}** ({interval}, n = {n}).")
     top = max(done, key=lambda d: d[1])
     anchor = ANCHORS[-1]
-    lines.append(f"- The best of them, `{top[0]}` at {pct(top[1])} %, is {100 * (anchor[1] - top[1]):.1f} points short "
+    which = "The best of them, " if len(done) > 1 else ""
+    lines.append(f"- {which}`{top[0]}` at {pct(top[1])} % is {100 * (anchor[1] - top[1]):.1f} points short "
                  f"of {anchor[0].split('(')[0].strip()} ({100 * anchor[1]:.2f} %, "
                  f"{anchor[0].split('(')[1].rstrip(')')}).")
     name, mean, interval, n, scored_gap = done[-1]
