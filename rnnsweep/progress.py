@@ -46,7 +46,7 @@ class Progress:
             self.bar.update(max(0, epoch - self.done.get(tid, 0)))
             self.done[tid] = max(epoch, self.done.get(tid, 0))
             self.running[name] = f"{name} e{epoch}" + (f" {val:.3f}" if val is not None else "")
-        self.show()
+        self.show(refresh=bool(events))
 
     def finished(self, t: dict, r: dict):
         epochs = t["training"]["epochs"]  # a pruned or early-stopped trial's remaining epochs count as done
@@ -57,6 +57,8 @@ class Progress:
         self.bar.write(trial_line(r))
         self.show()
 
-    def show(self):
+    def show(self, refresh: bool = False):
+        """``refresh``: redraw now. tqdm redraws on ``update`` at most every 0.1 s, so of the epochs one
+        poll takes (a fused group's members report together) it would show the first until the next."""
         bad = ", ".join(f"{k} {v}" for k, v in self.counts.items() if k != "ok" and v)
-        self.bar.set_postfix_str(" | ".join(list(self.running.values())[:4] + ([bad] if bad else [])), refresh=False)
+        self.bar.set_postfix_str(" | ".join(list(self.running.values())[:4] + ([bad] if bad else [])), refresh=refresh)
