@@ -48,7 +48,7 @@ def projection(p: pd.DataFrame, target_val: float) -> str:
                 "not more search.")
     x, y = np.log10(ok["cpu_hours"].to_numpy()), ok["best_so_far"].to_numpy()
     slope, icpt = np.polyfit(x, y, 1)
-    now = ok["cpu_hours"].iloc[-1]
+    now = p["cpu_hours"].max()  # the whole search's spend, pruned trials after the last finished one too
     per = f"{100 * slope:.2f} points of validation accuracy per tenfold CPU-hours"
     if slope <= 1e-4:
         return (f"The best-so-far curve is flat ({per}): more trials of this space do not project to "
@@ -88,6 +88,43 @@ def beyond_the_seeds() -> list[str]:
                       "(`wide_winner`, declared before the search ended) is refit on all 25k training reviews for "
                       "the epoch count the search scored, seeds 1-3.", ""]
         lines += searched_study(t, epochs, meta, study, globals()[winner_list], stopped)
+    return lines + wide_gap(t, epochs)
+
+
+def wide_gap(t, epochs) -> list[str]:
+    """Why the widened search's winner misses the target, from the rows: the search found no better
+    validation accuracy, and the refit (no validation split to stop it) trains past what was scored."""
+    ok = t[t["status"] == "ok"]
+    refit = ok[ok["study"] == "wide_winner"]
+    tested = ok[ok["study"].isin(["winner", "winner_val_accuracy", "wide_winner"])]
+    if refit.empty or len(refit) < 3:
+        return []
+    best = {s: ok[ok["study"] == s].sort_values("best_val_accuracy").iloc[-1] for s in ("search", "wide")}
+    w = best["wide"]
+    at = epochs[(epochs["trial_id"] == w.name if "trial_id" not in w else epochs["trial_id"] == w["trial_id"])
+                & (epochs["epoch"] == w["best_val_epoch"])]
+    means = tested.groupby("study")["test_accuracy"].mean()
+    top = means.idxmax()
+    gaps = {s: (tested[tested["study"] == s]["best_val_accuracy"] - tested[tested["study"] == s]["test_accuracy"])
+            .mean() for s in ("winner_val_accuracy",) if s in means}
+    lines = ["**Why the widened search's winner misses the target**, from the rows:", "",
+             f"- The wider space found no better validation accuracy: `wide`'s best {pct(w['best_val_accuracy'])} "
+             f"against `search`'s {pct(best['search']['best_val_accuracy'])}. Of the widened settings its best trial "
+             f"took the larger vocabulary only (num_words {int(w['num_words'])}, maxlen {int(w['maxlen'])}, "
+             f"{int(w['layers'])} layer, {w['pooling']} pooling, embedding_lr_scale {shown(w['embedding_lr_scale'])}).",
+             f"- The refit tests {100 * (w['best_val_accuracy'] - refit['test_accuracy'].mean()):.1f} points below "
+             "the validation accuracy that chose it"
+             + (f" (`winner_val_accuracy`, which kept its scored epoch's weights, tests "
+                f"{100 * gaps['winner_val_accuracy']:.1f} below its own)" if gaps else "")
+             + f". The searched trial's {pct(w['best_val_accuracy'])} is one seed's best epoch, the maximum over "
+             f"{int((t['study'] == 'wide').sum())} trials, so it is biased upward; the refit, trained on all 25k "
+             f"reviews for the {int(w['best_val_epoch'])} epochs it scored with no validation split, ends at "
+             f"{pct(refit['final_accuracy'].mean())} % training accuracy (the searched trial at that epoch: "
+             f"{pct(float(at['accuracy'].iloc[0]))} %): about as fitted to its training reviews as the trial it "
+             "copies, it generalises worse than that trial's validation promised.",
+             f"- The best model tested is `{top}` at {pct(means[top])} %: {100 * (TARGET - means[top]):.1f} points "
+             f"short of the target and {100 * (ANCHORS[-1][1] - means[top]):.1f} short of the anchor "
+             f"({100 * ANCHORS[-1][1]:.2f} %).", ""]
     return lines
 
 
