@@ -117,8 +117,8 @@ def test_imdb_best_winners_from_the_committed_search():
     committed = str(ROOT / "reproduction" / "results")
     spec, waiting = resolve_best(imdb_best.SWEEP, committed, search_trials=32)
     assert not waiting  # issue 26's widened search, too, has drawn all 32 of its trials
-    searched = results.load(committed + "/imdb_best")[0]
-    searched = searched[searched["study"] == "search"]
+    rows = results.load(committed + "/imdb_best")[0]
+    searched = rows[rows["study"] == "search"]
     best = searched.loc[searched["best_val_accuracy"].idxmax()]
     for name, monitor in (("winner", "val_loss"), ("winner_val_accuracy", "val_accuracy")):
         body = spec["studies"][name]
@@ -138,8 +138,7 @@ def test_imdb_best_winners_from_the_committed_search():
                                          r"without best_of\)"):
         expand({**imdb_best.SWEEP, "studies": {"final": dict(refit="yes")}})
     # The widened search's winner: its best trial's settings (wide016), refit on all 25k for its scored epochs.
-    wide = results.load(committed + "/imdb_best")[0]
-    wide = wide[(wide["study"] == "wide") & (wide["status"] == "ok")]
+    wide = rows[(rows["study"] == "wide") & (rows["status"] == "ok")]
     top = wide.loc[wide["best_val_accuracy"].idxmax()]
     body = spec["studies"]["wide_winner"]
     assert top["name"].startswith("wide016-") and body["training"]["epochs"] == top["best_val_epoch"]
