@@ -19,12 +19,18 @@
 #
 #   STUDY=wide NICE=19 RNNSWEEP_DATA=$PWD/../shared/data nohup bash reproduction/run_search.sh > reproduction/logs/wide.log 2>&1 &
 #   STUDY=wide_winner RNNSWEEP_DATA=$PWD/../shared/data nohup bash reproduction/run_search.sh > reproduction/logs/wide_winner.log 2>&1 &
+# Issue 37's winner_ensemble (winner_val_accuracy's seeds retrained on JAX with their models kept, then their
+# ensemble) runs from the first commit with kept models and ensembles:
+#
+#   STUDY=winner_ensemble RNNSWEEP_DATA=$PWD/../shared/data nohup bash reproduction/run_search.sh --search-trials 32 \
+#     > reproduction/logs/winner_ensemble.log 2>&1 &
 set -uo pipefail
 STUDY=${STUDY:-search}
 case "$STUDY" in
   winner) PIN=${PIN:-8ee34c7} ;;
   wide) PIN=${PIN:-45ee2db} ;;
   wide_winner) PIN=${PIN:-6f6198e} ;;
+  winner_ensemble) PIN=${PIN:-$ENSEMBLE_PIN} ;;
   *) PIN=${PIN:-67c22f1} ;;
 esac
 . "$(dirname "$0")/pinned.sh"

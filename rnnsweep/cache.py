@@ -30,6 +30,8 @@ class Prepared:
     embedding: np.ndarray | None
     vocab_size: int          # Embedding input_dim the model must use
     meta: dict               # config, fingerprint, sources, word count, GloVe dim/coverage, timings
+    pipeline: dict | None = None  # raw text → these sequences (``text.encode_texts``); the driver saves it with
+                                  # the sweep and sends the workers the arrays without it
 
 
 def cache_dir() -> Path:
@@ -65,6 +67,8 @@ def save(p: Prepared) -> Path:
         if k in meta:
             arrays[k] = np.asarray(meta.pop(k), dtype=np.int64)
     arrays["meta"] = np.frombuffer(json.dumps({**meta, "vocab_size": p.vocab_size}).encode(), dtype=np.uint8)
+    if p.pipeline:
+        arrays["pipeline"] = np.frombuffer(json.dumps(p.pipeline).encode(), dtype=np.uint8)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.part")
     os.close(fd)
     try:
@@ -89,4 +93,5 @@ def load(fp: str) -> Prepared | None:
             if k in z:
                 meta[k] = z[k].tolist()
         return Prepared(z["x_train"], z["y_train"], z["x_test"], z["y_test"],
-                        z["embedding"] if "embedding" in z else None, meta["vocab_size"], meta)
+                        z["embedding"] if "embedding" in z else None, meta["vocab_size"], meta,
+                        json.loads(z["pipeline"].tobytes()) if "pipeline" in z else None)

@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-from . import results, search
+from . import kept, results, search
 from .dryrun import dry_run
 from .onray import COMPACT_AT, execute
 from .progress import fmt, trial_line
@@ -75,6 +75,10 @@ def parse_args(argv=None):
     p.add_argument("--tensorboard", action="store_true",
                    help="Keras TensorBoard logs of each trial in <results>/<sweep>/tensorboard/<trial> (local results)")
     p.add_argument("--max-retries", type=int, default=2, help="Ray retries when a worker or node dies")
+    p.add_argument("--keep-models", type=_keep, default=None, metavar="WHICH",
+                   help="which trained models every study keeps as .keras files beside its rows: best (each study's "
+                        "best trial, every repeat of a best_of winner: the default), all, none, or a number k (the "
+                        "best k); overrides the studies' keep_models")
     p.add_argument("--fuse", type=int, default=None, metavar="K",
                    help="seed repeats of a JAX trial trained as one fused task, at most K (1: never; default: on "
                         "GPUs up to 8, as many as leave every slot a task; on CPUs never, where it measured no faster)")
@@ -82,6 +86,13 @@ def parse_args(argv=None):
                    help="let fused members differ in this setting too, not only in the seed: learning_rate "
                         "(a learning-rate grid of one model then trains as one program)")
     return p.parse_args(argv)
+
+
+def _keep(value: str):
+    try:
+        return kept.parse_keep(value)
+    except SweepError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix("--keep-models: ")) from None
 
 
 def _also(value: str) -> tuple:
@@ -117,7 +128,7 @@ def main(spec: dict, argv=None) -> Outcome:
             earlier = results.read_table(args.results, run.name, "trials").to_pandas()
             return dry_run(run, listed, done, earlier, args.calibrate)
         run.searches = [p for p in run.searches if not search_done(p, run.search_rows[p["study"]])]
-        if not run.todo and not run.searches:
+        if not run.todo and not run.searches and not run.ensembles:
             print("nothing to do: every trial is already done (use --rerun-failed to retry failed ones)")
             return Outcome(done=done)
         results.check_writable(args.results, run.name)
@@ -180,10 +191,14 @@ def plan_run(spec: dict, args, trials: list[dict], plans: list[dict]) -> tuple[R
                                results.versions(args.results, name))
     rows = {p["study"]: search.study_rows(args.results, name, p["study"], p) for p in plans}
     recorded = {**budget(args), **({"learning_rate_scale": QUICK_LR_SCALE} if args.quick else {})}
-    run = Run(spec, trials, todo, plans, rows, recorded, meta, Options.of(args))
+    run = Run(spec, trials, todo, plans, rows, recorded, meta, Options.of(args), keep=kept.policies(spec, args.keep_models))
+    metrics = {p["study"]: p["search"] for p in searches(validate(spec), checked=True)} if spec.get("studies") else {}
+    run.ensembles = [j for j in kept.ensemble_jobs(spec, select(trials, args.only) if args.only else trials,
+                                                   args.results, metrics) if done.get(j["trial_id"]) != "ok"]
     print(f"{name}: {len(chosen)} trials, {len(chosen) - len(todo)} already in {run.where}, {len(todo)} to run"
           + (f", and {len(plans)} searched {'study' if len(plans) == 1 else 'studies'} drawing theirs"
-             if plans else "") + (f"  (budget: {run.budget})" if run.budget else ""), flush=True)
+             if plans else "") + (f", {len(run.ensembles)} ensembles to score" if run.ensembles else "")
+          + (f"  (budget: {run.budget})" if run.budget else ""), flush=True)
     return run, chosen, done
 
 

@@ -140,10 +140,11 @@ def _steps(template):
 
 
 def train_group(configs: list[dict], prepared, cpus=None, on_epochs=None, backup_dirs=None, earliers=None,
-                on_backups=None, gpus: float = 0.0, on_trained=None) -> list[dict]:
+                on_backups=None, gpus: float = 0.0, on_trained=None, on_done=None) -> list[dict]:
     """Train ``configs`` (one model, different seeds) as one fused program; one result per member, as
     ``trial.run_trial`` returns it. ``on_epochs``/``backup_dirs``/``earliers``/``on_backups``: per member,
-    as ``run_trial`` takes them; ``on_trained(i, model)`` sees member i's trained model."""
+    as ``run_trial`` takes them; ``on_trained(i, model)`` sees member i's trained model, ``on_done(i, model,
+    result)`` the model its test numbers came from (members whose status is ok)."""
     k = len(configs)
     per = [lambda v: [v] * k, lambda v: list(v)]
     on_epochs, backup_dirs, on_backups = (per[v is not None](v) for v in (on_epochs, backup_dirs, on_backups))
@@ -161,7 +162,10 @@ def train_group(configs: list[dict], prepared, cpus=None, on_epochs=None, backup
             r.update({f: results[0].get(f) for f in shared})
         if results[0]["keras_backend"] != "jax":
             raise RuntimeError(f"fused repeats run on JAX; Keras here runs on {results[0]['keras_backend']}")
-        _train(configs, prepared, results, on_epochs, backup_dirs, earliers, on_backups, on_trained)
+        models = _train(configs, prepared, results, on_epochs, backup_dirs, earliers, on_backups, on_trained)
+        for i, (model, r) in enumerate(zip(models, results)):
+            if on_done and r["status"] == "ok":
+                on_done(i, model, r)
     except Exception as e:  # recorded, never raised: the sweep must go on
         for r in results:
             if r["status"] == "ok" and "test_accuracy" not in r:
@@ -206,6 +210,7 @@ def _train(configs, prepared, results, on_epochs, backup_dirs, earliers, on_back
             on_trained(i, models[i])
     if training["evaluate_test"]:
         _evaluate(models, prepared, training, results, fused_test)
+    return models
 
 
 def _evaluate(models, prepared, training, results, fused_test):

@@ -142,6 +142,13 @@ def ScaledEmbedding(**kw):  # noqa: N802 - a layer, built on first use, like Mas
     return _scaled_embedding_layer()(**kw)
 
 
+def custom_objects() -> dict:
+    """rnnsweep's own layers by the names a kept ``.keras`` file gives them: what ``load_model`` needs."""
+    from . import semantics  # noqa: F401 - registers seed semantics' layers and optimizers with Keras
+
+    return {f"rnnsweep>{c.__name__}": c for c in (_masked_max_layer(), _scaled_embedding_layer())}
+
+
 def _per_step_masks(s: dict) -> bool:
     """Did tf.keras 2.x draw this model's recurrent dropout masks per timestep inside ``fit``? Only
     with dropout, in its generic loop: SimpleRNN always, LSTM/GRU without tanh or with recurrent

@@ -14,10 +14,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import backends, fused, lease, results, search
+from . import backends, fused, kept, lease, results, search
 from .progress import Progress
 from .run import GPUS_ENV, Options, Outcome, Run, code_version, dataset_key, prepare_dataset
-from .task import TaskContext, remote_group, remote_trial
+from .schema import trial_row
+from .task import TaskContext, remote_ensemble, remote_group, remote_trial
 
 COMPACT_AT = 500  # per-trial files in a table from which a finished run compacts them (results.compact)
 WINDOW = 256  # trials in flight at least: enough for an autoscaler to see the demand of a big cluster
@@ -29,7 +30,7 @@ def execute(run: Run) -> Outcome:
     import ray
 
     datasets = prepare_datasets(run.todo + [search.trial_of(p, 0, {f"{s}.{k}": v.args[0] for s, k, v in p["sampled"]})
-                                            for p in run.searches])
+                                            for p in run.searches] + run.ensembles)
     owns_ray = connect(run.options)
     try:
         return _execute(run, datasets)
@@ -50,7 +51,7 @@ def _execute(run: Run, datasets: dict) -> Outcome:
     held = {"lease": lease.take(uri, name)}  # one driver per sweep and results location
     try:
         record = record_run(run, gpus)
-        refs = {key: ray.put(p) for key, p in datasets.items()}  # one copy per dataset, shared by its trials
+        refs = {key: put_dataset(p, uri, name) for key, p in datasets.items()}  # one copy per dataset, shared
         datasets.clear()  # the object store holds them now
         # On the driver's own node: a lost worker node must not take the progress queue with it.
         here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
@@ -59,7 +60,8 @@ def _execute(run: Run, datasets: dict) -> Outcome:
                                                        results.read_json(uri, name, backends.CALIBRATION)), 0
         if run.searches or any(t.get("prune") for t in run.todo):
             searcher, feed, extra = start_search(run)
-        ctx = TaskContext(uri, name, run.budget, queue, searcher, opts.tensorboard, record["code_version"])
+        ctx = TaskContext(uri, name, run.budget, queue, searcher, opts.tensorboard, record["code_version"],
+                          keep=run.keep)
         # While a search decides, no trial waits in Ray: a trial awaiting its verdict would lend its
         # CPUs to a waiting one. A draw waits for a free slot anyway.
         if not hasattr(feed, "popleft"):  # seed repeats on JAX, fused (a search's draws run one by one)
@@ -70,9 +72,11 @@ def _execute(run: Run, datasets: dict) -> Outcome:
         def heartbeat():
             held["lease"] = lease.renew(uri, name, held["lease"])
 
+        keeper = kept.Keeper(uri, name, run.keep, {p["study"]: p["search"] for p in run.searches})
         try:
             finished, counts = collect(flight, opts, name, run.budget, Progress(run.todo, queue, extra), heartbeat,
-                                       searcher)
+                                       searcher, keeper)
+            finished += run_ensembles(run, refs, gpus, ctx, counts)
         except KeyboardInterrupt:
             interrupted(run, flight)
         record.update(finished_at=time.time(), counts=counts)
@@ -83,6 +87,49 @@ def _execute(run: Run, datasets: dict) -> Outcome:
         lease.release(uri, name, held["lease"])
     print(f"done in {(time.time() - record['started_at']) / 60:.1f} min: {counts}; results in {run.where}", flush=True)
     return Outcome(results=finished, todo=run.todo, counts=counts, datasets_put=len(refs))
+
+
+def put_dataset(p, uri: str, sweep: str):
+    """A prepared dataset into the object store, its text pipeline saved with the sweep instead (the workers
+    need the arrays; ``predict`` the pipeline)."""
+    import ray
+
+    kept.write_pipeline(uri, sweep, p.pipeline)
+    p.pipeline = None
+    return ray.put(p)
+
+
+def run_ensembles(run: Run, refs: dict, gpus: float, ctx: TaskContext, counts: dict) -> list[dict]:
+    """Each ensemble whose members have all landed with their models: one task, its row written like a
+    trial's. One whose members are not all there waits, said in one line."""
+    import ray
+
+    if not run.ensembles:
+        return []
+    have = results.read_table(run.options.results, run.name, "trials").to_pylist()
+    done, models = {r["trial_id"]: r["status"] for r in have}, {r["trial_id"] for r in have if r.get("model_uri")}
+    out = []
+    for job in run.ensembles:
+        if done.get(job["trial_id"]) == "ok":
+            continue
+        missing = [n for tid, n in zip(job["members"], job["member_names"]) if tid not in models]
+        if missing:
+            print(f"ensemble {job['name']}: waits for the kept models of {', '.join(missing)}", flush=True)
+            continue
+        key = dataset_key(job)
+        if key not in refs:
+            refs[key] = put_dataset(prepare_dataset(job), run.options.results, run.name)
+        task = ray.remote(max_retries=run.options.max_retries)(remote_ensemble).options(
+            num_cpus=run.options.cpus_per_trial, num_gpus=gpus, name=job["name"],
+            runtime_env=backends.runtime_env(job))
+        r = ray.get(task.remote(job, refs[key], run.options.cpus_per_trial, ctx))
+        results.write_trial(run.options.results, run.name, r, run.budget)
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+        print(f"ensemble {job['name']} of {len(job['members'])}: {r['status']}"
+              + (f", test accuracy {r['test_accuracy']:.4f}" if r.get("test_accuracy") is not None else
+                 f" ({r.get('error')})"), flush=True)
+        out.append(r)
+    return out
 
 
 def _trials_table(run: Run):
@@ -308,7 +355,7 @@ def submit(todo, refs: dict, opts: Options, gpus: float, ctx: TaskContext, body=
     def launch(t):
         first = t[0] if isinstance(t, list) else t  # a fused group (fused.groups): one task, its members' results
         if dataset_key(first) not in refs:  # a searched study that draws dataset settings
-            refs[dataset_key(first)] = ray.put(prepare_dataset(first))
+            refs[dataset_key(first)] = put_dataset(prepare_dataset(first), ctx.uri, ctx.sweep)
         name = f"{first['name']} ×{len(t)} fused" if isinstance(t, list) else t["name"]
         return (group if isinstance(t, list) else task).options(
             num_cpus=opts.cpus_per_trial, num_gpus=gpus, name=name, runtime_env=backends.runtime_env(first)).remote(
@@ -319,7 +366,7 @@ def submit(todo, refs: dict, opts: Options, gpus: float, ctx: TaskContext, body=
 
 
 def collect(flight: InFlight, opts: Options, name: str, budget: dict, progress: Progress,
-            heartbeat=lambda: None, searcher=None) -> tuple[list, dict]:
+            heartbeat=lambda: None, searcher=None, keeper=None) -> tuple[list, dict]:
     """Ray's ``ray.wait`` loop: write each result the moment it arrives; a task that died with
     its retries spent is written as ``failed``; a finished trial's slot goes to the next waiting
     one. Each second: the trials' epochs onto the bar, and ``heartbeat``."""
@@ -346,6 +393,8 @@ def collect(flight: InFlight, opts: Options, name: str, budget: dict, progress: 
                            "code_version": code_version()} for t in ts]
                 for t, r in zip(ts, rs):
                     results.write_trial(opts.results, name, r, budget)
+                    if keeper is not None and r.get("model_uri"):  # after its row: a dropped model's row is rewritten
+                        keeper.landed(trial_row(r, budget))
                     if searcher is not None and t.get("prune"):  # before the next draw (actor calls keep their order)
                         searcher.tell.remote(t, r["status"], r.get("history") or [])
                     finished.append(r)

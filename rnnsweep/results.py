@@ -80,6 +80,24 @@ def _atomic_write(fs, path: str, write):
         raise
 
 
+atomic_write = _atomic_write  # for the other files of a sweep's folder (kept models, pipelines)
+
+
+def update_trial(uri: str, sweep: str, trial_id: str, **values):
+    """Rewrite one trial's row with ``values`` changed (``kept``: a dropped model's ``model_uri``); its own
+    file, written over a compacted row, which its own file overrides."""
+    fs, base = filesystem(uri)
+    table = read_trial_file(uri, sweep, "trials", trial_id)
+    if table is None:
+        t = read_table(uri, sweep, "trials")
+        table = t.filter(pc.equal(t["trial_id"], trial_id))
+    if not table.num_rows:
+        return
+    row = {**_conformed(table, TRIAL_SCHEMA, trial_id).to_pylist()[0], **values}
+    out = pa.Table.from_pylist([row], schema=TRIAL_SCHEMA)
+    _atomic_write(fs, posixpath.join(base, sweep, "trials", f"{trial_id}.parquet"), lambda o: pq.write_table(out, o))
+
+
 def write_trial(uri: str, sweep: str, result: dict, budget: dict | None = None):
     """Write one trial: its epoch rows first, then its trial row (the trial row is what marks the
     trial done, so a crash in between just reruns it). A running trial writes itself here too,

@@ -46,6 +46,8 @@ class Run:
     budget: dict               # --smoke / --epochs / --limit-train: part of the trial ids, recorded
     meta: dict                 # sweep.json as it was before the run (read first: never overwritten unread)
     options: Options
+    keep: dict = field(default_factory=dict)       # {study: keep_models} (kept.policies)
+    ensembles: list = field(default_factory=list)  # ensembles still to score (kept.ensemble_jobs), after the trials
 
     @property
     def name(self) -> str:

@@ -33,6 +33,7 @@ TRIAL_FIELDS = [("sweep", _s), ("study", _s), ("trial_id", _s), ("config_id", _s
     ("dataset_zero_copy", pa.bool_()), ("host", _s), ("pid", _i), ("node_id", _s), ("device", _s), ("tf_version", _s),
     ("keras_version", _s), ("keras_backend", _s), ("backend_choice", _s), ("ray_version", _s), ("code_version", _s),
     ("budget", _s), ("fused_group", _s), ("fused_members", _i),
+    ("model_uri", _s), ("model_bytes", _i), ("ensemble_members", _s),
     ("started_at", pa.timestamp("s", tz="UTC")), ("finished_at", pa.timestamp("s", tz="UTC"))]
 TRIAL_SCHEMA = pa.schema(TRIAL_FIELDS)
 EPOCH_SCHEMA = pa.schema([("sweep", _s), ("trial_id", _s), ("config_id", _s), ("name", _s), ("epoch", _i),
@@ -56,7 +57,8 @@ def trial_row(result: dict, budget: dict | None = None) -> dict:
     cfg = result["config"]
     hist = result.get("history") or []
     vals = [(h["val_accuracy"], h["epoch"], h["val_loss"]) for h in hist if h.get("val_accuracy") is not None]
-    best = max(vals, key=lambda v: v[0]) if vals else (None, None, None)
+    # An ensemble has no epochs: its validation scores are its own (``kept.ensemble``).
+    best = max(vals, key=lambda v: v[0]) if vals else (result.get("best_val_accuracy"), None, result.get("best_val_loss"))
     last = hist[-1] if hist else {}
     secs = [h["seconds"] for h in hist if h.get("seconds") is not None]
     ds = result.get("dataset") or {}
@@ -67,7 +69,7 @@ def trial_row(result: dict, budget: dict | None = None) -> dict:
     ran = [h.get("seconds") or 0.0 for h in hist[len(hist) - here:]] if here > 0 and result.get("fit_seconds") else []
     row.update(sweep=cfg.get("sweep"), study=cfg.get("study"), search_number=cfg.get("search_number"),
                best_val_accuracy=best[0], best_val_epoch=best[1], best_val_loss=best[2],
-               final_val_accuracy=last.get("val_accuracy"), final_val_loss=last.get("val_loss"),
+               final_val_accuracy=last.get("val_accuracy", best[0]), final_val_loss=last.get("val_loss", best[2]),
                final_accuracy=last.get("accuracy"), final_loss=last.get("loss"),
                seconds_per_epoch=sum(secs) / len(secs) if secs else None,
                # The first epoch run here includes tracing; what fit spends outside its epochs is

@@ -18,7 +18,7 @@ import math
 
 from . import results
 from .settings import SECTIONS
-from .sweep import BEST_OF, REFIT, Sample, config_id, expand, searches, trial_id
+from .sweep import BEST_OF, REFIT, STUDY_KEYS, Sample, config_id, expand, searches, trial_id
 
 def distribution(sample: Sample):
     import optuna.distributions as d
@@ -300,7 +300,7 @@ def resolve_best(spec: dict, uri: str, search_trials: int | None = None) -> tupl
             continue
         pick = max if direction == "maximize" else min
         best = rows[pick(scored)[1]]
-        body = {k: v for k, v in studies[name].items() if k not in (BEST_OF, REFIT)}
+        body = {k: v for k, v in studies[name].items() if k not in STUDY_KEYS}
         base = config_of(best)
         base["training"].pop("evaluate_test")
         if studies[name].get(REFIT):

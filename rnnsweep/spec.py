@@ -20,6 +20,16 @@ BEST_OF = "best_of"
 # split, no early stopping) for the epoch count its best trial was scored at: the usual last step of a
 # search, once validation has chosen the settings and the epoch.
 REFIT = "refit"
+# Which trained models a study keeps (``kept``): "best" (its best trial by its own metric; every repeat of a
+# best_of study), "all", "none", or the best k. Never part of a trial's id: keeping a model changes nothing
+# it computes.
+KEEP = "keep_models"
+KEEP_VALUES = ("best", "all", "none")
+# With ``best_of``: the average of several trained models' probabilities, evaluated once on the test split
+# (``kept.ensemble``): "repeats" (this study's own trials, the winner's seeds) or k (the k best trials of the
+# study it names, chosen on validation).
+ENSEMBLE = "ensemble"
+STUDY_KEYS = (BEST_OF, REFIT, KEEP, ENSEMBLE)
 
 
 class SweepError(ValueError):
@@ -121,12 +131,16 @@ def validate(spec: dict) -> dict:
         if not isinstance(body, dict):
             raise SweepError(f"{where}studies.{study}: must be a dict of sections")
         for key in body:
-            if key not in SECTIONS and key not in SAMPLING and key not in (BEST_OF, REFIT):
-                raise _unknown(f"{where}studies.{study}.", key, tuple(SECTIONS) + SAMPLING + (BEST_OF, REFIT))
+            if key not in SECTIONS and key not in SAMPLING and key not in STUDY_KEYS:
+                raise _unknown(f"{where}studies.{study}.", key, tuple(SECTIONS) + SAMPLING + STUDY_KEYS)
         if REFIT in body and (BEST_OF not in body or not isinstance(body[REFIT], bool)):
             raise SweepError(f"{where}studies.{study}.{REFIT}: True or False, in a study with best_of= (got "
                              f"{body[REFIT]!r}{'' if BEST_OF in body else ' without best_of'})")
         _validate_sections(body, f"{where}studies.{study}: ")
+        if KEEP in body:
+            check_keep(body[KEEP], f"{where}studies.{study}.{KEEP}")
+        if ENSEMBLE in body:
+            _check_ensemble(body, f"{where}studies.{study}.{ENSEMBLE}")
         if BEST_OF in body:
             _validate_best_of(studies, study, body, f"{where}studies.{study}.{BEST_OF}")
             continue  # its settings are the best trial's, laid under its own: checked when filled in
@@ -135,6 +149,23 @@ def validate(spec: dict) -> dict:
             sampling["search"] = {**spec["search"], **body["search"]}
         _validate_sampling({**over(spec, **body), **sampling}, f"{where}studies.{study}: ")
     return spec
+
+
+def check_keep(value, where: str):
+    """``keep_models``: "best", "all", "none" or a positive k (the best k)."""
+    if value in KEEP_VALUES or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+        return value
+    raise SweepError(f"{where}: {value!r}: one of {', '.join(map(repr, KEEP_VALUES))} or a positive number k "
+                     "(the best k)")
+
+
+def _check_ensemble(body: dict, where: str):
+    value = body[ENSEMBLE]
+    if BEST_OF not in body:
+        raise SweepError(f"{where}: an ensemble averages a finished study's models: give best_of= too")
+    if value != "repeats" and not (isinstance(value, int) and not isinstance(value, bool) and value >= 2):
+        raise SweepError(f"{where}: {value!r}: 'repeats' (this study's own trials) or k >= 2 (the k best trials "
+                         f"of study {body[BEST_OF]!r})")
 
 
 def _validate_best_of(studies: dict, study, body: dict, where: str):

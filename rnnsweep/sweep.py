@@ -18,7 +18,7 @@ import random
 from . import settings
 from .settings import SECTIONS
 # The spec language, re-exported: sweep files and tests write ``from rnnsweep.sweep import grid``.
-from .spec import (BEST_OF, REFIT, SAMPLING, TOP_KEYS, Grid, Sample, SweepError, _unknown,  # noqa: F401
+from .spec import (BEST_OF, ENSEMBLE, KEEP, REFIT, SAMPLING, STUDY_KEYS, TOP_KEYS, Grid, Sample, SweepError, _unknown,  # noqa: F401
                    check_value, choice, grid, loguniform, over, uniform, validate)
 
 # ----------------------------------------------------------------------------- ids and names

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from . import live, results
+from . import kept, live, results
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class TaskContext:
     tensorboard: bool = False
     code_version: str | None = None
     submitted_at: float | None = None  # when the driver submitted the run's first tasks
+    keep: dict | None = None        # {study: keep_models} (kept.policies): whose trained models are written
 
 
 def _gpu_memory_mb(fraction: float) -> int | None:
@@ -90,6 +91,21 @@ def _attempt(config: dict, ctx: TaskContext) -> dict:
                 mirrored=mirrored)
 
 
+def _keeper(config: dict, ctx: TaskContext):
+    """``run_trial``'s ``on_done`` when the trial's study keeps models: the model its test numbers came from,
+    written to the results (``kept.save_model``); a failed write costs the model, never the trial's rows."""
+    if ctx.keep is None or not kept.wants(config, ctx.keep):
+        return None
+
+    def on_done(model, result):
+        try:
+            result.update(kept.save_model(model, ctx.uri, ctx.sweep, config["trial_id"]))
+        except Exception as e:  # noqa: BLE001 - e.g. the store is unreachable: the numbers still land
+            print(f"rnnsweep: the model of {config['name']} was not kept ({type(e).__name__}: {e})")
+
+    return on_done
+
+
 def _landed(r: dict, prepared, gpus: float, began: float, ctx: TaskContext, attempt: dict) -> dict:
     """What the task adds to a trial's result: its wait, where it ran, whether its data was shared."""
     import ray
@@ -125,7 +141,7 @@ def remote_trial(config: dict, prepared, cpus: float, gpus: float, gpu_memory_mb
     r = run_trial(config, prepared, cpus=max(1, int(cpus)), gpu_memory_mb=gpu_memory_mb,
                   on_epoch=a["on_epoch"], backup_dir=a["backup_dir"], earlier=a["earlier"], on_backup=a["on_backup"],
                   tensorboard_dir=results.local_folder(ctx.uri, ctx.sweep, "tensorboard", config["name"])
-                  if ctx.tensorboard else None, gpus=gpus)
+                  if ctx.tensorboard else None, gpus=gpus, on_done=_keeper(config, ctx))
     return _landed(r, prepared, gpus, began, ctx, a)
 
 
@@ -138,7 +154,19 @@ def remote_group(configs: list[dict], prepared, cpus: float, gpus: float, gpu_me
     began = time.time()
     _jax_gpu_share(gpus)
     a = [_attempt(c, ctx) for c in configs]
+    keepers = [_keeper(c, ctx) for c in configs]
     rs = train_group(configs, prepared, cpus=max(1, int(cpus)), on_epochs=[x["on_epoch"] for x in a],
                      backup_dirs=[x["backup_dir"] for x in a], earliers=[x["earlier"] for x in a],
-                     on_backups=[x["on_backup"] for x in a], gpus=gpus)
+                     on_backups=[x["on_backup"] for x in a], gpus=gpus,
+                     on_done=lambda i, model, r: keepers[i] and keepers[i](model, r))
     return [_landed(r, prepared, gpus, began, ctx, x) for r, x in zip(rs, a)]
+
+
+def remote_ensemble(job: dict, prepared, cpus: float, ctx: TaskContext) -> dict:
+    """Body of an ensemble's Ray task (``kept.ensemble``): its members' kept models, averaged."""
+    import ray
+
+    r = kept.ensemble(job, prepared, ctx.uri, ctx.sweep, cpus=max(1, int(cpus)))
+    r.update(code_version=ctx.code_version, ray_version=ray.__version__,
+             node_id=ray.get_runtime_context().get_node_id())
+    return r

@@ -152,6 +152,7 @@ class Encoded:
     word_index: dict         # word → index, as the sequences use it
     index_size: int          # largest index + 1: seed 000's vocab_size = len(tokenizer.word_index) + 1
     meta: dict = field(default_factory=dict)
+    pipeline: dict = field(default_factory=dict)  # how raw text becomes these sequences (``encode_texts``)
 
 
 def _split(cfg, idx, official, times):
@@ -182,9 +183,13 @@ def _tokenized(cfg, texts, labels, official=None, times=None) -> Encoded:
     tr, te = _split(cfg, idx, official, times)
     tok = Tokenizer(num_words=cfg["num_words"], lower=cfg["lower"], char_level=cfg["char_level"],
                     oov_token=cfg["oov_token"]).fit_on_texts([texts[i] for i in tr])
+    # Only the words the sequences can hold (index < num_words), in index order: the fitted Tokenizer again.
+    words = list(tok.word_index)[:cfg["num_words"] - 1 if cfg["num_words"] else None]
+    pipeline = dict(kind="tokenizer", clean=cfg["clean"], num_words=cfg["num_words"], lower=cfg["lower"],
+                    char_level=cfg["char_level"], oov_token=cfg["oov_token"], words=words)
     return Encoded(tok.texts_to_sequences([texts[i] for i in tr]), labels[tr],
                    tok.texts_to_sequences([texts[i] for i in te]), labels[te], tok.word_index,
-                   len(tok.word_index) + 1, {"train_rows": tr.tolist(), "test_rows": te.tolist()})
+                   len(tok.word_index) + 1, {"train_rows": tr.tolist(), "test_rows": te.tolist()}, pipeline)
 
 
 def _imdb_reviews(cfg, files):
@@ -242,7 +247,9 @@ def _keras_imdb(cfg, files):
                        for s in ("train", "test")]
     (xtr, ytr), (xte, yte) = keras_imdb(train, test, cfg["num_words"])
     index = {w: i + 3 for w, i in word_index.items()}
-    return Encoded(xtr, ytr, xte, yte, index, max(index.values()) + 1)
+    bound = cfg["num_words"] or max(max(x) for x in xtr + xte)  # keras_imdb's own bound when num_words is None
+    pipeline = dict(kind="keras_imdb", num_words=bound, ranks={w: i for w, i in word_index.items() if i + 3 < bound})
+    return Encoded(xtr, ytr, xte, yte, index, max(index.values()) + 1, pipeline=pipeline)
 
 
 # dataset.source → (the raw files it reads, resolved before the cache lookup; how they become sequences)
@@ -276,7 +283,7 @@ def prepare(config: dict, use_cache=True) -> Prepared:
     if cfg["embedding"] == "glove":
         files["glove"] = data.locate(f"glove{cfg['glove_dim']}", sample=cfg["sample"])
     fp = cache.fingerprint({**cfg, "path": None}, files)
-    if use_cache and (hit := cache.load(fp)):
+    if use_cache and (hit := cache.load(fp)) and hit.pipeline:  # one cached before pipelines were kept: again
         return hit
     t0 = time.time()
     enc = encode(cfg, files)
@@ -293,10 +300,30 @@ def prepare(config: dict, use_cache=True) -> Prepared:
     maxlen = cfg["maxlen"] or max(map(len, enc.x_train))  # None: the longest training sequence (seed 002)
     meta.update(words=len(enc.word_index), vocab_size=rows, full_vocab_size=enc.index_size, maxlen=maxlen,
                 prepare_seconds=round(time.time() - t0, 2))
+    pipeline = {**enc.pipeline, "maxlen": maxlen, "padding": cfg["padding"], "truncating": cfg["truncating"],
+                "fingerprint": fp}
     p = Prepared(pad(enc.x_train, maxlen, cfg["padding"], cfg["truncating"]),
                  np.asarray(enc.y_train, "float32"),
                  pad(enc.x_test, maxlen, cfg["padding"], cfg["truncating"]),
-                 np.asarray(enc.y_test, "float32"), emb, rows, meta)
+                 np.asarray(enc.y_test, "float32"), emb, rows, meta, pipeline)
     if use_cache:
         cache.save(p)
     return p
+
+
+# ----------------------------------------------------------------------------- new text, as a trial's inputs were made
+
+
+def encode_texts(pipeline: dict, texts: list[str]) -> np.ndarray:
+    """Raw texts → the padded int32 sequences a trial trained on: its dataset's cleaning, vocabulary,
+    ``num_words``, ``maxlen`` and padding (``pipeline``: ``Prepared.pipeline``, saved with the sweep)."""
+    if pipeline["kind"] == "keras_imdb":
+        # keras_imdb shuffles its splits; new texts keep their order: one text at a time.
+        ranks = pipeline["ranks"]
+        seqs = [keras_imdb((imdb_ranks([t], ranks), [0]), ([], []), pipeline["num_words"])[0][0][0] for t in texts]
+    else:
+        tok = Tokenizer(num_words=pipeline["num_words"], lower=pipeline["lower"], char_level=pipeline["char_level"],
+                        oov_token=pipeline["oov_token"])
+        tok.word_index = {w: i for i, w in enumerate(pipeline["words"], start=1)}
+        seqs = tok.texts_to_sequences([CLEANERS[pipeline["clean"]](t) for t in texts])
+    return pad(seqs, pipeline["maxlen"], pipeline["padding"], pipeline["truncating"])

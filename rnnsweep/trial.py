@@ -293,11 +293,13 @@ def finish(result: dict, cpu_start: float, gpus: float, share: int = 1) -> dict:
 
 
 def run_trial(config: dict, prepared, cpus=None, gpu_memory_mb=None, verbose=0, on_epoch=None, backup_dir=None,
-              earlier=(), on_backup=None, tensorboard_dir=None, gpus: float = 0.0, on_trained=None) -> dict:
+              earlier=(), on_backup=None, tensorboard_dir=None, gpus: float = 0.0, on_trained=None,
+              on_done=None) -> dict:
     """Train ``config`` (sections ``model`` and ``training``; ids/names passed through) on a
     ``cache.Prepared`` dataset and return the result dict. ``on_epoch(row)`` sees each epoch as it
     ends; ``backup_dir``/``earlier``: see ``_fit``; ``gpus``: the GPUs this trial holds (for its
-    GPU-seconds); ``on_trained(model)`` sees the trained model (tests compare weights)."""
+    GPU-seconds); ``on_trained(model)`` sees the trained model (tests compare weights); ``on_done(model, result)``
+    the model whose test numbers the result holds, when its status is ok (the task keeps it)."""
     cpu_start = time.process_time()
     result = new_result(config, prepared)
     training = {**settings.defaults("training"), **config.get("training", {})}
@@ -309,6 +311,8 @@ def run_trial(config: dict, prepared, cpus=None, gpu_memory_mb=None, verbose=0, 
             on_trained(model)
         if result["status"] == "ok" and training["evaluate_test"]:
             _evaluate(model, prepared, training, result)
+        if on_done and result["status"] == "ok":
+            on_done(model, result)
     except Exception as e:  # recorded, never raised: the sweep must go on
         failed(result, e)
     return finish(result, cpu_start, gpus)
