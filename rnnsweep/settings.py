@@ -86,7 +86,10 @@ class Setting:
 
     def from_column(self, value):
         """A value read back from its results column: the inverse of storing a mixed-type setting
-        (glove_dim: 50 or "auto") or a dict as a string."""
+        (glove_dim: 50 or "auto") or a dict as a string. An empty cell where None is no value of this setting
+        is a row written before the setting existed: its default, which keeps that row's behaviour."""
+        if value is None and not self.none:
+            return self.default
         if not isinstance(value, str) or self.allows(value):
             return value
         for literal in self.choices + self.also:
