@@ -30,7 +30,7 @@ case "$STUDY" in
   winner) PIN=${PIN:-8ee34c7} ;;
   wide) PIN=${PIN:-45ee2db} ;;
   wide_winner) PIN=${PIN:-6f6198e} ;;
-  winner_ensemble) PIN=${PIN:-8e10efa} ;;
+  winner_ensemble) PIN=${PIN:-8ee179e} ;;
   *) PIN=${PIN:-67c22f1} ;;
 esac
 . "$(dirname "$0")/pinned.sh"
