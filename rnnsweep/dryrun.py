@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from . import cost, results, search
+from . import cost, kept, results, search
 from .run import Outcome, Run, prepare_dataset
 from .sweep import non_default, studies_of
 
@@ -35,6 +35,12 @@ def dry_run(run: Run, listed: list[dict], done: dict, earlier, calibrating: bool
     if run.todo:
         print(projection([projected[t["trial_id"]] for t in run.todo], run))
         fusing(run, earlier, rates)
+    models = kept.projection(listed, run.keep, earlier)
+    if models:
+        print(models)
+    for job in run.ensembles:
+        print(f"ensemble {job['name']}: the average of {len(job['members'])} kept models, scored once on the test "
+              "split when they have landed")
     draws = {p["study"]: next_draws(p, run.search_rows[p["study"]]) for p in run.searches}
     return Outcome(todo=run.todo, done=done, draws=draws)
 

@@ -111,6 +111,49 @@ class Keeper:
                 return True
         return False
 
+SLOTS = {"adam": 2, "rmsprop": 1, "sgd": 0}  # optimizer variables per trainable weight, saved with the model
+OVERHEAD = 30_000  # bytes of a .keras file besides its weights (config, metadata, zip): measured, BENCHMARKS.md
+
+
+def model_bytes(trainable: int, non_trainable: int, optimizer: str = "adam") -> int:
+    """A kept model's file size, from its parameter counts: float32 weights (a frozen GloVe matrix is most of
+    them), the optimizer's slots for the trainable ones, and the file's own overhead."""
+    return 4 * (non_trainable + trainable * (1 + SLOTS.get(optimizer, 2))) + OVERHEAD
+
+
+def projection(listed: list[dict], keep: dict, earlier) -> str | None:
+    """``--dry-run``'s line on the models the listed trials keep: how many, and their bytes where an earlier
+    trial of the same config says its parameter counts (or its file's size)."""
+    by_study: dict = {}
+    for t in listed:
+        for s in (t.get("study") or "").split(",") if t.get("study") else [None]:
+            by_study.setdefault(s, []).append(t)
+    count, nbytes, unknown = 0, 0, 0
+    known = {}
+    if earlier is not None and len(earlier) and "trainable_params" in earlier:
+        for r in earlier.dropna(subset=["trainable_params"]).to_dict("records"):
+            size = r.get("model_bytes")
+            known[r["config_id"]] = int(size) if size == size and size is not None else model_bytes(
+                int(r["trainable_params"]), int(r["non_trainable_params"] or 0), r.get("optimizer") or "adam")
+    for s, trials in by_study.items():
+        policy = keep.get(s, "best")
+        n = len(trials) if policy == "all" else 0 if policy == "none" else min(len(trials), 1 if policy == "best"
+                                                                                 else policy)
+        count += n
+        sizes = [known[t["config_id"]] for t in trials if t["config_id"] in known]
+        if sizes:
+            nbytes += n * max(sizes)  # the largest of the study's known sizes: its best is any of them
+        else:
+            unknown += n
+    if not count:
+        return None
+    line = f"models kept: {count}"
+    if count > unknown:
+        line += f", about {nbytes / 1e6:,.1f} MB" + (f" for {count - unknown} of them" if unknown else "")
+    if unknown:
+        line += f" ({unknown} of unknown size: no earlier trial of their configs)"
+    return line + " (keep_models, --keep-models)"
+
 # ----------------------------------------------------------------------------- writing and dropping
 
 

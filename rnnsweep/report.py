@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import base64
 import html
+import json
 import os
 import sys
 import tempfile
@@ -34,7 +35,25 @@ class ReportError(ValueError):
     """The results cannot be reported on; the message names what is missing."""
 
 
-def index_html(sweep, s, trials, figs: Figures, compute: str = "", searched=()) -> str:
+def kept_lines(trials, where: str) -> list[str]:
+    """One line per model the sweep kept (``kept``): its trial, its file, its size, its numbers; and each
+    ensemble's members."""
+    out = []
+    if "model_uri" in trials:
+        for r in trials[trials["model_uri"].notna()].sort_values("name").to_dict("records"):
+            score = next((f"{k} {r[k]:.4f}" for k in ("test_accuracy", "best_val_accuracy") if r.get(k) == r.get(k)
+                          and r.get(k) is not None), "")
+            out.append(f"{r['name']}: {where}/{r['model_uri']} ({r['model_bytes'] / 1e6:.1f} MB){', ' + score if score else ''}")
+    if "ensemble_members" in trials:
+        names = dict(zip(trials["trial_id"], trials["name"]))
+        for r in trials[trials["ensemble_members"].notna()].to_dict("records"):
+            members = ", ".join(names.get(m, m) for m in json.loads(r["ensemble_members"]))
+            acc = f"test_accuracy {r['test_accuracy']:.4f}, " if r.get("test_accuracy") == r.get("test_accuracy") else ""
+            out.append(f"{r['name']}: {acc}the average of {members}")
+    return out
+
+
+def index_html(sweep, s, trials, figs: Figures, compute: str = "", searched=(), models=()) -> str:
     """One page with everything, figures embedded: built from the summary and the failures, the
     same data the Markdown is written from."""
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(sweep)} — rnnsweep report"
@@ -42,6 +61,8 @@ def index_html(sweep, s, trials, figs: Figures, compute: str = "", searched=()) 
              tables.summary_html(s), f"<p>{html.escape(compute)}</p>" if compute else "",
              ("<h2>Searches</h2><ul>" + "".join(f"<li>{html.escape(x[2:])}</li>" for x in searched) + "</ul>")
              if searched else "",
+             ("<h2>Kept models</h2><ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in models) + "</ul>")
+             if models else "",
              "<h2>Diverged and failed trials</h2>", tables.failures_html(trials),
              "<h2>Figures</h2>"]
     for name, caption in figs.written:
@@ -72,18 +93,22 @@ def report(path: str, sweep: str | None = None, out: str | None = None, prices: 
     meta = results.read_json(root, sweep, "sweep.json") or {}
     searched = tables.search_lines(trials, epochs, meta)
     s.to_csv(os.path.join(out, "summary.csv"), index=False)
+    models = kept_lines(trials, f"{root.partition('?')[0].rstrip('/')}/{sweep}")
     with open(os.path.join(out, "summary.md"), "w", encoding="utf-8") as fh:
         fh.write(tables.summary_markdown(s, trials, sweep, compute, searched))
+        if models:
+            fh.write("\n## Kept models\n\n" + "".join(f"- {x}\n" for x in models))
     figs = Figures(out)
     draw_figures(trials, epochs, figs)
     draw_study_views(trials, figs)
     draw_search_views(trials, epochs, figs, meta)
     with open(os.path.join(out, "index.html"), "w", encoding="utf-8") as fh:
-        fh.write(index_html(sweep, s, trials, figs, compute, searched))
+        fh.write(index_html(sweep, s, trials, figs, compute, searched, models))
     if remote:
         out = results.upload_folder(out, root, sweep, "report")
     files = ["summary.csv", "summary.md"] + [n for n, _ in figs.written] + ["index.html"]
-    return {"sweep": sweep, "out": out, "files": files, "notes": figs.notes, "summary": s, "compute": compute}
+    return {"sweep": sweep, "out": out, "files": files, "notes": figs.notes, "summary": s, "compute": compute,
+            "models": models}
 
 
 def running(path: str, sweep: str | None) -> bool:
@@ -105,6 +130,8 @@ def render(args) -> list[str]:
         r = report(args.results, name, out, prices)
         print(f"{r['sweep']}: wrote {len(r['files'])} files to {r['out']}: {', '.join(r['files'])}", flush=True)
         print(f"  {r['compute']}")
+        for line in r["models"]:
+            print(f"  kept: {line}")
         for note in r["notes"]:
             print(f"  note: {note}")
     return names
