@@ -191,7 +191,8 @@ def plan_run(spec: dict, args, trials: list[dict], plans: list[dict]) -> tuple[R
                                results.versions(args.results, name))
     rows = {p["study"]: search.study_rows(args.results, name, p["study"], p) for p in plans}
     recorded = {**budget(args), **({"learning_rate_scale": QUICK_LR_SCALE} if args.quick else {})}
-    run = Run(spec, trials, todo, plans, rows, recorded, meta, Options.of(args), keep=kept.policies(spec, args.keep_models))
+    run = Run(spec, trials, todo, plans, rows, recorded, meta, Options.of(args),
+              keep=kept.policies(spec, args.keep_models))
     metrics = {p["study"]: p["search"] for p in searches(validate(spec), checked=True)} if spec.get("studies") else {}
     run.ensembles = [j for j in kept.ensemble_jobs(spec, select(trials, args.only) if args.only else trials,
                                                    args.results, metrics) if done.get(j["trial_id"]) != "ok"]

@@ -358,8 +358,8 @@ def ensemble(job: dict, prepared, uri: str, sweep: str, cpus=None) -> dict:
                 continue
             p, y = np.mean(probs[split], axis=0), np.asarray(xy[1], dtype="float64").reshape(-1)
             scores = {}
-            for name, metric in (("loss", keras.metrics.BinaryCrossentropy()), ("accuracy", keras.metrics.BinaryAccuracy()),
-                                 ("auc", keras.metrics.AUC())):
+            for name, metric in (("loss", keras.metrics.BinaryCrossentropy()),
+                                 ("accuracy", keras.metrics.BinaryAccuracy()), ("auc", keras.metrics.AUC())):
                 metric.update_state(y[:, None], p[:, None])
                 scores[name] = _finite(metric.result())
             if split == "val":

@@ -43,12 +43,14 @@ def kept_lines(trials, where: str) -> list[str]:
         for r in trials[trials["model_uri"].notna()].sort_values("name").to_dict("records"):
             score = next((f"{k} {r[k]:.4f}" for k in ("test_accuracy", "best_val_accuracy") if r.get(k) == r.get(k)
                           and r.get(k) is not None), "")
-            out.append(f"{r['name']}: {where}/{r['model_uri']} ({r['model_bytes'] / 1e6:.1f} MB){', ' + score if score else ''}")
+            out.append(f"{r['name']}: {where}/{r['model_uri']} ({r['model_bytes'] / 1e6:.1f} MB)"
+                       + (f", {score}" if score else ""))
     if "ensemble_members" in trials:
         names = dict(zip(trials["trial_id"], trials["name"]))
         for r in trials[trials["ensemble_members"].notna()].to_dict("records"):
             members = ", ".join(names.get(m, m) for m in json.loads(r["ensemble_members"]))
-            acc = f"test_accuracy {r['test_accuracy']:.4f}, " if r.get("test_accuracy") == r.get("test_accuracy") else ""
+            acc = r.get("test_accuracy")
+            acc = f"test_accuracy {acc:.4f}, " if acc is not None and acc == acc else ""
             out.append(f"{r['name']}: {acc}the average of {members}")
     return out
 

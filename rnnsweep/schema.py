@@ -58,7 +58,8 @@ def trial_row(result: dict, budget: dict | None = None) -> dict:
     hist = result.get("history") or []
     vals = [(h["val_accuracy"], h["epoch"], h["val_loss"]) for h in hist if h.get("val_accuracy") is not None]
     # An ensemble has no epochs: its validation scores are its own (``kept.ensemble``).
-    best = max(vals, key=lambda v: v[0]) if vals else (result.get("best_val_accuracy"), None, result.get("best_val_loss"))
+    best = max(vals, key=lambda v: v[0]) if vals else (result.get("best_val_accuracy"), None,
+                                                        result.get("best_val_loss"))
     last = hist[-1] if hist else {}
     secs = [h["seconds"] for h in hist if h.get("seconds") is not None]
     ds = result.get("dataset") or {}
