@@ -197,7 +197,9 @@ def _train(configs, prepared, results, on_epochs, backup_dirs, earliers, on_back
         # array adapter's first batch builds the metrics (one permutation drawn), then each epoch draws one.
         model._symbolic_build(iterator=epoch_iterator(train, training["batch_size"]))
         gens.append(np.random.get_state())
-        stop, log, callbacks = callbacks_of(model, training, val, r, on_epoch, backup, on_backup)
+        i = len(gens) - 1  # this member's own generator: what its backup keeps and restores
+        stop, log, callbacks = callbacks_of(model, training, val, r, on_epoch, backup, on_backup,
+                                            rng=(lambda i=i: gens[i], lambda s, i=i: gens.__setitem__(i, s)))
         cbs = keras.callbacks.CallbackList(callbacks, model=model, epochs=training["epochs"], verbose=0,
                                            steps=-(-len(train[0]) // training["batch_size"]))
         models.append(model)

@@ -157,11 +157,15 @@ def usable_backup(folder: str) -> bool:
     return False
 
 
-def callbacks_of(model, training, val, result, on_epoch=None, backup_dir=None, on_backup=None, tensorboard_dir=None):
-    """The trial's callbacks: the divergence stop, the epoch log, optional early stopping, learning-rate
-    schedules, and with ``backup_dir`` Keras's ``BackupAndRestore`` (a retried trial goes on from its last
-    finished epoch; ``on_backup`` runs after each backup). Returns (divergence stop, epoch log, all of them)."""
+def callbacks_of(model, training, val, result, on_epoch=None, backup_dir=None, on_backup=None, tensorboard_dir=None,
+                 rng=None):
+    """The trial's callbacks: the divergence stop, the epoch log, learning-rate schedules, optional early
+    stopping, and with ``backup_dir`` Keras's ``BackupAndRestore`` with what it does not keep (``resume``: a
+    retried trial goes on from its last finished epoch exactly as it would have; ``on_backup`` runs after each
+    backup; ``rng``: a fused member's own NumPy generator). Returns (divergence stop, epoch log, all of them)."""
     import keras
+
+    from .resume import exact_backup, resume_state
 
     stop, log = _diverged_callback(), _epoch_log(on_epoch)
     # The epoch's row is out before its backup: a worker killed in between redoes that epoch, and
@@ -169,24 +173,32 @@ def callbacks_of(model, training, val, result, on_epoch=None, backup_dir=None, o
     callbacks = [stop, log]
     if backup_dir and not usable_backup(backup_dir):
         print(f"rnnsweep: the backup in {backup_dir} cannot be read; {result.get('name')} starts again from epoch 1")
-    if backup_dir:
-        # double_checkpoint: Keras writes the weights file in place, and a worker killed mid-write
-        # leaves it corrupt; Keras then restores the epoch before from the copy it kept.
-        callbacks += [keras.callbacks.BackupAndRestore(backup_dir, double_checkpoint=True),
-                      keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: on_backup and on_backup())]
-    if tensorboard_dir:  # `tensorboard --logdir <results>/<sweep>/tensorboard`
-        callbacks.append(keras.callbacks.TensorBoard(log_dir=tensorboard_dir))
+    elif backup_dir and not exact_backup(backup_dir):
+        print(f"rnnsweep: the backup in {backup_dir} holds no random state to resume {result.get('name')} exactly "
+              "(an older rnnsweep wrote it); it starts again from epoch 1")
+    plateau = early = None
     if training["lr_schedule"] == "plateau":
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss" if val else "loss", factor=0.5,
-                                                           patience=1, min_lr=1e-6))
+        plateau = keras.callbacks.ReduceLROnPlateau(monitor="val_loss" if val else "loss", factor=0.5, patience=1,
+                                                    min_lr=1e-6)
+        callbacks.append(plateau)
     elif training["lr_schedule"] == "cosine":
         lr0, n = float(model.optimizer.learning_rate), training["epochs"]
         callbacks.append(keras.callbacks.LearningRateScheduler(
             lambda epoch: lr0 * 0.5 * (1 + math.cos(math.pi * epoch / n))))
     if training["early_stopping"]:
-        callbacks.append(keras.callbacks.EarlyStopping(
-            monitor=training["early_stopping_monitor"], patience=training["early_stopping"],
-            restore_best_weights=True))
+        early = keras.callbacks.EarlyStopping(monitor=training["early_stopping_monitor"],
+                                              patience=training["early_stopping"], restore_best_weights=True)
+        callbacks.append(early)
+    if backup_dir:
+        # After the schedules and early stopping have taken the epoch in: their memory is part of the state
+        # kept. double_checkpoint: Keras writes the weights file in place, and a worker killed mid-write
+        # leaves it corrupt; Keras then restores the epoch before from the copy it kept.
+        state = resume_state(model, rng, early, plateau)
+        state.folder = backup_dir
+        callbacks += [state, keras.callbacks.BackupAndRestore(backup_dir, double_checkpoint=True),
+                      keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: on_backup and on_backup())]
+    if tensorboard_dir:  # `tensorboard --logdir <results>/<sweep>/tensorboard`
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=tensorboard_dir))
     return stop, log, callbacks
 
 
