@@ -48,7 +48,8 @@ def main(case: str, mode: str, backup: str, k: int = 0):
 
     def on_epoch(i):
         def write(row):
-            rows = [r for r in (json.load(open(live[i])) if os.path.exists(live[i]) else []) if r["epoch"] < row["epoch"]]
+            rows = json.load(open(live[i])) if os.path.exists(live[i]) else []
+            rows = [r for r in rows if r["epoch"] < row["epoch"]]
             json.dump(rows + [row], open(live[i], "w"))
         return write
 
