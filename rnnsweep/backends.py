@@ -116,14 +116,13 @@ def backend_setting(trial: dict) -> str:
     return trial.get("training", {}).get("backend", "tensorflow")
 
 
-def backend_of(trial: dict) -> str | None:
-    """The backend the trial must run on: ``jax``, or what ``auto`` resolved to (TensorFlow until it is);
-    None for the default, which runs where the environment says, as every trial before this setting did
-    (TensorFlow, unless ``$KERAS_BACKEND`` or ``keras.json`` says otherwise; ``keras_backend`` records it)."""
+def backend_of(trial: dict) -> str:
+    """The backend the trial runs on: its setting, ``auto`` as resolved (``backend_choice``; TensorFlow until
+    it is). The default setting is TensorFlow whatever ``$KERAS_BACKEND`` says: the trial id promises it."""
     b = backend_setting(trial)
     if b == "auto":
         return (trial.get("backend_choice") or {}).get("backend", "tensorflow")
-    return None if b == "tensorflow" else b
+    return b
 
 
 def jax_cache() -> dict:
@@ -140,11 +139,11 @@ def jax_cache() -> dict:
                                                                          "0")}
 
 
-def runtime_env(trial: dict) -> dict | None:
-    """The Ray ``runtime_env`` of the trial's task: ``KERAS_BACKEND`` set when the trial names one (None:
-    the workers every sweep used, with the driver's environment), and for JAX its compilation cache."""
+def runtime_env(trial: dict) -> dict:
+    """The Ray ``runtime_env`` of the trial's task: ``KERAS_BACKEND`` set to its backend (an exported
+    ``$KERAS_BACKEND`` never reaches its workers), and for JAX its compilation cache."""
     b = backend_of(trial)
-    return None if b is None else {"env_vars": {"KERAS_BACKEND": b, **(jax_cache() if b == "jax" else {})}}
+    return {"env_vars": {"KERAS_BACKEND": b, **(jax_cache() if b == "jax" else {})}}
 
 
 def use(trial: dict):
@@ -153,8 +152,6 @@ def use(trial: dict):
     import sys
 
     b = backend_of(trial)
-    if b is None:
-        return
     if "keras" not in sys.modules:
         os.environ["KERAS_BACKEND"] = b
         if b == "jax" and "jax" not in sys.modules:

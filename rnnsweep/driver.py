@@ -196,6 +196,12 @@ def plan_run(spec: dict, args, trials: list[dict], plans: list[dict]) -> tuple[R
     metrics = {p["study"]: p["search"] for p in searches(validate(spec), checked=True)} if spec.get("studies") else {}
     run.ensembles = [j for j in kept.ensemble_jobs(spec, select(trials, args.only) if args.only else trials,
                                                    args.results, metrics) if done.get(j["trial_id"]) != "ok"]
+    exported = os.environ.get("KERAS_BACKEND")
+    if exported and exported != "tensorflow" and any(t["training"].get("backend", "tensorflow") == "tensorflow"
+                                                     for t in todo):
+        print(f"KERAS_BACKEND={exported} is exported, but training.backend is tensorflow (the default) for trials "
+              f"this run starts: they run on TensorFlow, as their ids say (--set training.backend={exported} runs them "
+              f"on {exported}, under their own ids)", flush=True)
     print(f"{name}: {len(chosen)} trials, {len(chosen) - len(todo)} already in {run.where}, {len(todo)} to run"
           + (f", and {len(plans)} searched {'study' if len(plans) == 1 else 'studies'} drawing theirs"
              if plans else "") + (f", {len(run.ensembles)} ensembles to score" if run.ensembles else "")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 
 from . import cost, kept, results, search
+from .plan import Planner
 from .run import Outcome, Run, prepare_dataset
 from .sweep import non_default, studies_of
 
@@ -34,37 +35,45 @@ def dry_run(run: Run, listed: list[dict], done: dict, earlier, calibrating: bool
                   f"{duration(projected[t['trial_id']]):>8}  {describe(t)}{shared}")
     if run.todo:
         print(projection([projected[t["trial_id"]] for t in run.todo], run))
-        fusing(run, earlier, rates)
+        fusing(run, earlier, rates, planner_of(run, earlier))
     models = kept.projection(listed, run.keep, earlier)
     if models:
         print(models)
     for job in run.ensembles:
         print(f"ensemble {job['name']}: the average of {len(job['members'])} kept models, scored once on the test "
               "split when they have landed")
-    draws = {p["study"]: next_draws(p, run.search_rows[p["study"]]) for p in run.searches}
+    draws = {p["study"]: next_draws(p, run.search_rows[p["study"]], planner_of(run, earlier) if run.searches else None)
+             for p in run.searches}
     return Outcome(todo=run.todo, done=done, draws=draws)
 
 
-def fusing(run: Run, earlier, rates: dict):
-    """Which trials would run fused (``fused.groups``; ``auto`` resolved as the run would on CPUs) and, where
-    a fused group of the same model and size has run before, the time it saves."""
-    from . import backends, fused
-
-    device_gpus = run.options.gpus_per_trial or 0
-    todo = backends.resolve(run.todo, earlier, device_gpus,
-                            results.read_json(run.options.results, run.name, backends.CALIBRATION))
+def planner_of(run: Run, earlier) -> Planner:
+    """The run's ``plan.Planner``, as the run would make it (the cluster looked at only when an unset
+    --fuse on GPUs needs its slots)."""
+    from . import backends
     from .onray import capacity
 
-    # The slots only matter to an unset --fuse on GPUs: elsewhere no second look at the cluster.
-    slots = capacity(run.options)[0] if run.options.fuse is None and device_gpus else 1
-    groups = [g for g in fused.groups(todo, run.options.fuse, slots, device_gpus, run.options.fuse_also)
-              if isinstance(g, list)]
-    for t in todo:
-        if t.get("backend_choice"):
-            print(f"  backend of {t['name']}: {t['backend_choice']['backend']} ({t['backend_choice']['why']})")
+    gpus = run.options.gpus_per_trial or 0
+    slots = capacity(run.options)[0] if run.options.fuse is None and gpus else 1
+    return Planner(run.options.cpus_per_trial, gpus, run.options.fuse, run.options.fuse_also, slots, trials=earlier,
+                   calibration=results.read_json(run.options.results, run.name, backends.CALIBRATION))
+
+
+def fusing(run: Run, earlier, rates: dict, planner: Planner):
+    """What will run, as the run plans it (``plan.Planner``): each ``auto`` trial's backend and why, which
+    trials run fused and, where a fused group of the same model and size has run before, the time it saves."""
+    from . import fused
+
+    tasks = planner.tasks(run.todo)
+    for task in tasks:
+        for t in task.members:
+            if t.get("backend_choice"):
+                print(f"  backend of {t['name']}: {t['backend_choice']['backend']} ({t['backend_choice']['why']})")
+    groups = [list(task.members) for task in tasks if task.fused]
     if not groups:
+        todo = [t for task in tasks for t in task.members]
         could = [g for g in fused.groups(todo, fused.FUSE_MAX, also=run.options.fuse_also) if isinstance(g, list)]
-        if could and run.options.fuse is None and not device_gpus:
+        if could and run.options.fuse is None and not planner.gpus:
             print(f"not fused: {sum(map(len, could))} JAX seed repeats run one by one on CPUs, where fusing measured "
                   "no faster (--fuse K fuses them)")
         return
@@ -83,7 +92,7 @@ def fusing(run: Run, earlier, rates: dict):
           "  projected saving: unknown until a fused group of these models has run here (BENCHMARKS.md §9)")
 
 
-def next_draws(plan: dict, rows: list[dict], shown: int = 3) -> list[dict]:
+def next_draws(plan: dict, rows: list[dict], planner: Planner | None = None, shown: int = 3) -> list[dict]:
     """A searched study in ``--dry-run``: its settings, what the results hold (``rows``), the budget
     bound and the next draws it would try (the results replayed into its sampler, as a run does)."""
     s, epochs = plan["search"], plan["fixed"]["training"]["epochs"]
@@ -101,7 +110,10 @@ def next_draws(plan: dict, rows: list[dict], shown: int = 3) -> list[dict]:
           + (" (the pruner stops most sooner)" if p else ""))
     nxt = [t for t in (searcher.ask(plan["study"]) for _ in range(min(shown, left))) if t]
     for t in nxt:
-        print(f"  next  {t['trial_id']}  {t['name']:<34} {describe(t)}")
+        t = planner.resolve(t) if planner else t
+        chosen = f"  (backend {t['backend_choice']['backend']}: {t['backend_choice']['why']})" \
+            if t.get("backend_choice") else ""
+        print(f"  next  {t['trial_id']}  {t['name']:<34} {describe(t)}{chosen}")
     return nxt
 
 

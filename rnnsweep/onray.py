@@ -14,7 +14,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import backends, fused, kept, lease, results, search
+from . import backends, kept, lease, results, search
+from .plan import Planner, Task, check_row
 from .progress import Progress
 from .run import GPUS_ENV, Options, Outcome, Run, code_version, dataset_key, prepare_dataset
 from .schema import trial_row
@@ -56,18 +57,20 @@ def _execute(run: Run, datasets: dict) -> Outcome:
         # On the driver's own node: a lost worker node must not take the progress queue with it.
         here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
         queue = Queue(actor_options={"num_cpus": 0, "scheduling_strategy": here})
-        searcher, feed, extra = None, backends.resolve(run.todo, _trials_table(run), gpus,
-                                                       results.read_json(uri, name, backends.CALIBRATION)), 0
+        # One decision of what runs where, for the listed trials and a search's draws alike (plan.Planner).
+        planner = Planner(opts.cpus_per_trial, gpus, opts.fuse, opts.fuse_also, slots(opts, gpus, resources),
+                          trials=lambda: _trials_table(run),
+                          calibration=results.read_json(uri, name, backends.CALIBRATION))
+        searcher, feed, extra = None, None, 0
         if run.searches or any(t.get("prune") for t in run.todo):
+            # While a search decides, no trial waits in Ray: a trial awaiting its verdict would lend its
+            # CPUs to a waiting one. A draw waits for a free slot anyway; its backend is planned as it launches.
             searcher, feed, extra = start_search(run)
         ctx = TaskContext(uri, name, run.budget, queue, searcher, opts.tensorboard, record["code_version"],
                           keep=run.keep)
-        # While a search decides, no trial waits in Ray: a trial awaiting its verdict would lend its
-        # CPUs to a waiting one. A draw waits for a free slot anyway.
-        if not hasattr(feed, "popleft"):  # seed repeats on JAX, fused (a search's draws run one by one)
-            feed = fused.groups(feed, opts.fuse, slots(opts, gpus, resources), gpus, opts.fuse_also)
-        flight = submit(feed, refs, opts, gpus, ctx,
-                        size=slots(opts, gpus, resources) if searcher else window(opts, gpus, resources))
+        flight = submit(feed if feed is not None else planner.tasks(run.todo), refs, opts, gpus, ctx,
+                        size=slots(opts, gpus, resources) if searcher else window(opts, gpus, resources),
+                        planner=planner)
 
         def heartbeat():
             held["lease"] = lease.renew(uri, name, held["lease"])
@@ -133,9 +136,7 @@ def run_ensembles(run: Run, refs: dict, gpus: float, ctx: TaskContext, counts: d
 
 
 def _trials_table(run: Run):
-    """The sweep's trials table, read only when an ``auto`` trial needs its timings (``backends``)."""
-    if not any(backends.backend_setting(t) == "auto" for t in run.todo):
-        return None
+    """The sweep's trials table: read when an ``auto`` trial first needs its timings (``plan.Planner``)."""
     return results.read_table(run.options.results, run.name, "trials").to_pandas()
 
 
@@ -146,7 +147,7 @@ def interrupted(run: Run, flight: InFlight):
     for ref in flight.pending:
         ray.cancel(ref, force=True)
     def count(tasks):  # a fused group counts its members
-        return sum(len(t) if isinstance(t, list) else 1 for t in tasks)
+        return sum(len(t.members) if isinstance(t, Task) else 1 for t in tasks)
     cancelled, waiting = count(flight.pending.values()), count(t for t in flight.waiting if t is not None)
     saved = len(run.todo) - cancelled - waiting
     print(f"\ninterrupted: {saved} trials saved in {run.where}; {cancelled} cancelled"
@@ -320,7 +321,7 @@ def start_search(run: Run) -> tuple:
 
 @dataclass
 class InFlight:
-    """The trials submitted and not yet collected (``pending``: object ref → trial), and those still
+    """The tasks submitted and not yet collected (``pending``: object ref → ``plan.Task``), and those still
     ``waiting`` for a slot: a sweep of 10,000 trials keeps a bounded ``window`` of tasks in Ray, so the
     driver's memory and each ``ray.wait`` stay small; ``top_up`` submits more as trials finish."""
     waiting: deque
@@ -332,13 +333,16 @@ class InFlight:
         while self.waiting and len(self.pending) < self.window:
             t = self.waiting.popleft()
             if t is not None:  # a search whose space has nothing new left
-                self.pending[self.launch(t)] = t
+                ref, task = self.launch(t)
+                self.pending[ref] = task
         return self
 
 
-def submit(todo, refs: dict, opts: Options, gpus: float, ctx: TaskContext, body=None, size=None) -> InFlight:
-    """One Ray task per trial, retried by Ray when its worker or node dies, at most ``size`` at a
-    time (all of them when None); returns the ``InFlight`` trials.
+def submit(todo, refs: dict, opts: Options, gpus: float, ctx: TaskContext, body=None, size=None,
+           planner: Planner | None = None) -> InFlight:
+    """One Ray task per ``plan.Task`` (or per trial, planned as it launches: a search's draws), retried by
+    Ray when its worker or node dies, at most ``size`` at a time (all of them when None); returns the
+    ``InFlight`` tasks.
 
     On CPUs a worker is kept for the next trial (TensorFlow's ~10 s import paid once per worker;
     ``trial`` clears Keras's state between trials). With GPUs every trial gets a fresh worker
@@ -348,18 +352,20 @@ def submit(todo, refs: dict, opts: Options, gpus: float, ctx: TaskContext, body=
 
     import ray
 
-    task, group = (ray.remote(max_calls=1 if gpus else 0, max_retries=opts.max_retries)(f)
-                   for f in (body or remote_trial, remote_group))
+    trial_fn, group_fn = (ray.remote(max_calls=1 if gpus else 0, max_retries=opts.max_retries)(f)
+                          for f in (body or remote_trial, remote_group))
     ctx = dataclasses.replace(ctx, submitted_at=time.time())
+    planner = planner or Planner(opts.cpus_per_trial, gpus, getattr(opts, "fuse", None))
 
     def launch(t):
-        first = t[0] if isinstance(t, list) else t  # a fused group (fused.groups): one task, its members' results
+        task = t if isinstance(t, Task) else planner.task(t)
+        first = task.members[0]
         if dataset_key(first) not in refs:  # a searched study that draws dataset settings
             refs[dataset_key(first)] = put_dataset(prepare_dataset(first), ctx.uri, ctx.sweep)
-        name = f"{first['name']} ×{len(t)} fused" if isinstance(t, list) else t["name"]
-        return (group if isinstance(t, list) else task).options(
-            num_cpus=opts.cpus_per_trial, num_gpus=gpus, name=name, runtime_env=backends.runtime_env(first)).remote(
-            t, refs[dataset_key(first)], opts.cpus_per_trial, gpus, opts.gpu_memory_mb, ctx)
+        fn = group_fn if task.fused else trial_fn
+        ref = fn.options(num_cpus=task.cpus, num_gpus=task.gpus, name=task.name, runtime_env=task.runtime_env).remote(
+            task.payload, refs[dataset_key(first)], opts.cpus_per_trial, gpus, opts.gpu_memory_mb, ctx)
+        return ref, task
 
     waiting = todo if hasattr(todo, "popleft") else deque(todo)  # a search.Feed draws as slots free
     return InFlight(waiting, launch, size or len(todo) or 1).top_up()
@@ -383,15 +389,16 @@ def collect(flight: InFlight, opts: Options, name: str, budget: dict, progress: 
                 ready, _ = ray.wait(list(flight.pending), num_returns=len(flight.pending), timeout=0)
             for ref in ready:
                 task = flight.pending.pop(ref)
-                ts = task if isinstance(task, list) else [task]  # a fused group returns one result per member
+                ts = list(task.members)  # a fused group returns one result per member
                 try:
                     rs = ray.get(ref)
-                    rs = rs if isinstance(task, list) else [rs]
+                    rs = rs if task.fused else [rs]
                 except Exception as e:  # the task itself died (retries exhausted), not an error inside it
                     rs = [{"trial_id": t["trial_id"], "config_id": t["config_id"], "name": t["name"], "config": t,
                            "status": "failed", "error": _task_error(e), "history": [], "finished_at": time.time(),
                            "code_version": code_version()} for t in ts]
                 for t, r in zip(ts, rs):
+                    r = check_row(t, r)  # never a row under an id that promised another backend
                     results.write_trial(opts.results, name, r, budget)
                     if keeper is not None and r.get("model_uri"):  # after its row: a dropped model's row is rewritten
                         keeper.landed(trial_row(r, budget))

@@ -78,7 +78,8 @@ def test_auto_takes_the_backend_measured_faster_for_that_model_else_the_rule():
     resolved = backends.resolve([trial(128)], trials, gpus=0)[0]
     assert resolved["backend_choice"]["backend"] == "tensorflow"
     assert backends.runtime_env(resolved) == {"env_vars": {"KERAS_BACKEND": "tensorflow"}}
-    assert backends.runtime_env({"training": {}}) is None  # the default: the workers every sweep used
+    # The default is TensorFlow whatever $KERAS_BACKEND the driver exports: the trial id promises it.
+    assert backends.runtime_env({"training": {}}) == {"env_vars": {"KERAS_BACKEND": "tensorflow"}}
 
 
 def test_a_fused_members_rate_is_its_share_of_the_groups_time():

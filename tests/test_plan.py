@@ -1,0 +1,62 @@
+"""One decision of what runs where (``plan.Planner``): an explicit backend wins over ``$KERAS_BACKEND``, ``auto``
+is resolved for a search's draws and a pruned grid's trials as for listed ones, ``--fuse`` on TensorFlow
+says it fuses nothing, and a row that ran on another backend than its id promises is refused."""
+import os
+
+import pandas as pd
+import pytest
+from search_sweep import SWEEP as SEARCH
+from tiny_sweep import SWEEP as TINY
+
+from rnnsweep import results
+from rnnsweep.driver import main
+from rnnsweep.plan import Planner, check_row
+
+LOCAL = ["--address", "local", "--cpus-per-trial", "1"]
+
+
+def test_an_exported_keras_backend_never_runs_a_tensorflow_trial_elsewhere(tmp_path, monkeypatch, capsys):
+    from rnnsweep.quiet import keras
+
+    keras()  # this process's Keras stays on TensorFlow (the driver prepares the data with it)
+    monkeypatch.setenv("KERAS_BACKEND", "jax")  # the driver's environment; its Ray workers inherit it
+    s = main(TINY, ["--results", str(tmp_path), "--only", "GRU-*"] + LOCAL)
+    assert s.counts["ok"] == 1 and s.results[0]["keras_backend"] == "tensorflow"
+    assert "KERAS_BACKEND=jax is exported, but training.backend is tensorflow" in capsys.readouterr().out
+
+
+def test_auto_is_resolved_for_a_searchs_draws_and_a_pruned_grids_trials(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEARCH_TRIALS", "1")
+    spec = {**SEARCH, "studies": {k: v for k, v in SEARCH["studies"].items() if k in ("search", "pruned_grid")}}
+    s = main(spec, ["--results", str(tmp_path), "--set", "training.backend=auto", "--search-trials", "1"] + LOCAL)
+    assert len(s.results) == 3
+    t = results.load(os.path.join(tmp_path, "tiny_search"))[0]
+    assert set(t["study"]) == {"search", "pruned_grid"}
+    # Few units: the rule on CPU takes JAX (no timings yet), and every row says so and ran there.
+    assert (t["keras_backend"] == "jax").all() and t["backend_choice"].str.startswith("rule on CPU").all()
+
+
+def test_fuse_on_tensorflow_says_in_one_line_that_fusing_needs_jax(tmp_path, capsys):
+    main(TINY, ["--results", str(tmp_path), "--seeds", "1-3", "--fuse", "3", "--dry-run"] + LOCAL)
+    assert "--fuse 3: fusing needs JAX; 6 trials run on TensorFlow, one by one" in capsys.readouterr().out
+
+
+def test_the_planner_groups_only_jax_repeats_and_keeps_each_tasks_backend():
+    base = {"dataset": {}, "model": {"arch": "GRU", "units": 4}, "config_id": "c"}
+    jax = [{**base, "name": f"j{s}", "trial_id": f"j{s}", "training": {"backend": "jax", "seed": s}} for s in (1, 2)]
+    auto = {**base, "name": "a", "trial_id": "a", "config_id": "a", "training": {"backend": "auto"}}
+    tasks = Planner(1, 0.0, fuse=2, trials=pd.DataFrame()).tasks(jax + [auto])
+    assert [(t.name, t.backend, t.fused) for t in tasks] == [("j1 ×2 fused", "jax", True), ("a", "jax", False)]
+    assert tasks[1].members[0]["backend_choice"]["why"].startswith("rule on CPU")
+    assert all(t.runtime_env["env_vars"]["KERAS_BACKEND"] == t.backend for t in tasks)
+
+
+@pytest.mark.parametrize("setting, choice, ran, refused", [
+    ("tensorflow", None, "jax", True), ("tensorflow", None, "tensorflow", False), ("jax", None, "jax", False),
+    ("auto", "jax", "tensorflow", True), ("auto", "jax", "jax", False)])
+def test_a_row_whose_backend_is_not_what_its_setting_promised_is_refused(setting, choice, ran, refused):
+    trial = {"training": {"backend": setting}, **({"backend_choice": {"backend": choice}} if choice else {})}
+    row = check_row(trial, {"status": "ok", "keras_backend": ran})
+    assert (row["status"] == "failed") == refused
+    if refused:
+        assert f"ran on {ran} but its training.backend promises" in row["error"]
