@@ -127,6 +127,13 @@ def test_imdb_best_winners_from_the_committed_search():
         for section, key in (("model", "arch"), ("model", "units"), ("model", "learning_rate"),
                              ("dataset", "maxlen"), ("training", "batch_size")):
             assert body[section][key] == best[key], (name, key)
+    # The winners' committed rows are what a rerun finds done: a setting added after the search ran (its
+    # column empty in the search's rows) reads as its default, so the ids are the ones that ran.
+    listed = expand(spec)
+    done = results.done(committed, "imdb_best")
+    for name in ("winner", "winner_val_accuracy", "wide_winner", "winner_ensemble"):
+        mine = [t for t in listed if name in t["study"].split(",")]
+        assert len(mine) == 3 and all(done.get(t["trial_id"]) == "ok" for t in mine), name
     # refit=True: the winner's settings on all 25k training reviews for the epoch the search scored.
     refit = {**imdb_best.SWEEP, "studies": {"search": imdb_best.SWEEP["studies"]["search"],
                                             "final": dict(best_of="search", refit=True,
@@ -147,4 +154,4 @@ def test_imdb_best_winners_from_the_committed_search():
     # Uncapped, the 40-trial search has not ended: its winners wait and say why; wide's does not.
     _, waiting = resolve_best(imdb_best.SWEEP, committed)
     assert waiting == {n: "waits for study 'search': 32 of its 40 trials ended"
-                       for n in ("winner", "winner_val_accuracy")}
+                       for n in ("winner", "winner_val_accuracy", "winner_ensemble")}
