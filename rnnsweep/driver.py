@@ -140,6 +140,9 @@ def main(spec: dict, argv=None) -> Outcome:
         return outcome
     except results.ResultsError as e:
         sys.exit(f"error: {e}")
+    except OSError as e:  # the store failed past its retries (pyarrow raises OSError): one line, nothing lost
+        sys.exit(f"error: the results store {args.results.partition('?')[0]} failed ({results.first_line(e)}); "
+                 "everything written before is kept: run the same command again to resume")
 
 
 def chosen_studies(spec: dict, args) -> tuple[list[dict], list[dict]]:

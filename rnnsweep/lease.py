@@ -64,7 +64,11 @@ def renew(uri: str, sweep: str, ours: dict) -> dict:
 
 
 def release(uri: str, sweep: str, ours: dict):
-    """Remove the lease if it is still ours."""
-    held = results.read_json(uri, sweep, NAME)
-    if held and held.get("token") == ours["token"]:
-        results.delete(uri, sweep, NAME)
+    """Remove the lease if it is still ours. A store that fails now leaves it: it goes stale (a dead owner
+    on this host at once, elsewhere after ``STALE_SECONDS``), and the same command takes it over."""
+    try:
+        held = results.read_json(uri, sweep, NAME)
+        if held and held.get("token") == ours["token"]:
+            results.delete(uri, sweep, NAME)
+    except OSError as e:
+        print(f"rnnsweep: the lease of {sweep} was left in the results ({type(e).__name__}); it goes stale by itself")

@@ -33,9 +33,21 @@ def filesystem(uri: str):
     if "://" not in uri:
         return pafs.LocalFileSystem(), os.path.abspath(uri)
     try:
-        return pafs.FileSystem.from_uri(uri)
+        fs, path = pafs.FileSystem.from_uri(uri)
     except (pa.ArrowException, ValueError, OSError) as e:
         raise ResultsError(f"{uri}: not a results location pyarrow can open ({_first_line(e)})") from None
+    if isinstance(fs, pafs.S3FileSystem):  # object stores answer 5xx and throttle: retried, with backoff
+        fs = _retrying(fs)
+    return fs, path
+
+
+S3_ATTEMPTS = 10  # the AWS SDK's standard strategy (exponential backoff); pyarrow's default is 3 attempts
+
+
+def _retrying(fs):
+    """The same S3 filesystem with ``S3_ATTEMPTS`` attempts per request (pyarrow's URIs cannot say so)."""
+    _, (kwargs,) = fs.__reduce__()
+    return pafs.S3FileSystem(**kwargs, retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=S3_ATTEMPTS))
 
 
 def check_writable(uri: str, sweep: str):
@@ -141,6 +153,10 @@ def read_json(uri: str, sweep: str, name: str) -> dict | None:
             return json.loads(f.read())
     except (OSError, ValueError) as e:
         raise ResultsError(f"{uri.rstrip('/')}/{sweep}/{name}: cannot be read ({_first_line(e)})") from None
+
+
+def first_line(e: Exception) -> str:
+    return _first_line(e)
 
 
 def _first_line(e: Exception) -> str:

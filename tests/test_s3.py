@@ -140,3 +140,29 @@ def test_a_killed_worker_resumes_from_its_backup_on_s3(s3_uri):
     assert trials["resumed_from_epoch"].tolist() == [k] and trials["status"].tolist() == ["ok"]
     assert epochs["epoch"].tolist() == list(range(1, epochs_n + 1))
     assert fs.get_file_info(f"{base}/tiny/backup/{gru['trial_id']}").type == pafs.FileType.NotFound
+
+
+@pytest.mark.slow
+def test_a_faulty_store_is_retried_or_stops_in_one_line_and_the_same_command_resumes_to_the_same_rows(s3_uri):
+    """Storage faults (tests/s3_faults.py, in front of moto): 500s, 503 SlowDown and uploads cut off midway
+    are retried; a store that fails every request stops the run in one line with nothing half-written; the
+    same command then lands the same rows as a run on a healthy store."""
+    from s3_faults import faulty
+
+    clean = s3_uri.replace("/results?", "/clean?")
+    main(SWEEP, ["--results", clean, "--address", "local"])
+    want = results.load(clean, "tiny")[0].set_index("trial_id")[["name", "test_loss", "test_accuracy", "epochs_run"]]
+    with faulty(s3_uri, rate=1.0, seed=3) as (uri, faults, counts):
+        with pytest.raises(SystemExit) as e:
+            main(SWEEP, ["--results", uri, "--address", "local"])
+        assert str(e.value).startswith("error: ") and "\n" not in str(e.value) and "Traceback" not in str(e.value)
+        assert "run the same command again" in str(e.value) or "cannot write results there" in str(e.value)
+        assert results.done(s3_uri, "tiny") == {}
+        faults["rate"] = 0.15  # a flaky store: about one request in seven fails, and is retried
+        s = main(SWEEP, ["--results", uri, "--address", "local"])
+    assert s.counts["ok"] == 2 and counts["500"] + counts["503"] > 0 and counts["dropped"] > 0, counts
+    got = results.load(s3_uri, "tiny")[0].set_index("trial_id")[want.columns]
+    assert got.sort_index().equals(want.sort_index())
+    fs, base = results.filesystem(s3_uri)
+    keys = [i.base_name for i in fs.get_file_info(pafs.FileSelector(f"{base}/tiny", recursive=True))]
+    assert not [k for k in keys if k.startswith(".")]  # nothing half-written left
