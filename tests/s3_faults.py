@@ -1,8 +1,8 @@
 """A faulty S3 in front of moto's server, for the storage-fault tests: an HTTP proxy on loopback that forwards
 each request to moto, except that, drawn from a seeded generator, some get a 500 InternalError, a 503
 SlowDown (S3's throttling answer), or the connection dropped halfway through the request's body (an
-upload cut off; every 7th upload too). ``faults["rate"]`` can be changed while it runs (0: a healthy store, 1: every request
-fails)."""
+upload cut off; every 7th upload too). ``faults["rate"]`` can be changed while it runs (0: a healthy store,
+1: every request fails)."""
 import contextlib
 import http.client
 import random
