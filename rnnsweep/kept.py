@@ -314,7 +314,9 @@ def ensemble_jobs(spec: dict, trials: list[dict], uri: str, plans: dict | None =
         jobs.append({**{s: members[0][s] for s in ("sweep", "dataset", "model")}, "training": training,
                      "trial_id": tid, "config_id": tid, "study": study, "members": ids,
                      "member_names": [t["name"] for t in members],
-                     "name": f"{base}-ensemble{len(members)}"})
+                     # The repeats of one model are named by it; the k best of a study (several models) by the study.
+                     "name": f"{base}-ensemble{len(members)}" if body[ENSEMBLE] == "repeats"
+                     else f"{study}-ensemble{len(members)}"})
     return jobs
 
 

@@ -23,8 +23,9 @@ SWEEP = dict(
     model=dict(arch="GRU", units=4),
     training=dict(batch_size=64, epochs=2, limit_train=256, validation_split=0.25),
     studies=dict(
-        widths=dict(model=dict(units=grid(4, 8))),
+        widths=dict(model=dict(units=grid(4, 8, 16))),
         repeats=dict(best_of="widths", ensemble="repeats", training=dict(seed=grid(1, 2))),
+        top2=dict(best_of="widths", ensemble=2),  # the two best widths (so widths keeps two models)
     ),
 )
 
@@ -50,14 +51,18 @@ def prepared_of(sweep_dir, trial):
 
 def test_a_study_keeps_its_best_model_and_a_winners_repeats_all_of_theirs(swept):
     out, first, second = swept
-    assert first.counts["ok"] == 2 and second.counts["ok"] == 3  # two repeats and their ensemble
+    assert first.counts["ok"] == 3 and second.counts["ok"] == 4  # two repeats and two ensembles
     t = rows(out)
-    widths = t[t["study"] == "widths"]
-    best = widths["best_val_accuracy"].idxmax()
-    assert widths["model_uri"].notna().sum() == 1 and pd.notna(widths.loc[best, "model_uri"])
+    widths = t[t["study"] == "widths"].reset_index()
+    top2 = widths.assign(v=-widths["best_val_accuracy"]).sort_values(["v", "trial_id"])["trial_id"][:2]
+    assert set(widths.loc[widths["model_uri"].notna(), "trial_id"]) == set(top2)  # the third's model went
     repeats = t[(t["study"] == "repeats") & t["ensemble_members"].isna()]
     assert len(repeats) == 2 and repeats["model_uri"].notna().all() and (repeats["model_bytes"] > 0).all()
-    # Only the kept models are on disk: the other width's file went when the study's best was known.
+    # The k best's ensemble: the two kept widths, chosen on validation.
+    ens = t[t["study"] == "top2"]
+    assert len(ens) == 1 and set(pd.read_json(pd.io.common.StringIO(ens["ensemble_members"].iloc[0]),
+                                              typ="series")) == set(top2)
+    # Only the kept models are on disk: the other width's file went when the study's best were known.
     on_disk = sorted(os.listdir(out / "kept" / "models"))
     assert on_disk == sorted(f"{tid}.keras" for tid in t.loc[t["model_uri"].notna(), "trial_id"])
     # Keeping models changed no trial's id: the same sweep with --keep-models none has nothing to run.
@@ -95,7 +100,7 @@ def test_raw_text_through_predict_equals_the_model_on_the_trials_own_encoding(sw
 def test_the_ensemble_is_the_average_of_its_members_probabilities(swept):
     out, _, _ = swept
     t = rows(out)
-    ens = t[t["ensemble_members"].notna()]
+    ens = t[t["ensemble_members"].notna() & (t["study"] == "repeats")]
     assert len(ens) == 1 and ens.index[0].endswith("-ensemble2") and ens["status"].iloc[0] == "ok"
     members = pd.read_json(pd.io.common.StringIO(ens["ensemble_members"].iloc[0]), typ="series").tolist()
     assert sorted(members) == sorted(t.loc[(t["study"] == "repeats") & t["ensemble_members"].isna(), "trial_id"])
@@ -111,7 +116,7 @@ def test_the_ensemble_is_the_average_of_its_members_probabilities(swept):
 def test_bad_inputs_to_a_kept_model_are_one_line_each(swept, tmp_path, capsys):
     out, _, _ = swept
     t = rows(out)
-    unkept = t[t["model_uri"].isna() & t["ensemble_members"].isna()].index[0]
+    unkept = t[t["model_uri"].isna() & t["ensemble_members"].isna()].index[0]  # the third width
     kept_name = t[t["model_uri"].notna()].index[0]
     sweep_dir = str(out / "kept")
 
