@@ -64,15 +64,31 @@ def driver(sweep: Path, results: Path, address: str, log) -> subprocess.Popen:
     cmd = [sys.executable, str(sweep), "--results", str(results), "--address", address, "--cpus-per-trial", "1",
            "--fuse", "2", "--max-retries", "20"]
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "RAY_AUTH_MODE": "disabled"})
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})  # Ray's auth as the cluster's
 
 
-def trial_workers() -> list:
-    """The Ray worker processes running a trial now (Ray titles them ``ray::<task name>``)."""
+def trial_workers(cluster=None) -> list:
+    """The Ray worker processes of ``cluster`` (all on this machine when None) running a trial now (Ray titles
+    them ``ray::<task name>``; they are its raylets' children)."""
     import psutil
+    from ray._private import ray_constants
 
+    if cluster is None:
+        procs = psutil.process_iter()
+    else:
+        procs = []
+        for node in [cluster.head_node, *cluster.worker_nodes]:
+            for raylet in node.all_processes.get(ray_constants.PROCESS_TYPE_RAYLET, []):
+                try:
+                    procs += psutil.Process(raylet.process.pid).children(recursive=True)
+                except psutil.NoSuchProcess:
+                    pass
     found = []
-    for p in psutil.process_iter(["cmdline"]):
+    for p in procs:
+        try:
+            p.info = {"cmdline": p.cmdline()}
+        except psutil.Error:
+            continue
         title = (p.info["cmdline"] or [""])[0]
         if title.startswith("ray::") and "-bs32" in title:
             found.append(p)
@@ -122,7 +138,7 @@ class Killer:
                 # A trial with a backup, waited for a while: its retry resumes (the case that must be exact).
                 until, backed, workers = time.time() + 4 * self.interval, [], []
                 while not backed and time.time() < until and not self.finished():
-                    workers, names = trial_workers(), self.backed_up()
+                    workers, names = trial_workers(self.cluster), self.backed_up()
                     backed = [w for w in workers if w.info["cmdline"][0][5:].split(" ")[0] in names]
                     time.sleep(0.1)
                 if not (backed or workers):
@@ -192,7 +208,6 @@ def run(seed: int, kills: int, interval: float, seeds: list[int], epochs: int, w
     import ray
     from ray.cluster_utils import Cluster
 
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     work.mkdir(parents=True, exist_ok=True)
     sweep = write_sweep(work, seeds, epochs)
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
@@ -251,7 +266,7 @@ def main(argv=None):
     p.add_argument("--kills", type=int, default=12, help="kills in all (workers, nodes, the driver once)")
     p.add_argument("--interval", type=float, default=5.0, help="mean seconds between kills")
     p.add_argument("--seeds", default="1-7", help="trial seeds per model (8 models: 8 × this many trials)")
-    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--work", default="/tmp/rnnsweep-chaos")
     args = p.parse_args(argv)
     import shutil

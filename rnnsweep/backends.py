@@ -148,9 +148,14 @@ def runtime_env(trial: dict) -> dict:
 
 def use(trial: dict):
     """In the process about to run ``trial``: its backend set before Keras is imported, or a one-line
-    error when Keras already runs another one here (its backend cannot change in a process)."""
+    error when Keras already runs another one here (its backend cannot change in a process). The default
+    setting leaves the process as it is: a Ray task's workers have ``KERAS_BACKEND=tensorflow`` already
+    (``runtime_env``), and a trial run in-process without Ray (``--trial``, the benchmarks on a GPU machine
+    with Keras on torch or JAX and no TensorFlow) runs where the process's Keras does, writing no row."""
     import sys
 
+    if backend_setting(trial) == "tensorflow":
+        return
     b = backend_of(trial)
     if "keras" not in sys.modules:
         os.environ["KERAS_BACKEND"] = b
