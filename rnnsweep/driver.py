@@ -12,6 +12,8 @@ import argparse
 import os
 import sys
 
+import pyarrow as pa
+
 from . import kept, results, search
 from .dryrun import dry_run
 from .onray import COMPACT_AT, execute
@@ -140,7 +142,7 @@ def main(spec: dict, argv=None) -> Outcome:
         return outcome
     except results.ResultsError as e:
         sys.exit(f"error: {e}")
-    except OSError as e:  # the store failed past its retries (pyarrow raises OSError): one line, nothing lost
+    except (OSError, pa.ArrowException) as e:  # the store failed past its retries: one line, nothing lost
         sys.exit(f"error: the results store {args.results.partition('?')[0]} failed ({results.first_line(e)}); "
                  "everything written before is kept: run the same command again to resume")
 
@@ -196,9 +198,9 @@ def plan_run(spec: dict, args, trials: list[dict], plans: list[dict]) -> tuple[R
     recorded = {**budget(args), **({"learning_rate_scale": QUICK_LR_SCALE} if args.quick else {})}
     run = Run(spec, trials, todo, plans, rows, recorded, meta, Options.of(args),
               keep=kept.policies(spec, args.keep_models))
-    metrics = {p["study"]: p["search"] for p in searches(validate(spec), checked=True)} if spec.get("studies") else {}
     run.ensembles = [j for j in kept.ensemble_jobs(spec, select(trials, args.only) if args.only else trials,
-                                                   args.results, metrics) if done.get(j["trial_id"]) != "ok"]
+                                                   args.results, kept.study_metrics(spec))
+                     if done.get(j["trial_id"]) != "ok"]
     exported = os.environ.get("KERAS_BACKEND")
     if exported and exported != "tensorflow" and any(t["training"].get("backend", "tensorflow") == "tensorflow"
                                                      for t in todo):

@@ -33,17 +33,17 @@ def dry_run(run: Run, listed: list[dict], done: dict, earlier, calibrating: bool
                 if study and "," in t["study"] else ""
             print(f"  {t['trial_id']}  {t['name']:<34} {status:<8} "
                   f"{duration(projected[t['trial_id']]):>8}  {describe(t)}{shared}")
+    planner = planner_of(run, earlier) if run.todo or run.searches else None
     if run.todo:
         print(projection([projected[t["trial_id"]] for t in run.todo], run))
-        fusing(run, earlier, rates, planner_of(run, earlier))
+        fusing(run, earlier, rates, planner)
     models = kept.projection(listed, run.keep, earlier)
     if models:
         print(models)
     for job in run.ensembles:
         print(f"ensemble {job['name']}: the average of {len(job['members'])} kept models, scored once on the test "
               "split when they have landed")
-    draws = {p["study"]: next_draws(p, run.search_rows[p["study"]], planner_of(run, earlier) if run.searches else None)
-             for p in run.searches}
+    draws = {p["study"]: next_draws(p, run.search_rows[p["study"]], planner) for p in run.searches}
     return Outcome(todo=run.todo, done=done, draws=draws)
 
 

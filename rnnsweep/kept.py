@@ -57,6 +57,13 @@ def parse_keep(value: str):
     return check_keep(int(value) if value.isdigit() else value, "--keep-models")
 
 
+def study_metrics(spec: dict) -> dict:
+    """{searched study: its search settings}: the metric ``score`` ranks its trials by (the spec validated)."""
+    from .sweep import searches
+
+    return {p["study"]: p["search"] for p in searches(spec, checked=True)}
+
+
 def score(row: dict, plan: dict | None = None):
     """A finished trial's value to its study: its search's metric when it has one (validation), else its
     best validation accuracy, else its test accuracy. Bigger is better (losses negated)."""
@@ -76,7 +83,8 @@ class Keeper:
     def __init__(self, uri: str, sweep: str, keep: dict, metrics: dict | None = None):
         self.uri, self.sweep, self.keep, self.metrics = uri, sweep, keep, metrics or {}
         self.held: dict = {}  # trial_id → (its studies, its score) of every trial whose model is kept now
-        table = results.read_table(uri, sweep, "trials")
+        table = results.read_table(uri, sweep, "trials", columns=["trial_id", "study", "model_uri", "best_val_accuracy",
+                                                                  "best_val_loss", "test_accuracy"])
         for row in table.filter(table["model_uri"].is_valid()).to_pylist() if table.num_rows else []:
             self.held[row["trial_id"]] = (self._studies(row), score(row, self.metrics.get(row.get("study"))))
 
@@ -335,7 +343,8 @@ def ensemble(job: dict, prepared, uri: str, sweep: str, cpus=None) -> dict:
     result.update(history=[], ensemble_members=json.dumps(job["members"]), seed=None)
     try:
         runtime.ready_keras(job, result, cpus)
-        keras = __import__("keras")
+        import keras
+
         t = job["training"]
         n = t["limit_train"] or len(prepared.x_train)
         _, val = split_validation(prepared.x_train[:n], prepared.y_train[:n], t["validation_split"])

@@ -75,7 +75,7 @@ def _execute(run: Run, datasets: dict) -> Outcome:
         def heartbeat():
             held["lease"] = lease.renew(uri, name, held["lease"])
 
-        keeper = kept.Keeper(uri, name, run.keep, {p["study"]: p["search"] for p in run.searches})
+        keeper = kept.Keeper(uri, name, run.keep, kept.study_metrics(run.spec))
         try:
             finished, counts = collect(flight, opts, name, run.budget, Progress(run.todo, queue, extra), heartbeat,
                                        searcher, keeper)
@@ -399,7 +399,7 @@ def collect(flight: InFlight, opts: Options, name: str, budget: dict, progress: 
                            "code_version": code_version()} for t in ts]
                 for t, r in zip(ts, rs):
                     r = check_row(t, r)  # never a row under an id that promised another backend
-                    write_or_stop(opts.results, name, r, budget)
+                    results.write_trial(opts.results, name, r, budget)  # a store past its retries: driver.main
                     if keeper is not None and r.get("model_uri"):  # after its row: a dropped model's row is rewritten
                         keeper.landed(trial_row(r, budget))
                     if searcher is not None and t.get("prune"):  # before the next draw (actor calls keep their order)
@@ -412,20 +412,6 @@ def collect(flight: InFlight, opts: Options, name: str, budget: dict, progress: 
                 written = 0
             flight.top_up()
     return finished, progress.counts
-
-
-def write_or_stop(uri: str, name: str, result: dict, budget: dict):
-    """Write a finished trial's rows; a results store that keeps failing (its retries spent) stops the run in
-    one line. Every row written before stays, and the trial's own files are whole or absent, so the same
-    command resumes (the trial runs again)."""
-    import pyarrow as pa
-
-    try:
-        results.write_trial(uri, name, result, budget)
-    except (OSError, pa.ArrowException) as e:
-        raise SystemExit(f"error: the results store failed writing {result.get('name')} "
-                         f"({results.first_line(e)}); what was written is kept: run the same command again to "
-                         "resume") from None
 
 
 def _task_error(e: Exception) -> str:

@@ -35,7 +35,7 @@ def filesystem(uri: str):
     try:
         fs, path = pafs.FileSystem.from_uri(uri)
     except (pa.ArrowException, ValueError, OSError) as e:
-        raise ResultsError(f"{uri}: not a results location pyarrow can open ({_first_line(e)})") from None
+        raise ResultsError(f"{uri}: not a results location pyarrow can open ({first_line(e)})") from None
     if isinstance(fs, pafs.S3FileSystem):  # object stores answer 5xx and throttle: retried, with backoff
         fs = _retrying(fs)
     return fs, path
@@ -66,7 +66,7 @@ def check_writable(uri: str, sweep: str):
             out.write(b"rnnsweep")
         fs.delete_file(probe)
     except (OSError, pa.ArrowException) as e:
-        raise ResultsError(f"{uri}: cannot write results there ({_first_line(e)})") from None
+        raise ResultsError(f"{uri}: cannot write results there ({first_line(e)})") from None
     finally:
         if created:
             try:
@@ -75,7 +75,7 @@ def check_writable(uri: str, sweep: str):
                 pass
 
 
-def _atomic_write(fs, path: str, write):
+def atomic_write(fs, path: str, write):
     """``write(stream)`` into a hidden temp file beside ``path``, then move it into place."""
     d, base = posixpath.split(path)
     fs.create_dir(d, recursive=True)
@@ -92,9 +92,6 @@ def _atomic_write(fs, path: str, write):
         raise
 
 
-atomic_write = _atomic_write  # for the other files of a sweep's folder (kept models, pipelines)
-
-
 def update_trial(uri: str, sweep: str, trial_id: str, **values):
     """Rewrite one trial's row with ``values`` changed (``kept``: a dropped model's ``model_uri``); its own
     file, written over a compacted row, which its own file overrides."""
@@ -107,7 +104,7 @@ def update_trial(uri: str, sweep: str, trial_id: str, **values):
         return
     row = {**_conformed(table, TRIAL_SCHEMA, trial_id).to_pylist()[0], **values}
     out = pa.Table.from_pylist([row], schema=TRIAL_SCHEMA)
-    _atomic_write(fs, posixpath.join(base, sweep, "trials", f"{trial_id}.parquet"), lambda o: pq.write_table(out, o))
+    atomic_write(fs, posixpath.join(base, sweep, "trials", f"{trial_id}.parquet"), lambda o: pq.write_table(out, o))
 
 
 def write_trial(uri: str, sweep: str, result: dict, budget: dict | None = None):
@@ -118,14 +115,14 @@ def write_trial(uri: str, sweep: str, result: dict, budget: dict | None = None):
     tid = result["trial_id"]
     epochs = pa.Table.from_pylist(epoch_rows(result), schema=EPOCH_SCHEMA)
     trial = pa.Table.from_pylist([trial_row(result, budget)], schema=TRIAL_SCHEMA)
-    _atomic_write(fs, posixpath.join(base, sweep, "epochs", f"{tid}.parquet"), lambda o: pq.write_table(epochs, o))
-    _atomic_write(fs, posixpath.join(base, sweep, "trials", f"{tid}.parquet"), lambda o: pq.write_table(trial, o))
+    atomic_write(fs, posixpath.join(base, sweep, "epochs", f"{tid}.parquet"), lambda o: pq.write_table(epochs, o))
+    atomic_write(fs, posixpath.join(base, sweep, "trials", f"{tid}.parquet"), lambda o: pq.write_table(trial, o))
 
 
 def write_json(uri: str, sweep: str, name: str, obj: dict):
     fs, base = filesystem(uri)
     blob = json.dumps(obj, indent=1, default=str).encode()
-    _atomic_write(fs, posixpath.join(base, sweep, name), lambda o: o.write(blob))
+    atomic_write(fs, posixpath.join(base, sweep, name), lambda o: o.write(blob))
 
 
 def delete(uri: str, sweep: str, name: str):
@@ -152,14 +149,10 @@ def read_json(uri: str, sweep: str, name: str) -> dict | None:
         with fs.open_input_stream(path) as f:
             return json.loads(f.read())
     except (OSError, ValueError) as e:
-        raise ResultsError(f"{uri.rstrip('/')}/{sweep}/{name}: cannot be read ({_first_line(e)})") from None
+        raise ResultsError(f"{uri.rstrip('/')}/{sweep}/{name}: cannot be read ({first_line(e)})") from None
 
 
 def first_line(e: Exception) -> str:
-    return _first_line(e)
-
-
-def _first_line(e: Exception) -> str:
     lines = [ln for ln in str(e).splitlines() if ln.strip()]
     return f"{type(e).__name__}: {lines[0] if lines else ''}"
 
@@ -173,7 +166,7 @@ def _read_parquet(fs, f: str) -> pa.Table:
             return pq.read_table(f, filesystem=fs)
         except (OSError, pa.ArrowException) as e:
             if attempt == 3:
-                raise ResultsError(f"{f}: not a readable Parquet file ({_first_line(e)})") from None
+                raise ResultsError(f"{f}: not a readable Parquet file ({first_line(e)})") from None
             time.sleep(0.25 * (attempt + 1))
 
 
@@ -277,7 +270,7 @@ def compact(uri: str, sweep: str) -> int:
     epochs = _scan(fs, mine, EPOCH_SCHEMA, REQUIRED_EPOCH)
     name = f"{COMPACTED}{int(time.time() * 1000)}-{uuid.uuid4().hex[:6]}.parquet"
     for table, body in (("epochs", epochs), ("trials", trials)):
-        _atomic_write(fs, posixpath.join(folder[table], name), lambda o, b=body: pq.write_table(b, o))
+        atomic_write(fs, posixpath.join(folder[table], name), lambda o, b=body: pq.write_table(b, o))
     for files in listed.values():
         for f, stamp in files.items():
             if posixpath.basename(f)[:-len(".parquet")] in done and _unchanged(fs, f, stamp):

@@ -89,7 +89,7 @@ def resume_state(model, rng=None, early_stopping=None, plateau=None):
 
         def _save(self, epoch: int):
             kind, keys, pos, has_gauss, gauss = get_rng()
-            arrays = {"np_keys": keys, "sg": np.array([0])}
+            arrays = {"np_keys": keys}
             for i, sg in enumerate(seed_generators(self.model)):
                 arrays[f"sg_{i}"] = np.asarray(keras.ops.convert_to_numpy(sg.state.value))
             lr = self.model.optimizer.learning_rate

@@ -1,6 +1,7 @@
 """Kept models on a real local Ray cluster: which a study keeps, loading one back to its recorded test
 numbers, raw text through its pipeline, an ensemble of a winner's repeats, models trained on JAX (fused)
 loading on TensorFlow, and the same on S3 (moto's server)."""
+import json
 import os
 
 import numpy as np
@@ -60,8 +61,7 @@ def test_a_study_keeps_its_best_model_and_a_winners_repeats_all_of_theirs(swept)
     assert len(repeats) == 2 and repeats["model_uri"].notna().all() and (repeats["model_bytes"] > 0).all()
     # The k best's ensemble: the two kept widths, chosen on validation.
     ens = t[t["study"] == "top2"]
-    assert len(ens) == 1 and set(pd.read_json(pd.io.common.StringIO(ens["ensemble_members"].iloc[0]),
-                                              typ="series")) == set(top2)
+    assert len(ens) == 1 and set(json.loads(ens["ensemble_members"].iloc[0])) == set(top2)
     # Only the kept models are on disk: the other width's file went when the study's best were known.
     on_disk = sorted(os.listdir(out / "kept" / "models"))
     assert on_disk == sorted(f"{tid}.keras" for tid in t.loc[t["model_uri"].notna(), "trial_id"])
@@ -102,7 +102,7 @@ def test_the_ensemble_is_the_average_of_its_members_probabilities(swept):
     t = rows(out)
     ens = t[t["ensemble_members"].notna() & (t["study"] == "repeats")]
     assert len(ens) == 1 and ens.index[0].endswith("-ensemble2") and ens["status"].iloc[0] == "ok"
-    members = pd.read_json(pd.io.common.StringIO(ens["ensemble_members"].iloc[0]), typ="series").tolist()
+    members = json.loads(ens["ensemble_members"].iloc[0])
     assert sorted(members) == sorted(t.loc[(t["study"] == "repeats") & t["ensemble_members"].isna(), "trial_id"])
     prepared = prepared_of(out / "kept", members[0])
     p = np.mean([load_model(str(out / "kept"), m).predict(prepared.x_test, batch_size=256, verbose=0).reshape(-1)

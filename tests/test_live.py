@@ -97,7 +97,7 @@ def test_tensorboard_logs_per_trial(finished_sweep):
 
 
 def _write(path, meta):
-    """As the driver writes sweep.json (results._atomic_write): whole or not at all. A write in place could
+    """As the driver writes sweep.json (results.atomic_write): whole or not at all. A write in place could
     be read half-written by the watcher, which then stops on an unreadable sweep.json (seen once under load)."""
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(meta))
