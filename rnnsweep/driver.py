@@ -111,8 +111,9 @@ def _also(value: str) -> tuple:
     return names
 
 
-def main(spec: dict, argv=None) -> Outcome:
-    """Entry point of every sweep script: the command line, then one way of running it."""
+def main(spec: dict, argv=None, train=None) -> Outcome:
+    """Entry point of every sweep script: the command line, then one way of running it. ``train``: what
+    trains each trial in its Ray task in place of ``trial.run_trial`` (``bench.overhead``'s sleeping trial)."""
     args = parse_args(argv)
     if args.fuse is not None and args.fuse < 1:
         sys.exit(f"error: --fuse {args.fuse}: K must be 1 (never fuse) or more")
@@ -133,6 +134,7 @@ def main(spec: dict, argv=None) -> Outcome:
         if not run.todo and not run.searches and not run.ensembles:
             print("nothing to do: every trial is already done (use --rerun-failed to retry failed ones)")
             return Outcome(done=done)
+        run.train = train
         results.check_writable(args.results, run.name)
         if args.tensorboard:
             _check_tensorboard(args.results, run.name)

@@ -67,7 +67,7 @@ def _execute(run: Run, datasets: dict) -> Outcome:
             # CPUs to a waiting one. A draw waits for a free slot anyway; its backend is planned as it launches.
             searcher, feed, extra = start_search(run)
         ctx = TaskContext(uri, name, run.budget, queue, searcher, opts.tensorboard, record["code_version"],
-                          keep=run.keep)
+                          keep=run.keep, train=run.train)
         flight = submit(feed if feed is not None else planner.tasks(run.todo), refs, opts, gpus, ctx,
                         size=slots(opts, gpus, resources) if searcher else window(opts, gpus, resources),
                         planner=planner)

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass, field, fields
+from typing import Callable
 
 from . import text
 from .sweep import stable_hash
@@ -48,6 +49,7 @@ class Run:
     options: Options
     keep: dict = field(default_factory=dict)       # {study: keep_models} (kept.policies)
     ensembles: list = field(default_factory=list)  # ensembles still to score (kept.ensemble_jobs), after the trials
+    train: Callable | None = None  # trains each trial in its task (trial.run_trial when None; benchmarks: a sleep)
 
     @property
     def name(self) -> str:

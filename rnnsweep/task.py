@@ -26,6 +26,8 @@ class TaskContext:
     code_version: str | None = None
     submitted_at: float | None = None  # when the driver submitted the run's first tasks
     keep: dict | None = None        # {study: keep_models} (kept.policies): whose trained models are written
+    train: Any = None               # what trains a trial here: trial.run_trial, unless a benchmark's sleeping
+                                    # trial stands in (bench.overhead: the machinery around trials, alone)
 
 
 def _gpu_memory_mb(fraction: float) -> int | None:
@@ -138,7 +140,7 @@ def remote_trial(config: dict, prepared, cpus: float, gpus: float, gpu_memory_mb
     # An earlier attempt died: its backup holds the weights of its last finished epoch, the results
     # its epoch rows.
     a = _attempt(config, ctx)
-    r = run_trial(config, prepared, cpus=max(1, int(cpus)), gpu_memory_mb=gpu_memory_mb,
+    r = (ctx.train or run_trial)(config, prepared, cpus=max(1, int(cpus)), gpu_memory_mb=gpu_memory_mb,
                   on_epoch=a["on_epoch"], backup_dir=a["backup_dir"], earlier=a["earlier"], on_backup=a["on_backup"],
                   tensorboard_dir=results.local_folder(ctx.uri, ctx.sweep, "tensorboard", config["name"])
                   if ctx.tensorboard else None, gpus=gpus, on_done=_keeper(config, ctx))
