@@ -36,6 +36,7 @@ and JAX fused, seeds 1-6): trial-hours, CPU-hours, and where a fused group's tim
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -55,8 +56,12 @@ MODELS = [  # (sweep, trial name, extra settings): seed 000's grid, seed 001, se
     ("imdb_stacked", "LSTM-32-bs512", {"semantics": "tf_keras2"})]
 
 
-def study(way: str, epochs: int, limit: int) -> float:
-    """Wall seconds of one fresh process running the study ``way``."""
+def study(way: str, epochs: int, limit: int) -> dict:
+    """One fresh process running the study ``way``: its wall seconds, and what ran (trials, the backend
+    they ran on, the code version)."""
+    from rnnsweep import results
+    from rnnsweep.run import code_version
+
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     with tempfile.TemporaryDirectory() as out:
         # JAX's compilation cache, empty at the start of every run (a first run, as a new user's): rnnsweep
@@ -74,12 +79,21 @@ def study(way: str, epochs: int, limit: int) -> float:
         t0 = time.time()
         p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
         wall = time.time() - t0
-    if p.returncode or ("'ok': 36" not in p.stdout and not way.startswith("tune")):
-        raise SystemExit(f"{way} failed:\n{p.stdout[-2000:]}{p.stderr[-3000:]}")
-    return wall
+        if p.returncode or ("'ok': 36" not in p.stdout and not way.startswith("tune")):
+            raise SystemExit(f"{way} failed:\n{p.stdout[-2000:]}{p.stderr[-3000:]}")
+        if way.startswith("tune"):  # the seed's code from this checkout, on the backend each trial reported
+            ran = json.loads(p.stdout.strip().splitlines()[-1])
+            ran["code_version"] = code_version()
+        else:
+            rows = results.read_table(out, "imdb_grid", "trials").to_pandas()
+            ran = dict(trials=int((rows["status"] == "ok").sum()), backend=",".join(sorted(set(rows["keras_backend"]))),
+                       code_version=",".join(sorted(set(rows["code_version"]))))
+    if ran["trials"] != 36:
+        raise SystemExit(f"{way}: {ran['trials']} of 36 trials ran")
+    return {"wall_seconds": wall, **ran}
 
 
-def tune(epochs: int, limit: int) -> int:
+def tune(epochs: int, limit: int) -> dict:
     """The study through Ray Tune at its best (reuse_actors), each trial the seed's own code."""
     import ray
     from ray import tune as rt
@@ -92,7 +106,7 @@ def tune(epochs: int, limit: int) -> int:
 
         r = seed001("keras3", config["maxlen"], config["seed"], epochs=epochs, limit=limit)
         keras.backend.clear_session()
-        return {"test_accuracy": r["test_accuracy"]}
+        return {"test_accuracy": r["test_accuracy"], "keras_backend": keras.backend.backend()}
 
     ray.init(address="local", include_dashboard=False, log_to_driver=False, configure_logging=False)
     with tempfile.TemporaryDirectory() as storage:
@@ -101,7 +115,7 @@ def tune(epochs: int, limit: int) -> int:
                        tune_config=rt.TuneConfig(reuse_actors=True),
                        run_config=rt.RunConfig(storage_path=storage, verbose=0)).fit()
     assert not res.errors, res.errors
-    return len(res)
+    return {"trials": len(res), "backend": ",".join(sorted({r.metrics["keras_backend"] for r in res}))}
 
 
 def one_epochs(backend: str, sweep: str, name: str, semantics: str | None) -> dict:
@@ -140,10 +154,11 @@ def study_part(rounds: int, epochs: int, limit: int, ways: list[str], first: int
     walls = {w: [] for w in ways}
     for rnd in range(first, first + rounds):
         for way in ways[rnd % len(ways):] + ways[:rnd % len(ways)]:  # rotate the order every round
-            walls[way].append(study(way, epochs, limit))
-            record("backends_study", {"round": rnd + 1, "way": way, "epochs": epochs, "limit_train": limit,
-                                      "wall_seconds": walls[way][-1]})
-            print(f"round {rnd + 1} {way:<9} {walls[way][-1]:7.1f} s", flush=True)
+            r = study(way, epochs, limit)
+            walls[way].append(r["wall_seconds"])
+            record("backends_study", {"round": rnd + 1, "way": way, "epochs": epochs, "limit_train": limit, **r})
+            print(f"round {rnd + 1} {way:<9} {walls[way][-1]:7.1f} s  ({r['trials']} trials on {r['backend']}, "
+                  f"{r['code_version']})", flush=True)
     tf = median(walls.get("tf", [])) if "tf" in walls else None
     rows = [[w, median(walls[w]), min(walls[w]), max(walls[w]), median(walls[w]) / tf if tf else ""] for w in ways]
     print(f"\n{machine()}; seed 001's sequence-length study (36 trials, {epochs} epochs, {limit} reviews)\n")
@@ -262,10 +277,8 @@ def main():
     ap.add_argument("--one-tune", nargs=2, type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one_tune:
-        print({"trials": tune(*args.one_tune)})
+        print(json.dumps(tune(*args.one_tune)))
     elif args.one:
-        import json
-
         print(json.dumps(one_epochs(args.one[1], args.one[2], args.one[3], args.one[4] if len(args.one) > 4 else "")))
     elif args.part == "fuse":
         fuse_part(args.rounds, args.epochs, args.limit_train)

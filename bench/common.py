@@ -44,15 +44,20 @@ def in_fresh_process(module: str, *args: str, timeout=1800) -> dict:
 
 
 def record(bench: str, row: dict):
-    """Append one run's row to bench/results/<bench>.csv (a cut run keeps what it measured)."""
+    """Append one run's row to bench/results/<bench>.csv (a cut run keeps what it measured). A row with
+    columns the file lacks rewrites it with them (earlier rows get them empty)."""
     OUT.mkdir(exist_ok=True)
     path = OUT / f"{bench}.csv"
-    new = not path.exists()
-    with open(path, "a", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(row))
-        if new:
-            w.writeheader()
-        w.writerow(row)
+    rows, header = [], list(row)
+    if path.exists():
+        with open(path, newline="") as fh:
+            reader = csv.DictReader(fh)
+            rows, header = list(reader), list(reader.fieldnames or [])
+        header += [k for k in row if k not in header]
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=header)
+        w.writeheader()
+        w.writerows([*rows, row])
 
 
 def median(xs):

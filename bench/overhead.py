@@ -116,9 +116,9 @@ def run_tune(trials: int, seconds: float, epochs: int, out: str) -> dict:
     return dict(wall=r["time_taken"], ok=r["trial_states"].get("TERMINATED", 0), ray_version=ray.__version__)
 
 
-def one(way: str, trials: int, slots: int, seconds: float, epochs: int, nodes: int) -> dict:
+def one(way: str, trials: int, slots: int, seconds: float, epochs: int, nodes: int, settle: float = SETTLE) -> dict:
     """One way in this (fresh) process: Ray started first, then the clock."""
-    cluster = start_ray(slots, nodes)
+    cluster = start_ray(slots, nodes, settle)
     try:
         with tempfile.TemporaryDirectory() as out:
             return (run_rnnsweep if way == "rnnsweep" else run_tune)(trials, seconds, epochs, out)
@@ -149,11 +149,12 @@ def main(argv=None):
     ap.add_argument("--epochs", type=int, default=1, help="epochs each trial reports over its length")
     ap.add_argument("--nodes", type=int, default=1, help="worker nodes sharing the slots (ray.cluster_utils)")
     ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--settle", type=float, default=SETTLE, help="seconds between Ray's start and the clock's")
     ap.add_argument("--ways", default=",".join(WAYS))
     ap.add_argument("--one", choices=WAYS, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one:
-        print(json.dumps(one(args.one, args.trials[0], args.slots, args.seconds, args.epochs, args.nodes)))
+        print(json.dumps(one(args.one, args.trials[0], args.slots, args.seconds, args.epochs, args.nodes, args.settle)))
         return
     ways = [w.strip() for w in args.ways.split(",")]
     for n in args.trials:

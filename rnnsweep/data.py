@@ -26,10 +26,12 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas is heavy: imported where a table is read, not by every Ray worker
+    import pandas as pd
 
 DATA_ENV = "RNNSWEEP_DATA"
 OFFLINE_ENV = "RNNSWEEP_OFFLINE"
@@ -46,6 +48,8 @@ class DataFormatError(ValueError):
 
 
 def _read_csv(path: Path, columns) -> pd.DataFrame:
+    import pandas as pd
+
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, EOFError, OSError) as e:
@@ -59,6 +63,8 @@ def _read_csv(path: Path, columns) -> pd.DataFrame:
 def read_imdb_reviews(path: Path) -> pd.DataFrame:
     """``review, label (0/1), split, rating`` from Kaggle's CSV (``review,sentiment``; no split) or
     Stanford's aclImdb layout, a folder or a tarball (the official 25k/25k split in ``split``)."""
+    import pandas as pd
+
     if path.is_dir() or ".tar" in path.name or path.name.endswith(".tgz"):
         return _read_aclimdb(path)
     df = _read_csv(path, ("review", "sentiment"))
@@ -88,6 +94,8 @@ def _aclimdb_files(path: Path):
 
 
 def _read_aclimdb(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
     rows = []
     try:
         for name, content in _aclimdb_files(path):
@@ -126,6 +134,8 @@ def read_json(path: Path) -> dict:
 
 def read_names(path: Path) -> pd.DataFrame:
     """NLTK names corpus (seed 002): ``name, label`` with label 1 = male, 0 = female, as seed 002."""
+    import pandas as pd
+
     frames = []
     for fname, label in (("male.txt", 1), ("female.txt", 0)):
         f = path / fname
@@ -138,6 +148,8 @@ def read_names(path: Path) -> pd.DataFrame:
 
 def read_amazon_food(path: Path) -> pd.DataFrame:
     """Amazon Fine Food reviews (seed 003), Kaggle ``Reviews.csv`` columns incl. ``Score, Text``."""
+    import pandas as pd
+
     df = _read_csv(path, ("Score", "Text"))
     score = pd.to_numeric(df["Score"], errors="coerce")
     if score.isna().any():

@@ -19,7 +19,6 @@ import time
 import uuid
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -98,6 +97,8 @@ def update_trial(uri: str, sweep: str, trial_id: str, **values):
     fs, base = filesystem(uri)
     table = read_trial_file(uri, sweep, "trials", trial_id)
     if table is None:
+        import pyarrow.compute as pc  # heavy; the driver's, not every worker's
+
         t = read_table(uri, sweep, "trials")
         table = t.filter(pc.equal(t["trial_id"], trial_id))
     if not table.num_rows:
@@ -240,6 +241,8 @@ def _read_dir(fs, path: str, schema: pa.Schema, required=(), columns=None) -> pa
         return _scan(fs, files, schema, required)
     if "trial_id" not in schema.names:
         schema = schema.append(TRIAL_SCHEMA.field("trial_id"))  # to tell which rows a newer file replaces
+    import pyarrow.compute as pc
+
     tables = [_scan(fs, [f for f in files if f not in packed], schema, required)]
     for f in packed:  # newest first
         t, seen = _scan(fs, [f], schema, required), pa.concat_tables(tables).column("trial_id")
@@ -262,6 +265,8 @@ def compact(uri: str, sweep: str) -> int:
     if not small["trials"]:
         return 0
     listed = {t: {i.path: (i.mtime_ns, i.size) for i in fs.get_file_info(files)} for t, files in small.items()}
+    import pyarrow.compute as pc
+
     trials = _scan(fs, small["trials"], TRIAL_SCHEMA, REQUIRED_TRIAL)
     trials = trials.filter(pc.not_equal(trials.column("status"), "running"))
     ids = trials.column("trial_id")

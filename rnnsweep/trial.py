@@ -259,7 +259,10 @@ def new_result(config: dict, prepared) -> dict:
     return dict(trial_id=config.get("trial_id"), name=config.get("name"),
                 config_id=config.get("config_id"), config=config, status="ok", error=None,
                 history=[], seed=training["seed"], host=socket.gethostname(), pid=os.getpid(),
-                dataset=prepared.meta, started_at=time.time(),
+                # Which source rows went where is the dataset's (its cache holds it), not each trial's: with
+                # it, every result carried 40,000 row numbers to the driver and stayed in its memory.
+                dataset={k: v for k, v in prepared.meta.items() if k not in ("train_rows", "test_rows")},
+                started_at=time.time(),
                 test_samples=min(len(prepared.x_test), training["limit_test"] or len(prepared.x_test)),
                 trial_in_worker=here, dataset_rows=len(prepared.x_train),
                 backend_choice=(config.get("backend_choice") or {}).get("why"))
