@@ -37,9 +37,10 @@ if __name__ == "__main__":
 """
 
 
-def make(uri: str, n: int):
+def make(uri: str, n: int, packed: int | None = None):
     """N trials' files under ``uri``/scale: each a real trial row (and its epoch rows) with the
-    id, name, seed and config of one trial of the spec."""
+    id, name, seed and config of one trial of the spec. ``packed``: as compacted files of that many
+    trials each, as a long run leaves them (it compacts every ``onray.COMPACT_AT`` finished trials)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -54,6 +55,24 @@ def make(uri: str, n: int):
     for table in ("trials", "epochs"):
         fs.create_dir(posixpath.join(base, "scale", table), recursive=True)
     t0 = time.time()
+    if packed:
+        import numpy as np
+
+        one = pa.Table.from_pylist([{**e, "sweep": "scale"} for e in epochs], schema=results.EPOCH_SCHEMA)
+        for i in range(0, n, packed):
+            chunk = trials[i:i + packed]
+            rows = [{k: {**row, **{c: t[s].get(c) for s, c in results.CONFIG_COLUMNS}, "trial_id": t["trial_id"],
+                         "config_id": t["config_id"], "name": t["name"], "sweep": "scale", "study": None}.get(k)
+                     for k in results.TRIAL_SCHEMA.names} for t in chunk]
+            ep = pa.concat_tables([one] * len(chunk))  # each trial's 100 epochs, then its ids in place
+            for col in ("trial_id", "name", "config_id"):
+                ep = ep.set_column(ep.schema.get_field_index(col), col,
+                                   pa.array(np.repeat([t[col] for t in chunk], one.num_rows)))
+            name = f"{results.COMPACTED}{int(time.time() * 1000)}-{i:08d}.parquet"
+            for table, body in (("epochs", ep), ("trials", pa.Table.from_pylist(rows, schema=results.TRIAL_SCHEMA))):
+                with fs.open_output_stream(posixpath.join(base, "scale", table, name)) as o:
+                    pq.write_table(body, o)
+        return time.time() - t0
     for t in trials:
         r = {**row, **{k: t[s].get(k) for s, k in results.CONFIG_COLUMNS}, "trial_id": t["trial_id"],
              "config_id": t["config_id"], "name": t["name"], "sweep": "scale", "study": None}
@@ -81,9 +100,9 @@ def clock(setup: str, call: str) -> str:
             "print(json.dumps({'seconds': time.perf_counter() - t0}))")
 
 
-def measure(uri: str, n: int, where: str, compact: bool, env=None) -> list[dict]:
+def measure(uri: str, n: int, where: str, compact: bool, env=None, packed: int | None = None) -> list[dict]:
     rows = []
-    base = dict(n=n, where=where, compacted=compact)
+    base = dict(n=n, where=where, compacted=compact or bool(packed), packed=packed)
     if compact:
         rows.append({**base, "what": "compact", "seconds": timed(clock(
             "from rnnsweep import results", f"results.compact({uri!r}, 'scale')"), env)})
@@ -107,7 +126,7 @@ def measure(uri: str, n: int, where: str, compact: bool, env=None) -> list[dict]
             env)})
     for r in rows:
         record("scale", r)
-        print(f"{r['n']:>6} trials  {r['where']:<5} {'compacted' if compact else 'per-trial files':<16} "
+        print(f"{r['n']:>6} trials  {r['where']:<5} {'compacted' if base['compacted'] else 'per-trial files':<16} "
               f"{r['what']:<28} {r['seconds']:7.1f} s", flush=True)
     return rows
 
@@ -157,6 +176,8 @@ def main(argv=None):
     p.add_argument("--compact", action="store_true", help="also time each reader after results.compact")
     p.add_argument("--s3", action="store_true", help="on S3: moto's server on loopback")
     p.add_argument("--driver", action="store_true", help="only the driver with N queued trivial trials")
+    p.add_argument("--packed", type=int, default=None, metavar="K",
+                   help="make the trials as compacted files of K trials each (as a long run leaves them)")
     args = p.parse_args(argv)
     if args.driver:
         for n in args.n:
@@ -175,9 +196,9 @@ def main(argv=None):
                     if args.compact:
                         measure(uri, n, "s3", True, env)
                 continue
-            print(f"making {n} trials ... {make(tmp, n):.0f} s", flush=True)
-            measure(tmp, n, "local", False)
-            if args.compact:
+            print(f"making {n} trials ... {make(tmp, n, args.packed):.0f} s", flush=True)
+            measure(tmp, n, "local", False, packed=args.packed)
+            if args.compact and not args.packed:
                 measure(tmp, n, "local", True)
 
 

@@ -19,20 +19,31 @@ def dry_run(run: Run, listed: list[dict], done: dict, earlier, calibrating: bool
     if calibrating:
         rates.update(calibrate(run.todo, rates))
         calibrate_backends(run, earlier)
-    projected = {t["trial_id"]: cost.project(t, rates.get(cost.timing_key(t))) for t in listed}
+    # Seed repeats share their timing and all but one setting: each worked out once per configuration.
+    keys, described = {}, {}
+    for t in listed:
+        if t["config_id"] not in keys:
+            keys[t["config_id"]] = cost.timing_key(t)
+            described[t["config_id"]] = describe({**t, "training": {k: v for k, v in t["training"].items()
+                                                                    if k != "seed"}})
+    projected = {t["trial_id"]: cost.project(t, rates.get(keys[t["config_id"]])) for t in listed}
     again = {t["trial_id"] for t in run.todo}
+    lines = []
     for study in studies_of(listed) or [None]:
         group = [t for t in listed if study is None or study in (t.get("study") or "").split(",")]
         if study:
-            print(f"study {study}: {len(group)} trials")
+            lines.append(f"study {study}: {len(group)} trials")
         for t in group:
             status = done.get(t["trial_id"], "todo")
             if status in ("ok", "diverged") and t["trial_id"] in again:
                 status = "rerun"  # --rerun-other-versions: finished, but by other code
             shared = f"  (also {t['study'].replace(study + ',', '').replace(',' + study, '')})" \
                 if study and "," in t["study"] else ""
-            print(f"  {t['trial_id']}  {t['name']:<34} {status:<8} "
-                  f"{duration(projected[t['trial_id']]):>8}  {describe(t)}{shared}")
+            seed = describe({"training": {"seed": t["training"]["seed"]}}) if "seed" in t["training"] else ""
+            settings_ = " ".join(x for x in (described[t["config_id"]], seed) if x)
+            lines.append(f"  {t['trial_id']}  {t['name']:<34} {status:<8} "
+                         f"{duration(projected[t['trial_id']]):>8}  {settings_}{shared}")
+    print("\n".join(lines), flush=True)  # one write: 100,000 prints took seconds
     planner = planner_of(run, earlier) if run.todo or run.searches else None
     if run.todo:
         print(projection([projected[t["trial_id"]] for t in run.todo], run))
@@ -184,5 +195,6 @@ def calibrate_model(trial: dict, prepared, samples: int = 1024, epochs: int = 3)
 
 def describe(t: dict) -> str:
     """The settings of a trial that differ from the defaults, as ``section.key=value``."""
-    return " ".join(f"{k}={v}" for section in non_default({s: t[s] for s in ("dataset", "model", "training")}).values()
+    return " ".join(f"{k}={v}" for section in non_default({s: t[s] for s in ("dataset", "model", "training")
+                                                          if s in t}).values()
                     for k, v in section.items())

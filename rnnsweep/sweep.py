@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import functools
 import hashlib
 import itertools
 import json
 import random
+from collections import Counter
 
 from . import settings
 from .settings import SECTIONS
@@ -52,8 +54,25 @@ def config_id(body: dict) -> str:
     return trial_id({**body, "training": {k: v for k, v in body["training"].items() if k != "seed"}})
 
 
+def ids(body: dict) -> tuple[str, str]:
+    """``(trial_id(body), config_id(body))``, the settings compared with their defaults once."""
+    changed = non_default(body)
+    training = {k: v for k, v in changed.get("training", {}).items() if k != "seed"}
+    blind = {s: v for s, v in changed.items() if s != "training"} | ({"training": training} if training else {})
+    return stable_hash(changed), stable_hash(blind)
+
+
 def _label(key, v):
     return f"{key}{v}" if not isinstance(v, bool) else (key if v else f"no_{key}")
+
+
+SHOWN = {("model", "arch"), ("model", "units"), ("training", "batch_size"), ("model", "bidirectional")}
+
+
+@functools.lru_cache(maxsize=None)
+def _named(varied: frozenset) -> list:
+    """The varied settings a name shows after ``GRU-32-bs64``, in the order settings declares them."""
+    return [(s, k) for s in SECTIONS for k in SECTIONS[s] if (s, k) in varied - SHOWN]
 
 
 def _name(cfg, varied):
@@ -61,9 +80,7 @@ def _name(cfg, varied):
     spec's, so the same sweep written in another key order names its trials the same)."""
     m, t = cfg["model"], cfg["training"]
     parts = [f"{'Bi' if m['bidirectional'] else ''}{m['arch']}-{m['units']}-bs{t['batch_size']}"]
-    shown = {("model", "arch"), ("model", "units"), ("training", "batch_size"), ("model", "bidirectional")}
-    parts += [_label(k, cfg[s][k]) for s, k in ((s, k) for s in SECTIONS for k in SECTIONS[s])
-              if (s, k) in set(varied) - shown]
+    parts += [_label(k, cfg[s][k]) for s, k in _named(frozenset(varied))]
     return "-".join(parts)
 
 
@@ -87,9 +104,9 @@ def _unique_names(trials: list[dict]):
                   if len({json.dumps(t[s][k]) for t in group}) > 1]
         for t in group:
             t["name"] = "-".join([t["name"]] + [_label(k, t[s][k]) for s, k in differ])
-    names = [t["name"] for t in trials]
+    names = Counter(t["name"] for t in trials)
     for t in trials:
-        if names.count(t["name"]) > 1:
+        if names[t["name"]] > 1:
             t["name"] = f"{t['name']}-{t['trial_id'][:6]}"
 
 # ----------------------------------------------------------------------------- expansion
@@ -204,14 +221,12 @@ def draws(spec: dict, sampled: list) -> list[tuple]:
     if not sampled:
         return [()]
     rng = random.Random(spec.get("sample_seed", 0))
-    points: list[tuple] = []
+    points: dict[tuple, None] = {}  # in order of drawing; a dict finds a repeat at once
     for _ in range(100 * spec["samples"]):
         if len(points) == spec["samples"]:
             break
-        p = tuple(spec[s][k].draw(rng) for s, k in sampled)
-        if p not in points:
-            points.append(p)
-    return points
+        points.setdefault(tuple(spec[s][k].draw(rng) for s, k in sampled))
+    return list(points)
 
 
 def _expand_grid(spec: dict, overrides: dict | None) -> list[tuple[dict, list]]:
@@ -228,8 +243,8 @@ def _expand_grid(spec: dict, overrides: dict | None) -> list[tuple[dict, list]]:
                 body[s][k] = v
             for s, values in (overrides or {}).items():
                 body[s].update(values)
-            trials.append(({"sweep": spec["name"], "trial_id": trial_id(body), "config_id": config_id(body),
-                            **body}, sampled + gridded))
+            tid, cid = ids(body)
+            trials.append(({"sweep": spec["name"], "trial_id": tid, "config_id": cid, **body}, sampled + gridded))
     return trials
 
 
