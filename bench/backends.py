@@ -176,12 +176,16 @@ def study_table(epochs: int, limit: int):
     r = r[(r["epochs"] == epochs) & (r["limit_train"] == limit)]
     if r.empty:
         raise SystemExit(f"no study rounds at --epochs {epochs} --limit-train {limit} in backends_study.csv")
-    med = r.groupby("way")["wall_seconds"].median()
-    rows = [[w, ", ".join(f"{x:.0f}" for x in r[r["way"] == w].sort_values("round")["wall_seconds"]), med[w],
-             *(med[w] / med[b] if b in med else "" for b in ("tf", "tune", "tune_jax"))]
-            for w in STUDY_WAYS if w in med]
-    print(f"seed 001's sequence-length study (36 trials, {epochs} epochs, {limit} reviews): wall seconds by round\n")
-    print(table(["way", "rounds, s", "median s", "÷ tf", "÷ tune", "÷ tune_jax"], rows))
+    # One table per code version: rounds of other code are other measurements (unrecorded before issue 38).
+    r = r.assign(code_version=r["code_version"].fillna("not recorded") if "code_version" in r else "not recorded")
+    for version, v in r.groupby("code_version", sort=False):
+        med = v.groupby("way")["wall_seconds"].median()
+        rows = [[w, ", ".join(f"{x:.0f}" for x in v[v["way"] == w].sort_values("round")["wall_seconds"]), med[w],
+                 *(med[w] / med[b] if b in med else "" for b in ("tf", "tune", "tune_jax"))]
+                for w in STUDY_WAYS if w in med]
+        print(f"seed 001's sequence-length study (36 trials, {epochs} epochs, {limit} reviews), code {version}: "
+              "wall seconds by round\n")
+        print(table(["way", "rounds, s", "median s", "÷ tf", "÷ tune", "÷ tune_jax"], rows) + "\n")
 
 
 FUSE_MODELS = (("SimpleRNN-5-bs64-maxlen200", "sequence_length"), ("SimpleRNN-5-bs64-maxlen30", "sequence_length"))

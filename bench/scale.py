@@ -7,6 +7,7 @@ trial and table, as the driver writes them; then times each reader in a fresh pr
     python -m bench.scale                       # 1,000 and 10,000 trials, local files
     python -m bench.scale --n 10000 --compact   # the same, after compacting (results.compact)
     python -m bench.scale --s3 --n 1000         # on S3 (moto's server on loopback)
+    python -m bench.scale --n 100000 --packed 500   # as a long run leaves them: compacted every 500 trials
 
 Rows land in bench/results/scale.csv. Also measures the driver with N queued trivial trials
 (``--driver``): its peak memory and how long submitting and finishing them all takes.
@@ -191,9 +192,9 @@ def main(argv=None):
                 from s3_server import moto_server  # the tests' moto server, as a context manager
 
                 with moto_server() as (uri, env):
-                    print(f"making {n} trials on {uri} ... {make(uri, n):.0f} s", flush=True)
-                    measure(uri, n, "s3", False, env)
-                    if args.compact:
+                    print(f"making {n} trials on {uri} ... {make(uri, n, args.packed):.0f} s", flush=True)
+                    measure(uri, n, "s3", False, env, packed=args.packed)
+                    if args.compact and not args.packed:
                         measure(uri, n, "s3", True, env)
                 continue
             print(f"making {n} trials ... {make(tmp, n, args.packed):.0f} s", flush=True)
