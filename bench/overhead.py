@@ -21,6 +21,7 @@ import argparse
 import functools
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -93,10 +94,11 @@ def run_rnnsweep(trials: int, seconds: float, epochs: int, out: str) -> dict:
     t0, began = time.perf_counter(), time.time()
     outcome = main(spec, ["--results", out], train=functools.partial(sleep_trial, seconds=seconds))
     wall, ended = time.perf_counter() - t0, time.time()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the driver's, before the rows are read
     rows, epoch_rows = results.load(out, "overhead")
     # Where the wall goes besides the trials: before the first one starts, after the last one ends.
     return dict(wall=wall, ok=int((rows["status"] == "ok").sum()), trials_counted=outcome.counts.get("ok", 0),
-                epoch_rows=len(epoch_rows), code_version=rows["code_version"].iloc[0],
+                epoch_rows=len(epoch_rows), code_version=rows["code_version"].iloc[0], driver_peak_rss_mb=peak,
                 before_first=min(r["started_at"] for r in outcome.results) - began,
                 after_last=ended - max(r["finished_at"] for r in outcome.results))
 
@@ -170,7 +172,8 @@ def main(argv=None):
                 record("overhead", {"round": rnd + 1, "way": way, "trials": n, "slots": args.slots,
                                     "seconds": args.seconds, "epochs": args.epochs, "nodes": args.nodes,
                                     "wall_seconds": r["wall"], "minimum_seconds": minimum, "ratio": ratio,
-                                    "code_version": r.get("code_version"), "ray_version": r.get("ray_version")})
+                                    "code_version": r.get("code_version"), "ray_version": r.get("ray_version"),
+                                    "driver_peak_rss_mb": r.get("driver_peak_rss_mb")})
                 print(f"{way:<9} {n} trials x {args.seconds:g} s, {args.epochs} epochs each, on {args.slots} slots"
                       f"{f' over {args.nodes} nodes' if args.nodes > 1 else ''}: {r['wall']:.1f} s, "
                       f"{ratio:.2f}x the minimum ({minimum:.1f} s)", flush=True)

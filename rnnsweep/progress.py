@@ -31,7 +31,7 @@ class Progress:
         """``extra``: the epochs of trials a search has yet to draw."""
         from tqdm import tqdm
 
-        self.queue, self.done, self.running = queue, {}, {}
+        self.queue, self.done, self.running, self.over = queue, {}, {}, set()
         self.epochs = {t["trial_id"]: t["training"]["epochs"] for t in todo}
         self.counts = {"ok": 0, "diverged": 0, "failed": 0}
         self.bar = tqdm(total=sum(self.epochs.values()) + extra, unit="epoch", dynamic_ncols=True, file=sys.stdout)
@@ -43,6 +43,8 @@ class Progress:
             self.bar.write(f"progress: epochs no longer reported ({type(e).__name__}); trials still land")
             self.queue, events = _Gone(), []  # never raises: said once
         for tid, name, epoch, val in events:
+            if tid in self.over:  # its epoch came after its result: the trial is no longer running
+                continue
             self.bar.update(max(0, epoch - self.done.get(tid, 0)))
             self.done[tid] = max(epoch, self.done.get(tid, 0))
             self.running[name] = f"{name} e{epoch}" + (f" {val:.3f}" if val is not None else "")
@@ -52,6 +54,7 @@ class Progress:
         epochs = t["training"]["epochs"]  # a pruned or early-stopped trial's remaining epochs count as done
         self.bar.update(max(0, epochs - self.done.get(t["trial_id"], 0)))
         self.done[t["trial_id"]] = epochs
+        self.over.add(t["trial_id"])
         self.running.pop(t["name"], None)
         self.counts[r["status"]] = self.counts.get(r["status"], 0) + 1
         self.bar.write(trial_line(r))

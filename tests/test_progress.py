@@ -19,3 +19,19 @@ def test_the_bar_shows_every_epoch_one_poll_takes(capsys):
     bar.poll()
     assert "4/18" in capsys.readouterr().out.split("\r")[-1]
     bar.bar.close()
+
+
+def test_an_epoch_that_arrives_after_its_trials_result_does_not_bring_it_back(capsys):
+    """Epochs travel through the queue, results through Ray: a trial's last epoch may be polled after its result
+    landed. It must not show again as running (a 10,000-trial run ended with four finished trials on the bar)."""
+    todo = [dict(trial_id=f"t{i}", name=f"m{i}", training=dict(epochs=1)) for i in range(2)]
+    q = queue.Queue()
+    bar = Progress(todo, q)
+    bar.finished(todo[0], {"name": "m0", "status": "ok", "history": []})
+    q.put(("t0", "m0", 1, 0.7))
+    q.put(("t1", "m1", 1, 0.6))
+    bar.poll()
+    shown = capsys.readouterr().out.split("\r")[-1]
+    assert "m1 e1 0.600" in shown and "m0 e1" not in shown, shown
+    assert "2/2" in shown, shown
+    bar.bar.close()
