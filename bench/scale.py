@@ -103,7 +103,9 @@ def clock(setup: str, call: str) -> str:
 
 def measure(uri: str, n: int, where: str, compact: bool, env=None, packed: int | None = None) -> list[dict]:
     rows = []
-    base = dict(n=n, where=where, compacted=compact or bool(packed), packed=packed)
+    from rnnsweep.run import code_version
+
+    base = dict(n=n, where=where, compacted=compact or bool(packed), packed=packed, code_version=code_version())
     if compact:
         rows.append({**base, "what": "compact", "seconds": timed(clock(
             "from rnnsweep import results", f"results.compact({uri!r}, 'scale')"), env)})

@@ -45,6 +45,37 @@ def _sections(row: dict) -> dict:
             for section, body in settings.SECTIONS.items()}
 
 
+# What ``rates`` reads of a row besides its settings.
+TIMES = ("epochs_run", "resumed_from_epoch", "first_epoch_seconds", "fit_seconds", "outside_epochs_seconds",
+         "dataset_rows", "limit_train", "train_samples", "val_samples", "fused_members", "seconds")
+
+
+def _records(table, columns=None) -> list[dict]:
+    """The table's rows as dicts (only ``columns`` when given), NaN read as None."""
+    if columns is not None:
+        table = table[[c for c in columns if c in table.columns]]
+    return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+            for r in table.to_dict("records")]
+
+
+def _keys(ok, key=None) -> list:
+    """Each row's group: ``key(sections, row)``, or its timing key, worked out once per distinct set of the
+    settings it depends on (100,000 rows of seed repeats are a few configurations: hashing each took a minute)."""
+    if key is not None:
+        return [key(_sections(row), row) for row in _records(ok)]
+    cols = [c for s, body in settings.SECTIONS.items() for c in body
+            if c in ok.columns and (s != "training" or c in TIMING_KEYS)]
+    known: dict = {}
+    out = []
+    for values in ok[cols].itertuples(index=False, name=None):
+        sig = tuple(map(repr, values))
+        if sig not in known:
+            row = {c: (None if isinstance(v, float) and math.isnan(v) else v) for c, v in zip(cols, values)}
+            known[sig] = timing_key(_sections(row))
+        out.append(known[sig])
+    return out
+
+
 def rates(trials, key=None) -> dict:
     """``{timing key: rate}`` from a trials table's finished trials: median seconds per training
     sample per epoch (the first epoch left out where it is recorded apart), first-epoch extra,
@@ -54,8 +85,7 @@ def rates(trials, key=None) -> dict:
         return {}
     ok = trials[(trials["status"] == "ok") & trials["train_samples"].gt(0) & trials["fit_seconds"].gt(0)]
     found: dict = {}
-    for _, r in ok.iterrows():
-        row = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.to_dict().items()}
+    for k, row in zip(_keys(ok, key), _records(ok, None if key else TIMES)):
         ran = row["epochs_run"] - (row.get("resumed_from_epoch") or 0)
         if row.get("first_epoch_seconds") is not None and ran > 1:
             epochs = row["fit_seconds"] - row["outside_epochs_seconds"]
@@ -65,7 +95,6 @@ def rates(trials, key=None) -> dict:
             epochs, per_epoch, first_extra = row["fit_seconds"], row["fit_seconds"] / max(1, ran), 0.0
         rows = row.get("dataset_rows") or (None if row.get("limit_train")
                                            else row["train_samples"] + row["val_samples"])
-        k = key(_sections(row), row) if key else timing_key(_sections(row))
         share = row.get("fused_members") or 1  # a fused member's times are its group's: its part is 1/k
         found.setdefault(k, []).append(dict(
             per_sample=per_epoch / row["train_samples"] / share, first_extra=first_extra / share,

@@ -139,7 +139,10 @@ def projection(listed: list[dict], keep: dict, earlier) -> str | None:
     count, nbytes, unknown = 0, 0, 0
     known = {}
     if earlier is not None and len(earlier) and "trainable_params" in earlier:
-        for r in earlier.dropna(subset=["trainable_params"]).to_dict("records"):
+        cols = [c for c in ("config_id", "trainable_params", "non_trainable_params", "model_bytes", "optimizer")
+                if c in earlier]  # the last row of each config is the one kept (as a loop over all rows kept it)
+        rows = earlier.dropna(subset=["trainable_params"])[cols].drop_duplicates("config_id", keep="last")
+        for r in rows.to_dict("records"):
             size = r.get("model_bytes")
             known[r["config_id"]] = int(size) if size == size and size is not None else model_bytes(
                 int(r["trainable_params"]), int(r["non_trainable_params"] or 0), r.get("optimizer") or "adam")

@@ -244,9 +244,13 @@ def _read_dir(fs, path: str, schema: pa.Schema, required=(), columns=None) -> pa
     import pyarrow.compute as pc
 
     tables = [_scan(fs, [f for f in files if f not in packed], schema, required)]
+    # The distinct trials of the newer files, not every row of them: 200 compacted files of 100,000 trials' epochs
+    # took 33 s when each file was matched against all the rows read before it.
+    seen = [pc.unique(tables[0].column("trial_id"))]
     for f in packed:  # newest first
-        t, seen = _scan(fs, [f], schema, required), pa.concat_tables(tables).column("trial_id")
-        tables.append(t.filter(pc.invert(pc.is_in(t.column("trial_id"), value_set=seen))))
+        t = _scan(fs, [f], schema, required)
+        tables.append(t.filter(pc.invert(pc.is_in(t.column("trial_id"), value_set=pa.concat_arrays(seen)))))
+        seen.append(pc.unique(t.column("trial_id")))
     table = pa.concat_tables(tables)
     return table.select(columns) if columns is not None else table
 
