@@ -139,22 +139,11 @@ def jax_cache() -> dict:
                                                                          "0")}
 
 
-# XLA on the CPU runs each op on a pool as big as the machine (JAX's documented switch below): a trial given
-# one CPU beside others oversubscribes them all. Thread counts split work, never a sum: the numbers are the same.
-ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-
-
-def runtime_env(trial: dict, cpus: float | None = None) -> dict:
+def runtime_env(trial: dict) -> dict:
     """The Ray ``runtime_env`` of the trial's task: ``KERAS_BACKEND`` set to its backend (an exported
-    ``$KERAS_BACKEND`` never reaches its workers); for JAX its compilation cache and, when the task holds one
-    CPU (``cpus``), XLA kept to one thread, as TensorFlow's pools are sized to the trial's CPUs."""
+    ``$KERAS_BACKEND`` never reaches its workers), and for JAX its compilation cache."""
     b = backend_of(trial)
-    env = {"KERAS_BACKEND": b}
-    if b == "jax":
-        env.update(jax_cache())
-        if cpus is not None and cpus <= 1:
-            env["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {ONE_THREAD}".strip()
-    return {"env_vars": env}
+    return {"env_vars": {"KERAS_BACKEND": b, **(jax_cache() if b == "jax" else {})}}
 
 
 def use(trial: dict):

@@ -124,7 +124,7 @@ def run_ensembles(run: Run, refs: dict, gpus: float, ctx: TaskContext, counts: d
             refs[key] = put_dataset(prepare_dataset(job), run.options.results, run.name)
         task = ray.remote(max_retries=run.options.max_retries)(remote_ensemble).options(
             num_cpus=run.options.cpus_per_trial, num_gpus=gpus, name=job["name"],
-            runtime_env=backends.runtime_env(job, run.options.cpus_per_trial))
+            runtime_env=backends.runtime_env(job))
         r = ray.get(task.remote(job, refs[key], run.options.cpus_per_trial, ctx))
         results.write_trial(run.options.results, run.name, r, run.budget)
         counts[r["status"]] = counts.get(r["status"], 0) + 1

@@ -75,7 +75,7 @@ class Planner:
         members = tuple(self.resolve(t) for t in (trial_or_group if isinstance(trial_or_group, list)
                                                    else [trial_or_group]))
         backend = backends.backend_of(members[0])
-        return Task(members, backend, self.cpus, self.gpus, backends.runtime_env(members[0], self.cpus))
+        return Task(members, backend, self.cpus, self.gpus, backends.runtime_env(members[0]))
 
 
 def check_row(trial: dict, result: dict) -> dict:

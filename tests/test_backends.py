@@ -1,7 +1,6 @@
 """``training.backend`` and fused seed repeats: JAX trials on their own Ray workers, a fused group's rows
 equal to its members run one by one, ``auto``'s choice from measured epoch times; and the JAX suite
 (``tests/on_jax``, ``test_semantics`` again) in a process whose Keras runs on JAX."""
-import json
 import os
 import subprocess
 import sys
@@ -45,41 +44,6 @@ def test_jax_seed_repeats_run_fused_on_jax_workers_and_equal_their_unfused_rows(
     for col in ("final_val_accuracy", "final_val_loss", "final_loss", "test_accuracy"):
         pd.testing.assert_series_equal(f[col], a[col], atol=1e-4, check_exact=False)
     assert f["final_val_loss"].nunique() == 3  # three seeds, three different runs
-
-
-ONE_TRIAL = """
-import json, sys
-sys.path.insert(0, "tests")
-from tiny_sweep import SWEEP
-from rnnsweep import text
-from rnnsweep.sweep import expand
-from rnnsweep.trial import run_trial
-t = expand({**SWEEP, "model": {"arch": "LSTM", "units": 8, "dropout": 0.2},
-            "training": {**SWEEP["training"], "epochs": 2, "backend": "jax"}})[0]
-r = run_trial(t, text.prepare(t["dataset"]), cpus=1)
-print(json.dumps([r["status"], r["keras_backend"], r["history"], r["test_loss"], r["test_accuracy"]]))
-"""
-
-
-def test_a_jax_trial_on_one_cpu_runs_xla_on_one_thread_with_the_same_numbers(tmp_path):
-    """A JAX task that holds one CPU keeps XLA to one thread (the whole machine's pool oversubscribed the
-    cores: BENCHMARKS.md, 12); its numbers are those of XLA on every core, bit for bit."""
-    pytest.importorskip("jax")
-    jax_trial = {"training": {"backend": "jax"}}
-    assert backends.ONE_THREAD in backends.runtime_env(jax_trial, 1)["env_vars"]["XLA_FLAGS"]
-    assert "XLA_FLAGS" not in backends.runtime_env(jax_trial, 2)["env_vars"]
-    assert "XLA_FLAGS" not in backends.runtime_env({"training": {}}, 1)["env_vars"]  # TensorFlow sizes its own
-    ran = []
-    for i, flags in enumerate(("", backends.ONE_THREAD)):
-        env = {**os.environ, "KERAS_BACKEND": "jax", "XLA_FLAGS": flags,
-               "JAX_COMPILATION_CACHE_DIR": str(tmp_path / f"jax{i}")}  # each compiles its own
-        p = subprocess.run([sys.executable, "-c", ONE_TRIAL], cwd=ROOT, env=env, capture_output=True, text=True,
-                           timeout=600)
-        assert p.returncode == 0, p.stderr[-3000:]
-        ran.append(json.loads(p.stdout.strip().splitlines()[-1]))
-    assert ran[0][:2] == ["ok", "jax"]
-    strip = [[[{k: v for k, v in h.items() if "seconds" not in k} for h in r[2]], r[3], r[4]] for r in ran]
-    assert strip[0] == strip[1]
 
 
 def test_backend_is_part_of_the_trial_id_unless_it_is_the_default():
