@@ -58,11 +58,9 @@ def _records(table, columns=None) -> list[dict]:
             for r in table.to_dict("records")]
 
 
-def _keys(ok, key=None) -> list:
-    """Each row's group: ``key(sections, row)``, or its timing key, worked out once per distinct set of the
-    settings it depends on (100,000 rows of seed repeats are a few configurations: hashing each took a minute)."""
-    if key is not None:
-        return [key(_sections(row), row) for row in _records(ok)]
+def _timing_keys(ok) -> list:
+    """Each row's timing key, worked out once per distinct set of the settings it depends on (100,000 rows of
+    seed repeats are a few configurations: hashing each took a minute)."""
     cols = [c for s, body in settings.SECTIONS.items() for c in body
             if c in ok.columns and (s != "training" or c in TIMING_KEYS)]
     known: dict = {}
@@ -85,7 +83,9 @@ def rates(trials, key=None) -> dict:
         return {}
     ok = trials[(trials["status"] == "ok") & trials["train_samples"].gt(0) & trials["fit_seconds"].gt(0)]
     found: dict = {}
-    for k, row in zip(_keys(ok, key), _records(ok, None if key else TIMES)):
+    rows = _records(ok, None if key else TIMES)  # ``key`` may read any column of a row
+    keys = [key(_sections(r), r) for r in rows] if key else _timing_keys(ok)
+    for k, row in zip(keys, rows):
         ran = row["epochs_run"] - (row.get("resumed_from_epoch") or 0)
         if row.get("first_epoch_seconds") is not None and ran > 1:
             epochs = row["fit_seconds"] - row["outside_epochs_seconds"]

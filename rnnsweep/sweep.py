@@ -49,17 +49,21 @@ def trial_id(body: dict) -> str:
     return stable_hash(non_default(body))
 
 
+def _seedless(changed: dict) -> dict:
+    """``non_default``'s settings without the random seed (a section left empty goes, as there)."""
+    training = {k: v for k, v in changed.get("training", {}).items() if k != "seed"}
+    return {s: v for s, v in changed.items() if s != "training"} | ({"training": training} if training else {})
+
+
 def config_id(body: dict) -> str:
     """Like ``trial_id`` but blind to the random seed: seed repeats share it."""
-    return trial_id({**body, "training": {k: v for k, v in body["training"].items() if k != "seed"}})
+    return stable_hash(_seedless(non_default(body)))
 
 
 def ids(body: dict) -> tuple[str, str]:
     """``(trial_id(body), config_id(body))``, the settings compared with their defaults once."""
     changed = non_default(body)
-    training = {k: v for k, v in changed.get("training", {}).items() if k != "seed"}
-    blind = {s: v for s, v in changed.items() if s != "training"} | ({"training": training} if training else {})
-    return stable_hash(changed), stable_hash(blind)
+    return stable_hash(changed), stable_hash(_seedless(changed))
 
 
 def _label(key, v):
