@@ -12,8 +12,10 @@ alternate round by round:
     python -m bench.overhead --trials 1000 10000                      # bookkeeping: 1 s trials, 16 CPUs
     python -m bench.overhead --trials 96 --seconds 20 --epochs 100    # result throughput: 5 epochs/s each
     python -m bench.overhead --trials 1000 --nodes 4 --slots 32       # many nodes (ray.cluster_utils.Cluster)
+    python -m bench.overhead --trials 100000 --seconds 0 --ways rnnsweep   # the driver's memory over 100,000
 
-Each way prints one line: its name and its ratio (``1.04x``). Rows land in bench/results/overhead.csv.
+Each way prints one line: its name and its ratio (``1.04x``). Rows land in bench/results/overhead.csv, and
+the driver's resident memory every 5 s in overhead_rss.csv.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from bench.common import ROOT, machine, median, record, table
@@ -91,16 +94,33 @@ def run_rnnsweep(trials: int, seconds: float, epochs: int, out: str) -> dict:
     from rnnsweep.sweep import grid
 
     spec = {"name": "overhead", **SPEC, "training": dict(epochs=epochs, seed=grid(*range(1, trials + 1)))}
+    samples, stop = [], threading.Event()
+
+    def sample():  # the driver's resident memory every 5 s, as it runs
+        while not stop.wait(5.0):
+            samples.append((int(time.time()), rss_kb()))
+
+    threading.Thread(target=sample, daemon=True).start()
     t0, began = time.perf_counter(), time.time()
     outcome = main(spec, ["--results", out], train=functools.partial(sleep_trial, seconds=seconds))
     wall, ended = time.perf_counter() - t0, time.time()
+    stop.set()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the driver's, before the rows are read
     rows, epoch_rows = results.load(out, "overhead")
     # Where the wall goes besides the trials: before the first one starts, after the last one ends.
     return dict(wall=wall, ok=int((rows["status"] == "ok").sum()), trials_counted=outcome.counts.get("ok", 0),
                 epoch_rows=len(epoch_rows), code_version=rows["code_version"].iloc[0], driver_peak_rss_mb=peak,
                 before_first=min(r["started_at"] for r in outcome.results) - began,
-                after_last=ended - max(r["finished_at"] for r in outcome.results))
+                after_last=ended - max(r["finished_at"] for r in outcome.results), rss=samples)
+
+
+def rss_kb() -> int | None:
+    """This process's resident memory now (Linux's /proc), in KB."""
+    try:
+        with open("/proc/self/status") as fh:
+            return next(int(ln.split()[1]) for ln in fh if ln.startswith("VmRSS:"))
+    except (OSError, StopIteration):
+        return None
 
 
 def run_tune(trials: int, seconds: float, epochs: int, out: str) -> dict:
@@ -167,16 +187,20 @@ def main(argv=None):
                 r = in_fresh_process(way, n, args.slots, args.seconds, args.epochs, args.nodes)
                 if r["ok"] != n:
                     raise SystemExit(f"{way}: {r['ok']} of {n} trials finished ok")
-                ratio = r["wall"] / minimum
+                ratio = r["wall"] / minimum if minimum else float("nan")  # --seconds 0: the memory case
+                for unix_time, kb in r.get("rss") or []:
+                    record("overhead_rss", {"unix_time": unix_time, "rss_kb": kb, "code_version": r["code_version"],
+                                            "trials": n})
                 ratios[way].append(ratio)
                 record("overhead", {"round": rnd + 1, "way": way, "trials": n, "slots": args.slots,
                                     "seconds": args.seconds, "epochs": args.epochs, "nodes": args.nodes,
                                     "wall_seconds": r["wall"], "minimum_seconds": minimum, "ratio": ratio,
                                     "code_version": r.get("code_version"), "ray_version": r.get("ray_version"),
                                     "driver_peak_rss_mb": r.get("driver_peak_rss_mb")})
+                peak = f", the driver's peak {r['driver_peak_rss_mb']:.0f} MB" if r.get("driver_peak_rss_mb") else ""
                 print(f"{way:<9} {n} trials x {args.seconds:g} s, {args.epochs} epochs each, on {args.slots} slots"
                       f"{f' over {args.nodes} nodes' if args.nodes > 1 else ''}: {r['wall']:.1f} s, "
-                      f"{ratio:.2f}x the minimum ({minimum:.1f} s)", flush=True)
+                      f"{ratio:.2f}x the minimum ({minimum:.1f} s){peak}", flush=True)
         print(f"\n{machine()}; wall ÷ minimum, median of {args.rounds} round(s)\n")
         print(table(["way", "trials", "ratio"], [[w, n, f"{median(v):.3f}x"] for w, v in ratios.items()]))
 

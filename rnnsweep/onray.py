@@ -6,6 +6,7 @@ Ray's "simple parallel model selection" pattern: ``ray.remote`` tasks and a ``ra
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import socket
 import sys
@@ -22,6 +23,7 @@ from .schema import trial_row
 from .task import TaskContext, remote_ensemble, remote_group, remote_trial
 
 COMPACT_AT = 500  # per-trial files in a table from which a finished run compacts them (results.compact)
+TRIM_EVERY = 5.0  # seconds between the driver's returns of freed memory to the system (memory_trimmer)
 WINDOW = 256  # trials in flight at least: enough for an autoscaler to see the demand of a big cluster
 ADDRESS_FILE = "/tmp/ray/ray_current_cluster"  # where `ray start` leaves the address of the cluster it started
 
@@ -378,11 +380,15 @@ def collect(flight: InFlight, opts: Options, name: str, budget: dict, progress: 
     one. Each second: the trials' epochs onto the bar, and ``heartbeat``."""
     import ray
 
-    finished = []
+    finished, datasets = [], {}
     written = 0  # trials' own files since the last compaction
+    trim, trimmed = memory_trimmer(), time.monotonic()
     with progress.bar:
         while flight.pending:
             heartbeat()
+            if time.monotonic() - trimmed > TRIM_EVERY:
+                trim(0)
+                trimmed = time.monotonic()
             ready, _ = ray.wait(list(flight.pending), num_returns=1, timeout=1.0)
             progress.poll()
             if ready:  # and whatever else is done by now, in one call
@@ -404,14 +410,39 @@ def collect(flight: InFlight, opts: Options, name: str, budget: dict, progress: 
                         keeper.landed(trial_row(r, budget))
                     if searcher is not None and t.get("prune"):  # before the next draw (actor calls keep their order)
                         searcher.tell.remote(t, r["status"], r.get("history") or [])
-                    finished.append(r)
+                    finished.append(slim(r, t, datasets))
                     progress.finished(t, r)
                     written += 1
             if written >= COMPACT_AT:  # a long sweep's resume scan stays a few files (we hold the lease)
                 results.compact(opts.results, name)
+                trim(0)  # reading 500 files' footers on Arrow's threads leaves ~200 MB freed in their arenas
                 written = 0
             flight.top_up()
     return finished, progress.counts
+
+
+def slim(result: dict, trial: dict, datasets: dict) -> dict:
+    """A written result as the driver keeps it: its config is the trial's own dict and its dataset's
+    description the first equal one (``datasets``, by fingerprint), not copies of them (at 100,000 trials
+    the copies were 1 GB of the driver's memory)."""
+    if result.get("config") == trial:
+        result["config"] = trial
+    ds = result.get("dataset")
+    if isinstance(ds, dict):
+        first = datasets.setdefault(ds.get("fingerprint"), ds)
+        if first == ds:
+            result["dataset"] = first
+    return result
+
+
+def memory_trimmer() -> Callable:
+    """glibc's ``malloc_trim`` (a no-op without glibc). Ray's threads in the driver each get a malloc arena,
+    and what a finished task's messages freed stays mapped there until trimmed: the driver's resident
+    memory grew by hundreds of MB over a few thousand short trials, most of it free."""
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return lambda _pad: 0
 
 
 def _task_error(e: Exception) -> str:

@@ -239,14 +239,19 @@ def _expand_grid(spec: dict, overrides: dict | None) -> list[tuple[dict, list]]:
     sampled = [(s, k) for s in SECTIONS for k, v in spec.get(s, {}).items() if isinstance(v, Sample)]
     fixed = {s: {**settings.defaults(s), **{k: v for k, v in spec.get(s, {}).items()
                                              if not isinstance(v, (Grid, Sample))}} for s in SECTIONS}
+    varied = {s for s, _ in sampled + gridded}
+    # A section no point varies is one dict the study's trials share (nothing changes a trial's section in
+    # place): 100,000 trials that vary only their seed hold one dataset and one model section, not 100,000.
+    shared = {s: {**fixed[s], **(overrides or {}).get(s, {})} for s in SECTIONS if s not in varied}
     trials = []
     for drawn in draws(spec, sampled):
         for point in itertools.product(*(spec[s][k].values for s, k in gridded)):
-            body = {s: dict(values) for s, values in fixed.items()}
+            body = {s: shared[s] if s in shared else dict(values) for s, values in fixed.items()}
             for (s, k), v in zip(sampled + gridded, drawn + point):
                 body[s][k] = v
             for s, values in (overrides or {}).items():
-                body[s].update(values)
+                if s not in shared:
+                    body[s].update(values)
             tid, cid = ids(body)
             trials.append(({"sweep": spec["name"], "trial_id": tid, "config_id": cid, **body}, sampled + gridded))
     return trials
