@@ -35,3 +35,18 @@ def test_an_epoch_that_arrives_after_its_trials_result_does_not_bring_it_back(ca
     assert "m1 e1 0.600" in shown and "m0 e1" not in shown, shown
     assert "2/2" in shown, shown
     bar.bar.close()
+
+
+def test_the_driver_keeps_a_written_result_without_copies_of_its_trial_or_dataset():
+    from rnnsweep.onray import slim
+
+    trial = {"trial_id": "a", "training": {"seed": 1}}
+    seen = {}
+    one = slim({"config": {"trial_id": "a", "training": {"seed": 1}}, "dataset": {"fingerprint": "f", "n": 3}},
+               trial, seen)
+    two = slim({"config": {"trial_id": "a", "training": {"seed": 2}}, "dataset": {"fingerprint": "f", "n": 3}},
+               trial, seen)
+    assert one["config"] is trial and two["config"] == {"trial_id": "a", "training": {"seed": 2}}  # not equal: kept
+    assert two["dataset"] is one["dataset"]
+    other = slim({"config": trial, "dataset": {"fingerprint": "f", "n": 4}}, trial, seen)
+    assert other["dataset"] == {"fingerprint": "f", "n": 4}  # same fingerprint, other values: its own

@@ -185,3 +185,17 @@ def test_reading_results_and_checking_a_sweep_do_not_import_tensorflow():
             "[m for m in sys.modules if m.startswith(('keras', 'tensorflow'))][:3]")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
+
+
+def test_a_study_shares_the_sections_it_does_not_vary_and_every_value_stays():
+    spec = {"name": "s", "model": {"arch": "GRU", "units": 4}, "training": {"seed": grid(1, 2, 3)}}
+    trials = expand(spec, {"model": {"units": 8}, "training": {"epochs": 2}})
+    assert trials[0]["model"] is trials[2]["model"] and trials[0]["dataset"] is trials[1]["dataset"]
+    assert trials[0]["training"] is not trials[1]["training"]  # the seed varies
+    assert [t["training"]["seed"] for t in trials] == [1, 2, 3] and {t["training"]["epochs"] for t in trials} == {2}
+    assert trials[0]["model"]["units"] == 8  # an override reaches a shared section too
+    # The ids are those of each trial's own copy of its settings.
+    from rnnsweep.sweep import ids
+
+    assert all(ids({s: dict(t[s]) for s in ("dataset", "model", "training")}) == (t["trial_id"], t["config_id"])
+               for t in trials)
