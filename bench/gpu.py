@@ -108,7 +108,7 @@ def one(what: str, arg: str, quick: bool) -> dict:
         trials = select_studies(expand(SWEEP), "grid")[: 2 if quick else None]
         out = {}
         for t in trials:
-            # driver.calibrate_model's three steps, without the driver's imports (no Ray or pyarrow there)
+            # dryrun.calibrate_model's three steps, without the driver's imports (no Ray or pyarrow there)
             r = run_trial(cost.short_run(t, len(p.x_test), 256 if quick else 4096, 2 if quick else 3), p)
             rate = cost.rate_of_run(r, len(p.x_test), len(p.x_train))
             out[t["name"]] = {"projected": cost.project(t, rate), **rate}

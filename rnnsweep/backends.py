@@ -9,10 +9,10 @@ between different runtime_envs). A TensorFlow trial and a JAX trial never share 
 ``auto`` decides from what this sweep's results already hold: for the same model on the same data at
 the same batch size (``cost.timing_key``), each backend's median seconds per training sample per
 epoch (the first, compiling, epoch left out), on the same kind of device (CPU or GPU). With both
-measured, the faster wins; with one or none, the rule below (from issue 28's measurements on a 2-core
-CPU: JAX 3-5x faster for SimpleRNN(5) and small LSTMs, TensorFlow faster for GRU(128) and with recurrent
-dropout) decides, and
-``--calibrate`` measures both. The choice and why are the trial's ``backend_choice``.
+measured, the faster wins; with one or none, a rule decides (``RULE_UNITS``: JAX for small recurrent
+layers, TensorFlow for wide ones and with recurrent dropout; the measurements behind it are in
+BENCHMARKS.md). ``--dry-run --calibrate`` measures both. The choice and why are the trial's
+``backend_choice``.
 """
 from __future__ import annotations
 

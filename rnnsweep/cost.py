@@ -141,7 +141,7 @@ def short_run(trial: dict, test_rows: int, samples: int = 1024, epochs: int = 3)
 
 
 def rate_of_run(r: dict, test_rows: int, dataset_rows: int) -> dict:
-    """The rate of a model from a finished short run of it (``short_run``; ``driver.calibrate_model``
+    """The rate of a model from a finished short run of it (``short_run``; ``dryrun.calibrate_model``
     runs it): what ``--dry-run --calibrate`` does for a model no earlier trial has timed."""
     secs = [h["seconds"] for h in r["history"]]
     per_epoch = sum(secs[1:]) / max(1, len(secs) - 1)

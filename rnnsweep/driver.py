@@ -189,6 +189,7 @@ def plan_run(spec: dict, args, trials: list[dict], plans: list[dict]) -> tuple[R
     done = results.done(args.results, name)
     # Read now, before anything starts: an unreadable sweep.json stops here, never overwritten.
     meta = results.read_json(args.results, name, "sweep.json") or {}
+    meta.pop("trials", None)  # this run writes its own (onray.record_run); 100,000 earlier ones are ~300 MB
     skip = {"ok", "diverged"} | (set() if args.rerun_failed else {"failed"})
     # A trial its study's pruner stopped is done there (without the pruner it runs to the end).
     todo = [t for t in chosen if done.get(t["trial_id"]) not in skip | ({"pruned"} if t.get("prune") else set())]

@@ -18,7 +18,7 @@ import math
 
 from . import results
 from .settings import SECTIONS
-from .sweep import BEST_OF, REFIT, STUDY_KEYS, Sample, config_id, expand, searches, trial_id
+from .sweep import BEST_OF, REFIT, STUDY_KEYS, Sample, config_id, expand, model_label, searches, trial_id
 
 def distribution(sample: Sample):
     import optuna.distributions as d
@@ -58,10 +58,8 @@ def trial_of(plan: dict, number: int, params: dict) -> dict:
     body = {s: dict(values) for s, values in plan["fixed"].items()}
     for s, k, _ in plan["sampled"]:
         body[s][k] = params[f"{s}.{k}"]
-    m, t = body["model"], body["training"]
     # The number makes it unique; the drawn values are the row's config columns (--dry-run lists them).
-    name = f"{plan['study'] or 'search'}{number:03d}-{'Bi' if m['bidirectional'] else ''}{m['arch']}-{m['units']}-" \
-           f"bs{t['batch_size']}"
+    name = f"{plan['study'] or 'search'}{number:03d}-{model_label(body)}"
     return {"sweep": plan["sweep"], "trial_id": trial_id(body), "config_id": config_id(body), **body,
             "study": plan["study"], "name": name, "search_number": number,
             "prune": {**plan["search"], "study": plan["study"]}}

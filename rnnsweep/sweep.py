@@ -79,11 +79,16 @@ def _named(varied: frozenset) -> list:
     return [(s, k) for s in SECTIONS for k in SECTIONS[s] if (s, k) in varied - SHOWN]
 
 
+def model_label(cfg: dict) -> str:
+    """``GRU-32-bs64`` (``BiLSTM-...`` when bidirectional): how every trial's name starts."""
+    m = cfg["model"]
+    return f"{'Bi' if m['bidirectional'] else ''}{m['arch']}-{m['units']}-bs{cfg['training']['batch_size']}"
+
+
 def _name(cfg, varied):
     """``GRU-32-bs64`` plus each other varied setting, in the order settings declares them (not the
     spec's, so the same sweep written in another key order names its trials the same)."""
-    m, t = cfg["model"], cfg["training"]
-    parts = [f"{'Bi' if m['bidirectional'] else ''}{m['arch']}-{m['units']}-bs{t['batch_size']}"]
+    parts = [model_label(cfg)]
     parts += [_label(k, cfg[s][k]) for s, k in _named(frozenset(varied))]
     return "-".join(parts)
 

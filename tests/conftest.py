@@ -1,18 +1,15 @@
 """Tests run offline on small real fixtures (tests/fixtures, cut from the shared data by
 make_fixtures.py). Tests marked ``full`` use the full data in $RNNSWEEP_DATA and are skipped
 when it is unset (CI sets it to ../shared/data)."""
-import contextlib
 import os
 from pathlib import Path
 
 import pytest
+from helpers import FIXTURES, FULL_DATA
 
-FIXTURES = Path(__file__).parent / "fixtures"
-# tests/on_jax runs in a process whose Keras is on JAX (tests/test_on_jax.py starts it): Keras's backend is
+# tests/on_jax runs in a process whose Keras is on JAX (test_backends.py starts it): Keras's backend is
 # fixed per process, and this one's is TensorFlow.
 collect_ignore = [] if os.environ.get("KERAS_BACKEND") == "jax" else ["on_jax"]
-ROOT = Path(__file__).parent.parent
-FULL_DATA = os.environ.get("RNNSWEEP_DATA")
 
 os.environ["RNNSWEEP_OFFLINE"] = "1"           # tests never download
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -31,17 +28,6 @@ def fixture_data(monkeypatch, cache_root):
     return FIXTURES
 
 
-@contextlib.contextmanager
-def data_env(data, cache=None):
-    """``$RNNSWEEP_DATA`` (and a private prepared-dataset cache) for a module-scoped fixture, which
-    runs before the per-test ``fixture_data`` sets them."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RNNSWEEP_DATA", str(data))
-        if cache is not None:
-            mp.setenv("RNNSWEEP_CACHE", str(cache))
-        yield
-
-
 @pytest.fixture
 def full_data(monkeypatch):
     if not FULL_DATA:
@@ -55,8 +41,3 @@ def pytest_collection_modifyitems(items):
         if "full_data" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.full)
 
-
-# A small real dataset config: 400 IMDB reviews, seed-000 cleaning and split, GloVe 50d fixture.
-FIXTURE_DATASET = dict(source="imdb_reviews", path=str(FIXTURES / "imdb_400.csv.gz"), clean="seed000",
-                       num_words=1000, maxlen=40, padding="post", split="seed000",
-                       embedding="glove", glove_dim=50)

@@ -7,14 +7,12 @@ import sys
 
 import pandas as pd
 import pytest
-from conftest import ROOT
+from helpers import ROOT
+from tiny_sweep import SWEEP
 
 from rnnsweep import backends, results
 from rnnsweep.driver import main
 from rnnsweep.sweep import expand, grid
-
-sys.path.insert(0, str(ROOT / "tests"))
-from tiny_sweep import SWEEP  # noqa: E402
 
 LOCAL = ["--address", "local", "--cpus-per-trial", "1"]
 SEEDS = {**SWEEP, "name": "seeds", "model": dict(arch="GRU", units=4),

@@ -6,14 +6,11 @@ import os
 import tarfile
 
 import pytest
-from conftest import FIXTURES, ROOT
+from helpers import FIXTURES
+from tiny_sweep import SWEEP
 
 from rnnsweep.driver import main
 
-import sys  # noqa: E402  (after the project imports, as in the other tests)
-
-sys.path.insert(0, str(ROOT / "tests"))
-from tiny_sweep import SWEEP  # noqa: E402
 
 
 def _csv(tmp_path, name, content: bytes):

@@ -1,14 +1,9 @@
 """The reproducibility canary (reproduction/canary.py): each committed canary trial, rerun, gives
 the identical test accuracy. Needs the full data ($RNNSWEEP_DATA; CI sets it)."""
-import sys
-
 import pytest
-from conftest import ROOT
 
-sys.path.insert(0, str(ROOT / "reproduction"))
-import canary  # noqa: E402
-
-from rnnsweep import results  # noqa: E402
+from reproduction import canary
+from rnnsweep import results
 
 
 @pytest.mark.parametrize("sweep,names,argv", canary.runs(), ids=lambda v: v if isinstance(v, str) else None)

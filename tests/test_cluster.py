@@ -11,14 +11,12 @@ import time
 
 import pytest
 import yaml
-from conftest import FIXTURES, ROOT
+from helpers import FIXTURES, ROOT
+from tiny_sweep import SWEEP
 
 from rnnsweep import results
 from rnnsweep.driver import main
 from rnnsweep.sweep import grid
-
-sys.path.insert(0, str(ROOT / "tests"))
-from tiny_sweep import SWEEP  # noqa: E402
 
 RAY_CLI = [sys.executable, "-m", "ray.scripts.scripts"]
 

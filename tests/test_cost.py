@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import FIXTURES, data_env
+from helpers import FIXTURES, ROOT, data_env
 
 import ray
 from tiny_sweep import SWEEP
@@ -18,11 +18,11 @@ from rnnsweep.driver import main
 from rnnsweep.sweep import grid
 
 FOUR = dict(SWEEP, model=dict(SWEEP["model"], units=grid(4, 8)))  # GRU/LSTM × 4/8 units
+TINY = str(ROOT / "tests" / "tiny_sweep.py")
 
 FRESH = """
-import json, sys
-sys.path.insert(0, "tests")
-from tiny_sweep import SWEEP
+import json, runpy, sys
+SWEEP = runpy.run_path(sys.argv[2])["SWEEP"]
 from rnnsweep import text
 from rnnsweep.sweep import expand, grid, select
 from rnnsweep.trial import run_trial
@@ -60,8 +60,8 @@ def test_two_trials_in_one_worker_train_as_in_two_fresh_processes(four):
     # import (compared, not timed against a number: this must hold on a loaded machine too).
     assert kept["import_seconds"].max() < fresh_worker["import_seconds"].min()
     for _, t in trials.iterrows():
-        fresh = json.loads(subprocess.run([sys.executable, "-c", FRESH, t["name"]], capture_output=True, text=True,
-                                          check=True).stdout.strip().splitlines()[-1])
+        fresh = json.loads(subprocess.run([sys.executable, "-c", FRESH, t["name"], TINY], capture_output=True,
+                                          text=True, check=True).stdout.strip().splitlines()[-1])
         assert fresh["trial_in_worker"] == 1
         mine = epochs[epochs["trial_id"] == t["trial_id"]].sort_values("epoch")
         assert list(mine["loss"]) == [h["loss"] for h in fresh["history"]], t["name"]  # exactly, not approximately

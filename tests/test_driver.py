@@ -9,16 +9,12 @@ import time
 import pandas as pd
 import psutil
 import pytest
-from conftest import FIXTURE_DATASET, ROOT
+from helpers import FIXTURE_DATASET, LOCAL, ROOT, each, freeze_trials, kill_driver_mid_sweep, no_hang, sweep_of
+from tiny_sweep import SWEEP
 
 from rnnsweep import results
 from rnnsweep.driver import main
 from rnnsweep.sweep import grid
-
-sys.path.insert(0, str(ROOT / "tests"))
-from tiny_sweep import SWEEP  # noqa: E402
-
-LOCAL = ["--address", "local", "--cpus-per-trial", "1"]
 
 
 def test_sweep_writes_resumes_reruns_failed_and_extends(tmp_path, capsys):
@@ -93,12 +89,6 @@ def test_budget_overrides_are_recorded(tmp_path):
     assert epochs["epoch"].tolist() == [1, 2]
 
 
-def _descendants(pid):
-    try:
-        return psutil.Process(pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        return []
-
 
 def _run_until(cmd, env, out_dir, n_files):
     # A driver started as a user starts one: Ctrl-C (SIGINT) raises KeyboardInterrupt. Under a shell that
@@ -115,38 +105,7 @@ def _run_until(cmd, env, out_dir, n_files):
     return p
 
 
-def _freeze_trials(driver_pid):
-    """SIGSTOP every Ray worker under the driver: no trial can finish until they are continued,
-    so a signal sent now lands while trials are still running, on a fast machine or a slow one."""
-    frozen = []
-    for proc in _descendants(driver_pid):
-        try:
-            if proc.cmdline() and proc.cmdline()[0].startswith("ray::"):
-                proc.suspend()
-                frozen.append(proc)
-        except psutil.NoSuchProcess:
-            pass
-    return frozen
 
-
-def _each(procs, act: str):
-    """``proc.resume()`` / ``proc.kill()`` on each process still alive."""
-    for proc in procs:
-        try:
-            getattr(proc, act)()
-        except psutil.NoSuchProcess:
-            pass
-
-
-def _kill_driver_mid_sweep(p):
-    """SIGKILL a driver while its trials are frozen mid-run, then stop the Ray processes of its
-    killed local cluster (ours) by pid."""
-    started = _descendants(p.pid)
-    _freeze_trials(p.pid)
-    p.kill()
-    p.wait()
-    _each(started, "kill")
-    psutil.wait_procs(started, timeout=20)
 
 
 def _finished(out) -> dict:
@@ -154,6 +113,7 @@ def _finished(out) -> dict:
     return {k: v for k, v in results.done(out, "tiny").items() if v in ("ok", "diverged", "failed")}
 
 
+@pytest.mark.slow
 def test_ctrl_c_and_sigkill_lose_nothing_and_resume(tmp_path):
     out = str(tmp_path / "res")
     env = {**os.environ, "TINY_UNITS": "4,8,12"}  # 6 trials
@@ -161,11 +121,11 @@ def test_ctrl_c_and_sigkill_lose_nothing_and_resume(tmp_path):
 
     # Ctrl-C while trials run: running tasks cancelled, written results kept, a hint to resume.
     p = _run_until(cmd, env, out, 1)
-    frozen = _freeze_trials(p.pid)
+    frozen = freeze_trials(p.pid)
     landed = len(_finished(out))
     p.send_signal(signal.SIGINT)
-    time.sleep(3)  # the driver cancels (kills) the frozen workers; let any survivor go on
-    _each(frozen, "resume")
+    _, alive = psutil.wait_procs(frozen, timeout=30)  # the driver cancels (kills) the frozen workers
+    each(alive, "resume")  # any survivor goes on
     text = p.communicate(timeout=120)[0]
     assert p.returncode == 130 and "Run the same command again to resume" in text, text[-2000:]
     cancelled = int(text.split(" cancelled.")[0].rsplit(" ", 1)[-1])
@@ -174,7 +134,7 @@ def test_ctrl_c_and_sigkill_lose_nothing_and_resume(tmp_path):
 
     # SIGKILL of the driver in the middle of the sweep, trials running.
     p = _run_until(cmd, env, out, n_after_interrupt + 1)
-    _kill_driver_mid_sweep(p)
+    kill_driver_mid_sweep(p)
 
     # Rerun: runs only what is missing and ends with exactly 6 rows.
     done_before = _finished(out)
@@ -238,12 +198,11 @@ def test_a_trial_no_node_can_hold_stops_instead_of_waiting(tmp_path, what):
 
     import ray
 
-    t0 = time.time()
-    with pytest.raises(SystemExit) as e:
+    with no_hang(), pytest.raises(SystemExit) as e:
         main(SWEEP, ["--results", str(tmp_path), "--address", "local", f"--{what}-per-trial", "4096"])
     said = re.fullmatch(rf"error: --{what}-per-trial 4096: no node of this cluster has that many {what[:-1].upper()}s "
                         r"\(the largest has (\d+)\); lower it, or add bigger nodes", str(e.value))
-    assert said and time.time() - t0 < 120, str(e.value)
+    assert said, str(e.value)
     assert not ray.is_initialized() and not (tmp_path / "tiny" / "sweep.json").exists()
     ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)  # what Ray counts here
     try:
@@ -266,18 +225,20 @@ def test_a_ray_address_that_does_not_answer_is_one_line_within_seconds(tmp_path,
     from rnnsweep import onray
 
     dead = _dead_address()
-    t0 = time.time()
-    with pytest.raises(SystemExit, match=rf"error: the Ray cluster at {dead} does not answer; `--address local`"):
+    with no_hang(), pytest.raises(SystemExit, match=rf"error: the Ray cluster at {dead} does not answer; `--address "
+                                                    r"local`"):
         main(SWEEP, ["--results", str(tmp_path), "--address", dead])
     stale = tmp_path / "ray_current_cluster"
     stale.write_text(dead + "\n")
     monkeypatch.setattr(onray, "ADDRESS_FILE", str(stale))
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    with pytest.raises(SystemExit, match=rf"at {dead} \(from {stale}, left by `ray start`\) does not answer"):
+    left = rf"at {dead} \(from {stale}, left by `ray start`\) does not answer"
+    with no_hang(), pytest.raises(SystemExit, match=left):
         main(SWEEP, ["--results", str(tmp_path)])
-    assert time.time() - t0 < 60 and not (tmp_path / "tiny" / "sweep.json").exists()
+    assert not (tmp_path / "tiny" / "sweep.json").exists()
 
 
+@pytest.mark.slow
 def test_a_second_driver_on_the_same_sweep_is_refused_naming_the_first(tmp_path):
     out = str(tmp_path / "res")
     env = {**os.environ, "TINY_UNITS": "4,8,12"}  # 6 trials
@@ -287,7 +248,7 @@ def test_a_second_driver_on_the_same_sweep_is_refused_naming_the_first(tmp_path)
     deadline = time.time() + 240
     while not os.path.exists(held) and first.poll() is None and time.time() < deadline:
         time.sleep(0.2)
-    frozen = _freeze_trials(first.pid)  # the first driver keeps running while the second tries
+    frozen = freeze_trials(first.pid)  # the first driver keeps running while the second tries
     try:
         with pytest.raises(SystemExit) as e:
             main(SWEEP, ["--results", out] + LOCAL)
@@ -295,7 +256,7 @@ def test_a_second_driver_on_the_same_sweep_is_refused_naming_the_first(tmp_path)
         assert f"another driver runs sweep 'tiny' on these results: {socket.gethostname()} pid {first.pid}" in msg
         assert "\n" not in msg
     finally:
-        _each(frozen, "resume")
+        each(frozen, "resume")
     text = first.communicate(timeout=400)[0]
     assert first.returncode == 0, text[-2000:]
     trials, _ = results.load(out, "tiny")
@@ -323,8 +284,7 @@ def test_seed000s_lstm_relu_that_blows_up_ends_diverged_and_the_sweep_goes_on(tm
 
 def test_smoke_without_the_data_runs_on_the_sample_shipped_with_rnnsweep(tmp_path, monkeypatch, capsys):
     """A fresh machine with no data and no network: README's smoke command runs, on the sample."""
-    sys.path.insert(0, str(ROOT / "sweeps"))
-    from imdb_grid import SWEEP as GRID
+    GRID = sweep_of("sweeps/imdb_grid.py")
 
     monkeypatch.setenv("RNNSWEEP_DATA", str(tmp_path / "nothing-here"))
     out = str(tmp_path / "results")
@@ -341,8 +301,7 @@ def test_quick_is_its_own_budget_with_the_learning_rate_scaled_and_says_so(tmp_p
     """README's first command, --quick, listed (no training): on the sample when the data is not here,
     each trial's learning rate ×20 and the quick budget in its config, so its ids are neither the
     study's nor --smoke's; the output says these are quick-run numbers."""
-    sys.path.insert(0, str(ROOT / "sweeps"))
-    from imdb_grid import SWEEP as GRID
+    GRID = sweep_of("sweeps/imdb_grid.py")
 
     from rnnsweep.driver import QUICK, QUICK_LR_SCALE
 

@@ -6,35 +6,15 @@ import sys
 import threading
 import time
 
-import psutil
 import pytest
-from conftest import ROOT
-from test_driver import _descendants
+from helpers import ROOT, running_trials, training, wait_for
+from tiny_sweep import SWEEP
 
 from rnnsweep import results
 from rnnsweep.driver import main
 from rnnsweep.sweep import grid
 
-sys.path.insert(0, str(ROOT / "tests"))
-from tiny_sweep import SWEEP  # noqa: E402
-
 pytestmark = pytest.mark.slow
-
-
-def _running_trials(pids, names=None):
-    """{trial name: process} of the Ray workers (under ``pids``) running one of ``names`` now
-    (Ray titles a worker ``ray::<task name>``; its agents are ``ray::DashboardAgent`` and the like)."""
-    found = {}
-    for pid in pids:
-        for proc in _descendants(pid):
-            try:
-                title = (proc.cmdline() or [""])[0]
-            except psutil.NoSuchProcess:
-                continue
-            name = title[len("ray::"):].split()[0] if title.startswith("ray::") else None
-            if name and name != "IDLE" and (names is None or name in names):
-                found[name] = proc
-    return found
 
 
 @pytest.mark.parametrize("retries,status", [(2, "ok"), (0, "failed")])
@@ -46,10 +26,10 @@ def test_worker_killed_mid_trial_is_retried_once_or_recorded_failed(tmp_path, re
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline, victim = time.time() + 240, None
     while victim is None and time.time() < deadline and p.poll() is None:
-        victim = _running_trials([p.pid]).get("GRU-4-bs64")
+        victim = running_trials([p.pid]).get("GRU-4-bs64")
         time.sleep(0.2)
     assert victim is not None, "the GRU trial never started"
-    time.sleep(3)  # importing TensorFlow, then training
+    wait_for(lambda: training(out, "tiny", "GRU-4-bs64"), what="the GRU trial's first epoch")  # killed mid-training
     killed = victim.pid
     victim.kill()
     text = p.communicate(timeout=600)[0]
@@ -78,9 +58,8 @@ def test_node_lost_mid_trial_is_rescheduled_on_another_node(tmp_path):
     def remove_a_node_while_it_trains():
         deadline = time.time() + 300
         while time.time() < deadline:
-            running = _running_trials([raylet], {f"{a}-{u}-bs64" for a in ("GRU", "LSTM") for u in (2, 3)})
-            if running:
-                time.sleep(3)
+            running = running_trials([raylet], {f"{a}-{u}-bs64" for a in ("GRU", "LSTM") for u in (2, 3)})
+            if running and any(training(str(tmp_path), "tiny", name) for name in running):  # mid-training
                 lost["trials"] = set(running)
                 cluster.remove_node(lose)
                 return

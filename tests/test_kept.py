@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import FIXTURES, data_env
+from helpers import FIXTURES, data_env
 
 from rnnsweep import kept, load_model, report, results, text
 from rnnsweep.driver import main

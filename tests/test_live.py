@@ -9,14 +9,11 @@ import time
 
 import pytest
 
-from conftest import FIXTURES, ROOT, data_env
-from test_failures import _running_trials
+from helpers import FIXTURES, ROOT, data_env, running_trials
+from tiny_sweep import SWEEP
 
 from rnnsweep import report, results
 from rnnsweep.sweep import expand
-
-sys.path.insert(0, str(ROOT / "tests"))
-from tiny_sweep import SWEEP  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +41,7 @@ def test_live_epochs_report_while_running_and_resume_after_a_killed_worker(tmp_p
     deadline, worker = time.time() + 300, None
     while time.time() < deadline and p.poll() is None:  # until epoch 3 is backed up
         if _backed_up_epoch(meta) >= 3:
-            worker = _running_trials([p.pid], {"GRU-4-bs64"}).get("GRU-4-bs64")
+            worker = running_trials([p.pid], {"GRU-4-bs64"}).get("GRU-4-bs64")
             break
         time.sleep(0.1)
     assert worker is not None, "the trial never reached epoch 3"

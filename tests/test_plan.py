@@ -10,6 +10,7 @@ from tiny_sweep import SWEEP as TINY
 
 from rnnsweep import results
 from rnnsweep.driver import main
+from rnnsweep.fused import groups
 from rnnsweep.plan import Planner, check_row
 
 LOCAL = ["--address", "local", "--cpus-per-trial", "1"]
@@ -60,3 +61,33 @@ def test_a_row_whose_backend_is_not_what_its_setting_promised_is_refused(setting
     assert (row["status"] == "failed") == refused
     if refused:
         assert f"ran on {ran} but its training.backend promises" in row["error"]
+
+
+def _seed_repeat(seed, **model):
+    """A JAX seed repeat of one LSTM (fused.groups reads only ids, backend, prune and settings)."""
+    return {"trial_id": f"t{seed}", "config_id": "c", "name": f"LSTM-8-seed{seed}", "dataset": {"maxlen": 40},
+            "model": {"arch": "LSTM", "units": 8, "learning_rate": 3e-3, **model},
+            "training": dict(batch_size=32, epochs=2, seed=seed, backend="jax")}
+
+def test_groups_gather_seed_repeats_of_jax_trials_only():
+    jax_trials = [_seed_repeat(s) for s in (1, 2, 3)]
+    tf_trial = {**_seed_repeat(4), "training": {**_seed_repeat(4)["training"], "backend": "tensorflow"}}
+    pruned = {**_seed_repeat(5), "prune": {"metric": "val_accuracy"}}
+    got = groups(jax_trials + [tf_trial, pruned], fuse=2)
+    assert [len(g) if isinstance(g, list) else g["name"] for g in got] == [2, "LSTM-8-seed3", "LSTM-8-seed4",
+                                                                          "LSTM-8-seed5"]
+    assert groups(jax_trials, fuse=1) == jax_trials
+    # Learning rates differ: fused only where the user lets them (--fuse-also learning_rate); a shape never.
+    rates = [{**_seed_repeat(s, learning_rate=r), "config_id": f"c{r}"} for s, r in ((1, 1e-3), (2, 3e-3), (3, 1e-2))]
+    wider = {**_seed_repeat(4, units=16), "config_id": "c16"}
+    assert groups(rates + [wider], fuse=4) == rates + [wider]
+    assert [len(g) if isinstance(g, list) else g["name"] for g in groups(rates + [wider], 4, also=("learning_rate",))
+            ] == [3, "LSTM-8-seed4"]
+    # Unset, on GPUs k leaves a task for every slot, in groups of even size (at most FUSE_MAX = 8); on
+    # CPUs, where fusing measured no faster, nothing is fused.
+    six = [_seed_repeat(s) for s in range(1, 7)]
+    assert [len(g) for g in groups(six, None, slots=1, gpus=1)] == [6]
+    assert [len(g) for g in groups(six, None, slots=2, gpus=0.5)] == [3, 3]
+    assert groups(six, None, slots=8, gpus=0.125) == six  # more slots than trials: one trial each
+    assert [len(g) for g in groups([_seed_repeat(s) for s in range(1, 21)], None, slots=2, gpus=1)] == [7, 7, 6]
+    assert groups(six, None, slots=1) == six and [len(g) for g in groups(six, 6, slots=1)] == [6]

@@ -9,15 +9,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import FIXTURE_DATASET, FIXTURES, ROOT, data_env
+from helpers import FIXTURE_DATASET, FIXTURES, data_env, sweep_of
 from scipy import stats
 
 from rnnsweep import figures, report, results, tables, text
 from rnnsweep.driver import main
 from rnnsweep.trial import run_trial
 
-sys.path.insert(0, str(ROOT / "sweeps"))
-from imdb_grid import SWEEP  # noqa: E402
+SWEEP = sweep_of("sweeps/imdb_grid.py")
 
 FIGURES = ["val_accuracy_all.png", "width_32_val_curves.png", "width_64_val_curves.png", "width_128_val_curves.png",
            "overfitting_widest_gru.png", "best_batch_size_per_width.png", "heatmap_test_accuracy.png",
@@ -39,7 +38,7 @@ def smoke_results(tmp_path_factory):
     return root / "results"
 
 
-def _non_blank_png(path):
+def non_blank_png(path):
     img = mpimg.imread(path)
     assert img.ndim == 3 and img.shape[0] > 200 and img.shape[1] > 300, path
     gray = img[..., :3].mean(axis=2)
@@ -53,7 +52,7 @@ def test_report_of_a_real_smoke_sweep(smoke_results):
     out = smoke_results / "imdb_grid" / "report"
     assert "imdb_grid: wrote 14 files" in p.stdout and "one value of maxlen" in p.stdout
     for name in FIGURES:
-        _non_blank_png(out / name)
+        non_blank_png(out / name)
     s = pd.read_csv(out / "summary.csv")
     assert len(s) == 18 and s["config"].is_unique and set(s["status"]) == {"ok"}
     for col in ("rank", "config", "arch", "units", "batch_size", "n", "test_accuracy", "test_auc", "test_loss",
@@ -77,7 +76,7 @@ def test_report_of_a_partial_sweep_skips_with_notes(smoke_results, tmp_path):
     assert len(pd.read_csv(tmp_path / "out" / "summary.csv")) == 3
     for name in r["files"]:
         if name.endswith(".png"):
-            _non_blank_png(tmp_path / "out" / name)
+            non_blank_png(tmp_path / "out" / name)
 
 
 def test_repeats_mean_std_ci_match_scipy(tmp_path):
@@ -145,7 +144,7 @@ def test_study_views_use_each_studys_own_trials(tmp_path):
     r = report.report(str(tmp_path / "studies"))
     for name in ("accuracy_vs_maxlen.png", "accuracy_vs_units.png"):
         assert name in r["files"]
-        _non_blank_png(tmp_path / "studies" / "report" / name)
+        non_blank_png(tmp_path / "studies" / "report" / name)
     ok = tables.prepare_trials(results.load(str(tmp_path), "studies")[0])
     seq = tables.study_trials(ok, "maxlen")
     assert len(seq) == 8 and set(seq["units"]) == {2}          # no hidden-size points on the maxlen curve

@@ -4,7 +4,7 @@ import shutil
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import ROOT
+from helpers import ROOT
 
 from rnnsweep import lease, results
 from rnnsweep.driver import main

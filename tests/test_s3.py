@@ -6,14 +6,12 @@ import time
 
 import pyarrow.fs as pafs
 import pytest
-from conftest import ROOT
+from helpers import ROOT
+from s3_server import moto_server
 
 from rnnsweep import report, results
 from rnnsweep.driver import main
-
-sys.path.insert(0, str(ROOT / "tests"))
-from s3_server import moto_server  # noqa: E402
-from tiny_sweep import SWEEP  # noqa: E402
+from tiny_sweep import SWEEP
 
 
 @pytest.fixture
@@ -59,13 +57,14 @@ def test_a_lease_on_s3_refuses_a_second_driver_and_a_stale_one_is_taken_over(s3_
     assert results.read_json(s3_uri, "tiny", "lease.json") is None  # released
 
 
+@pytest.mark.slow
 def test_driver_killed_mid_sweep_on_s3_resumes_with_nothing_lost(s3_uri, tmp_path):
     """SIGKILL of the driver while trials run and some have landed on s3://, then the same command:
     only the missing trials run, one row each, no temporary object visible, and the tables read
     back as a local run of the same trials does."""
     import os
 
-    from test_driver import _kill_driver_mid_sweep
+    from helpers import kill_driver_mid_sweep
 
     env = {**os.environ, "TINY_UNITS": "4,8,12"}  # 6 trials
     cmd = [sys.executable, str(ROOT / "tests" / "tiny_sweep.py"), "--address", "local", "--cpus-per-trial", "1"]
@@ -77,7 +76,7 @@ def test_driver_killed_mid_sweep_on_s3_resumes_with_nothing_lost(s3_uri, tmp_pat
 
     while p.poll() is None and time.time() < deadline and len(finished()) < 2:
         time.sleep(0.3)
-    _kill_driver_mid_sweep(p)
+    kill_driver_mid_sweep(p)
     before = finished()
     assert 2 <= len(before) < 6
     again = subprocess.run(cmd + ["--results", s3_uri], env=env, capture_output=True, text=True, timeout=600)
@@ -104,7 +103,7 @@ def test_a_killed_worker_resumes_from_its_backup_on_s3(s3_uri):
     import json
     import os
 
-    from test_failures import _running_trials
+    from helpers import running_trials
 
     from rnnsweep.sweep import expand
 
@@ -128,7 +127,7 @@ def test_a_killed_worker_resumes_from_its_backup_on_s3(s3_uri):
     deadline, worker = time.time() + 300, None
     while time.time() < deadline and p.poll() is None and worker is None:
         if backed_up() >= 3:
-            worker = _running_trials([p.pid], {"GRU-4-bs64"}).get("GRU-4-bs64")
+            worker = running_trials([p.pid], {"GRU-4-bs64"}).get("GRU-4-bs64")
         time.sleep(0.2)
     assert worker is not None, "the trial never reached epoch 3"
     worker.suspend()

@@ -12,7 +12,6 @@ from rnnsweep import schema, search
 from rnnsweep.results import load
 from rnnsweep.sweep import SweepError, choice, expand, grid, loguniform, searches
 
-sys.path.insert(0, str(Path(__file__).parent))
 
 BASE = dict(name="s", dataset=dict(source="names", char_level=True, maxlen=None),
             model=dict(arch="GRU", units=choice(4, 8, 16), learning_rate=loguniform(1e-4, 1e-1)),
@@ -215,6 +214,7 @@ def test_a_search_prunes_lands_its_trials_and_resumes_drawing_the_same_trials(tm
     assert set(won["trial_id"]).isdisjoint(whole["trial_id"])
 
 
+@pytest.mark.slow
 def test_a_driver_killed_mid_trial_resumes_the_search_where_it_stood(tmp_path):
     """SIGKILL the driver while a drawn trial trains (its backup holds a finished epoch): the same
     command replays the finished trials, resumes that one from its backup under its own number, and
@@ -223,7 +223,7 @@ def test_a_driver_killed_mid_trial_resumes_the_search_where_it_stood(tmp_path):
     import subprocess
     import time
 
-    from test_driver import _descendants, _kill_driver_mid_sweep
+    from helpers import descendants, kill_driver_mid_sweep
 
     from rnnsweep import results
 
@@ -239,8 +239,8 @@ def test_a_driver_killed_mid_trial_resumes_the_search_where_it_stood(tmp_path):
             running = t[(t["status"] == "running") & (t["search_number"] == 1) & (t["epochs_run"] >= 2)]
             mid = running.iloc[0] if len(running) else None
         time.sleep(0.2)
-    assert mid is not None and _descendants(p.pid), p.stdout.read() if p.poll() is not None else "no trial 1"
-    _kill_driver_mid_sweep(p)
+    assert mid is not None and descendants(p.pid), p.stdout.read() if p.poll() is not None else "no trial 1"
+    kill_driver_mid_sweep(p)
 
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=400)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]

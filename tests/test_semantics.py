@@ -1,7 +1,7 @@
 """``model.semantics="tf_keras2"``: what the seeds' TensorFlow 2.x ``tf.keras`` computed, checked
 against ``tf_keras`` (tf.keras 2.x, its legacy optimizers) and by training in ``fit``.
 
-Backend-neutral: ``tests/test_on_jax.py`` runs this module again with ``KERAS_BACKEND=jax`` (tf_keras, the
+Backend-neutral: ``tests/test_backends.py`` runs this module again with ``KERAS_BACKEND=jax`` (tf_keras, the
 reference, runs on TensorFlow in both). On JAX our models' step is ``jax.value_and_grad`` over
 ``stateless_call``; the sparse-gradient tests are TensorFlow's alone (JAX's gradients are dense: an
 embedding row repeated in a batch is summed by construction)."""

@@ -2,23 +2,17 @@
 real fixture data (real Ray, real Keras, real Parquet), its report drawing each study's figure;
 and the seeds' exact settings in the expanded configs."""
 import os
-import sys
 
 import pandas as pd
 import pytest
-from conftest import FIXTURES, ROOT, data_env
-from test_report import _non_blank_png
+from helpers import FIXTURES, ROOT, data_env, non_blank_png, sweep_of
 
 from rnnsweep import report, results
 from rnnsweep.driver import main
 from rnnsweep.sweep import SweepError, expand, grid, select_studies
 
-sys.path.insert(0, str(ROOT / "sweeps"))
-import amazon_food  # noqa: E402
-import imdb_best  # noqa: E402
-import imdb_grid  # noqa: E402
-import imdb_stacked  # noqa: E402
-import names_gender  # noqa: E402
+AMAZON, BEST, GRID, STACKED, NAMES = (sweep_of(f"sweeps/{n}.py") for n in (
+    "amazon_food", "imdb_best", "imdb_grid", "imdb_stacked", "names_gender"))
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +34,12 @@ def _smoke(spec, argv, data_dir, tmp_path):
     r = report.report(os.path.join(out, spec["name"]))
     for name in r["files"]:
         if name.endswith(".png"):
-            _non_blank_png(os.path.join(r["out"], name))
+            non_blank_png(os.path.join(r["out"], name))
     return s, r, results.load(out, spec["name"])[0]
 
 
 def test_seed001_studies_smoke(data_dir, tmp_path):
-    s, r, trials = _smoke(imdb_grid.SWEEP, ["--study", "sequence_length,hidden_size,architecture", "--seeds", "1"],
+    s, r, trials = _smoke(GRID, ["--study", "sequence_length,hidden_size,architecture", "--seeds", "1"],
                           data_dir, tmp_path)
     assert len(s.results) == 6 + 3 + 2 and s.datasets_put == 6  # one dataset per maxlen
     assert {"accuracy_vs_maxlen.png", "accuracy_vs_units.png", "study_architecture.png"} <= set(r["files"])
@@ -53,20 +47,20 @@ def test_seed001_studies_smoke(data_dir, tmp_path):
 
 
 def test_seed002_names_smoke(data_dir, tmp_path):
-    s, r, trials = _smoke(names_gender.SWEEP, ["--seeds", "1"], data_dir, tmp_path)
+    s, r, trials = _smoke(NAMES, ["--seeds", "1"], data_dir, tmp_path)
     assert len(s.results) == 5 + 10
     assert {"models_test_accuracy.png", "accuracy_vs_units.png", "accuracy_vs_embedding_dim.png"} <= set(r["files"])
     assert set(trials["arch"]) == {"bag", "SimpleRNN", "LSTM"}
 
 
 def test_seed003_amazon_smoke(data_dir, tmp_path):
-    s, r, trials = _smoke(amazon_food.SWEEP, ["--seeds", "1"], data_dir, tmp_path)
+    s, r, trials = _smoke(AMAZON, ["--seeds", "1"], data_dir, tmp_path)
     assert len(s.results) == 3 and "models_test_accuracy.png" in r["files"]
     assert sorted(trials["layers"]) == [1, 2, 3]
 
 
 def test_seed004_stacked_smoke(data_dir, tmp_path):
-    s, r, trials = _smoke(imdb_stacked.SWEEP, [], data_dir, tmp_path)
+    s, r, trials = _smoke(STACKED, [], data_dir, tmp_path)
     assert sorted(t["name"] for t in s.results) == ["BiLSTM-32-bs512", "GRU-32-bs512", "LSTM-32-bs512"]
     assert {"study_stacked.png", "models_test_accuracy.png"} <= set(r["files"])
 
@@ -74,7 +68,7 @@ def test_seed004_stacked_smoke(data_dir, tmp_path):
 def test_beyond_the_seeds_search_smoke(data_dir, tmp_path):
     """sweeps/imdb_best.py: its TPE search drawn through the driver (3 trials), datasets prepared as
     draws need them, chosen on validation (no test split), and its report's search figure."""
-    s, r, trials = _smoke(imdb_best.SWEEP, ["--study", "search", "--search-trials", "3"], data_dir, tmp_path)
+    s, r, trials = _smoke(BEST, ["--study", "search", "--search-trials", "3"], data_dir, tmp_path)
     assert sorted(trials["search_number"]) == [0, 1, 2] and set(trials["study"]) == {"search"}
     assert trials["test_accuracy"].isna().all() and trials["best_val_accuracy"].notna().all()
     assert set(trials["split"]) == {"official"} and (trials["bidirectional"]).all()
@@ -85,7 +79,7 @@ def test_beyond_the_seeds_search_smoke(data_dir, tmp_path):
 
 def test_seed_settings_exactly():
     """What --dry-run shows: the seeds' own settings."""
-    stacked = expand(imdb_stacked.SWEEP)
+    stacked = expand(STACKED)
     assert len(stacked) == 3
     for t in stacked:
         d, m, tr = t["dataset"], t["model"], t["training"]
@@ -94,7 +88,7 @@ def test_seed_settings_exactly():
         assert (m["units"], m["layers"], m["dropout"], m["recurrent_dropout"], m["output_dropout"],
                 m["embedding_dim"], m["optimizer"], m["learning_rate"]) == (32, 2, 0.5, 0.2, 0.5, 100, "rmsprop", 1e-3)
         assert (tr["batch_size"], tr["epochs"], tr["validation_split"]) == (512, 5, 0.2)
-    names = expand(names_gender.SWEEP)
+    names = expand(NAMES)
     models = pd.DataFrame([{**t["model"], "study": t["study"]} for t in names if t["study"] != "random_search"])
     assert len(models) == 15 and (models["optimizer"] == "adam").all()
     assert all(t["training"]["epochs"] == 20 and t["training"]["batch_size"] == 128 for t in names
@@ -103,7 +97,7 @@ def test_seed_settings_exactly():
     assert len(search) == 20 and all(t["training"]["epochs"] == 1 for t in search)
     assert {(t["model"]["embedding_dim"], t["model"]["units"]) for t in search} <= {
         (d, u) for d in (32, 64, 96, 128) for u in (16, 32, 48, 64)}
-    amazon = expand(amazon_food.SWEEP)
+    amazon = expand(AMAZON)
     assert {(t["training"]["batch_size"], t["training"]["epochs"], t["training"]["validation_split"]) for t in amazon} \
         == {(1000, 10, 0.3)}
     assert {t["dataset"]["split"] for t in amazon} == {"time"} and all(t["dataset"]["dedupe"] for t in amazon)
@@ -115,7 +109,7 @@ def test_imdb_best_winners_from_the_committed_search():
     from rnnsweep.search import resolve_best
 
     committed = str(ROOT / "reproduction" / "results")
-    spec, waiting = resolve_best(imdb_best.SWEEP, committed, search_trials=32)
+    spec, waiting = resolve_best(BEST, committed, search_trials=32)
     assert not waiting  # issue 26's widened search, too, has drawn all 32 of its trials
     rows = results.load(committed + "/imdb_best")[0]
     searched = rows[rows["study"] == "search"]
@@ -135,7 +129,7 @@ def test_imdb_best_winners_from_the_committed_search():
         mine = [t for t in listed if name in t["study"].split(",")]
         assert len(mine) == 3 and all(done.get(t["trial_id"]) == "ok" for t in mine), name
     # refit=True: the winner's settings on all 25k training reviews for the epoch the search scored.
-    refit = {**imdb_best.SWEEP, "studies": {"search": imdb_best.SWEEP["studies"]["search"],
+    refit = {**BEST, "studies": {"search": BEST["studies"]["search"],
                                             "final": dict(best_of="search", refit=True,
                                                           training=dict(seed=grid(1, 2, 3)))}}
     final = resolve_best(refit, committed, search_trials=32)[0]["studies"]["final"]["training"]
@@ -143,7 +137,7 @@ def test_imdb_best_winners_from_the_committed_search():
     assert final["seed"] == grid(1, 2, 3) and final["batch_size"] == best["batch_size"]
     with pytest.raises(SweepError, match=r"studies\.final\.refit: True or False, in a study with best_of= \(got 'yes' "
                                          r"without best_of\)"):
-        expand({**imdb_best.SWEEP, "studies": {"final": dict(refit="yes")}})
+        expand({**BEST, "studies": {"final": dict(refit="yes")}})
     # The widened search's winner: its best trial's settings (wide016), refit on all 25k for its scored epochs.
     wide = rows[(rows["study"] == "wide") & (rows["status"] == "ok")]
     top = wide.loc[wide["best_val_accuracy"].idxmax()]
@@ -152,6 +146,6 @@ def test_imdb_best_winners_from_the_committed_search():
     assert (body["training"]["validation_split"], body["dataset"]["num_words"], body["model"]["embedding_lr_scale"],
             body["model"]["layers"]) == (0.0, top["num_words"], top["embedding_lr_scale"], top["layers"])
     # Uncapped, the 40-trial search has not ended: its winners wait and say why; wide's does not.
-    _, waiting = resolve_best(imdb_best.SWEEP, committed)
+    _, waiting = resolve_best(BEST, committed)
     assert waiting == {n: "waits for study 'search': 32 of its 40 trials ended"
                        for n in ("winner", "winner_val_accuracy", "winner_ensemble")}

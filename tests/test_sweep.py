@@ -2,12 +2,11 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
+from helpers import ROOT, sweep_of
 
 from rnnsweep.sweep import SweepError, choice, expand, grid, loguniform, select, select_studies, uniform, validate
 
-sys.path.insert(0, str(ROOT / "sweeps"))
-from imdb_grid import SWEEP  # noqa: E402
+SWEEP = sweep_of("sweeps/imdb_grid.py")
 
 
 def test_imdb_grid_is_seed000s_18_models():

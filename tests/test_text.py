@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from conftest import FIXTURE_DATASET, FIXTURES
+from helpers import FIXTURE_DATASET, FIXTURES
 from sklearn.model_selection import train_test_split
 
 from rnnsweep import data, text

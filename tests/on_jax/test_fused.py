@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from conftest import FIXTURE_DATASET
+from helpers import FIXTURE_DATASET
 from rnnsweep import text
-from rnnsweep.fused import groups, train_group
+from rnnsweep.fused import train_group
 from rnnsweep.trial import run_trial
 
 # Learned embedding, recurrent and output dropout, RMSprop: every state a member carries (weights, optimizer
@@ -71,29 +71,6 @@ def _check(cfgs):
 
     _check_fusable(cfgs)
 
-
-def test_groups_gather_seed_repeats_of_jax_trials_only():
-    jax_trials = [config(s) for s in (1, 2, 3)]
-    tf_trial = {**config(4), "training": {**config(4)["training"], "backend": "tensorflow"}}
-    pruned = {**config(5), "prune": {"metric": "val_accuracy"}}
-    got = groups(jax_trials + [tf_trial, pruned], fuse=2)
-    assert [len(g) if isinstance(g, list) else g["name"] for g in got] == [2, "LSTM-8-seed3", "LSTM-8-seed4",
-                                                                          "LSTM-8-seed5"]
-    assert groups(jax_trials, fuse=1) == jax_trials
-    # Learning rates differ: fused only where the user lets them (--fuse-also learning_rate); a shape never.
-    rates = [{**config(s, learning_rate=r), "config_id": f"c{r}"} for s, r in ((1, 1e-3), (2, 3e-3), (3, 1e-2))]
-    wider = {**config(4, units=16), "config_id": "c16"}
-    assert groups(rates + [wider], fuse=4) == rates + [wider]
-    assert [len(g) if isinstance(g, list) else g["name"] for g in groups(rates + [wider], 4, also=("learning_rate",))
-            ] == [3, "LSTM-8-seed4"]
-    # Unset, on GPUs k leaves a task for every slot, in groups of even size (at most FUSE_MAX = 8); on
-    # CPUs, where fusing measured no faster, nothing is fused.
-    six = [config(s) for s in range(1, 7)]
-    assert [len(g) for g in groups(six, None, slots=1, gpus=1)] == [6]
-    assert [len(g) for g in groups(six, None, slots=2, gpus=0.5)] == [3, 3]
-    assert groups(six, None, slots=8, gpus=0.125) == six  # more slots than trials: one trial each
-    assert [len(g) for g in groups([config(s) for s in range(1, 21)], None, slots=2, gpus=1)] == [7, 7, 6]
-    assert groups(six, None, slots=1) == six and [len(g) for g in groups(six, 6, slots=1)] == [6]
 
 
 def test_a_fused_group_that_dies_resumes_every_member_from_its_backup(prepared, tmp_path):
