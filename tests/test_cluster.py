@@ -241,6 +241,7 @@ def test_ray_up_submit_rsync_down_on_loopback(tmp_path, loopback_sshd):
         out = ray("submit", str(cfg), "sweeps/imdb_grid.py", "--smoke", "--only", "GRU-32-bs*,LSTM-64-bs64",
                   "--results", str(remote), timeout=600)
         assert "done in" in out and "'ok': 4" in out, out[-3000:]
+        assert "Resources" in ray("exec", str(cfg), "RAY_AUTH_MODE=token ray status")  # README's "watch nodes"
         ray("rsync-down", str(cfg), f"{remote}/", str(local))
     finally:
         ray("down", "-y", str(cfg))

@@ -3,13 +3,12 @@ import os
 import subprocess
 import sys
 
-import matplotlib.image as mpimg
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from helpers import FIXTURE_DATASET, FIXTURES, data_env, sweep_of
+from helpers import FIXTURE_DATASET, FIXTURES, data_env, non_blank_png, sweep_of
 from scipy import stats
 
 from rnnsweep import figures, report, results, tables, text
@@ -37,12 +36,6 @@ def smoke_results(tmp_path_factory):
     assert len(s.results) == 18
     return root / "results"
 
-
-def non_blank_png(path):
-    img = mpimg.imread(path)
-    assert img.ndim == 3 and img.shape[0] > 200 and img.shape[1] > 300, path
-    gray = img[..., :3].mean(axis=2)
-    assert (gray < 0.9).mean() > 0.01 and gray.std() > 0.05, f"{path} looks blank"
 
 
 def test_report_of_a_real_smoke_sweep(smoke_results):
