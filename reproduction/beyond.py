@@ -83,9 +83,11 @@ def beyond_the_seeds() -> list[str]:
         if study == "wide":
             lines += ["", "### The widened search (issue 26)", "",
                       "The first search's best-so-far curve was flat after its 16th trial, so `wide` widens the space "
-                      "where the literature finds IMDB accuracy: maxlen 1200, vocabularies of 40k and 80k words, two "
-                      "recurrent layers, max+mean pooling, and a smaller step for the fine-tuned GloVe rows "
-                      "(`embedding_lr_scale`); on JAX. Its trials restore the epoch they are ranked by. Its winner "
+                      "where the literature finds IMDB accuracy: maxlen up to 1200 (the first search stopped at 800), "
+                      "vocabularies up to 80k words (it had 20k and 40k), two recurrent layers, and a smaller step "
+                      "for the fine-tuned GloVe rows (`embedding_lr_scale`); on JAX. Max+mean pooling, in the first "
+                      "search's space already, is one of its two poolings (max, max+mean). "
+                      "Its trials restore the epoch they are ranked by. Its winner "
                       "(`wide_winner`, declared before the search ended) is refit on all 25k training reviews for "
                       "the epoch count the search scored, seeds 1-3.", ""]
         lines += searched_study(t, epochs, meta, study, globals()[winner_list], stopped)
