@@ -7,7 +7,7 @@
     jax       ... --set training.backend=jax --fuse 1        (one trial per task, on JAX workers)
     fused     ... --set training.backend=jax --fuse 6        (each maxlen's 6 seeds as one fused task)
     auto      ... --set training.backend=auto                (a fresh results folder: the rule decides)
-    tune      Ray Tune (reuse_actors=True) running the seed's own code (reproduction/seed_keras.py) on TF
+    tune      Ray Tune (reuse_actors=True) running the seed's own code (reproduction/experiments/seed_keras.py) on TF
     tune_jax  the same Tune run with KERAS_BACKEND=jax (and JAX's compilation cache on, as rnnsweep has it)
 
 Every run starts with an empty JAX compilation cache and an empty results folder.
@@ -101,8 +101,8 @@ def tune(epochs: int, limit: int) -> dict:
     def trainable(config):
         import keras
 
-        sys.path.insert(0, str(ROOT / "reproduction"))  # in the Tune actor's process
-        from seed_keras import seed001
+        sys.path.insert(0, str(ROOT))  # in the Tune actor's process
+        from reproduction.experiments.seed_keras import seed001
 
         r = seed001("keras3", config["maxlen"], config["seed"], epochs=epochs, limit=limit)
         keras.backend.clear_session()

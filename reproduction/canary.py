@@ -3,19 +3,17 @@ give the identical test accuracy. Trials are deterministic within a code version
 alters the numbers (preprocessing, models, optimizers, a new TensorFlow) fails CI until the studies
 it touches are rerun, so the committed results never silently stop being what the code computes.
 
-    python reproduction/canary.py          # record: run the canaries into reproduction/results/canary
+    python -m reproduction.canary          # record: run the canaries into reproduction/results/canary
     python -m pytest tests/test_canary.py  # check: rerun them and compare (CI does, with the full data)
 
 Each canary is a seed's own trial at the ``--smoke`` budget (2 epochs on 512 reviews, 512 test
 reviews): the same data path, model and optimizer as the full trial, in seconds.
 """
-import importlib
-import sys
+import runpy
 from pathlib import Path
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results" / "canary"
-sys.path[:0] = [str(HERE.parent), str(HERE.parent / "sweeps")]
 
 # (seed notebook, sweep, trial names, extra driver arguments). A searched study's trial is drawn, not
 # listed: its canary is the study's first draw (``--search-trials 1``), checked on validation (a search
@@ -44,7 +42,8 @@ def runs():
 def run(sweep: str, argv: list[str], results: str) -> list[dict]:
     from rnnsweep.driver import main
 
-    out = main(importlib.import_module(sweep).SWEEP, argv + ["--results", results])
+    spec = runpy.run_path(str(HERE.parent / "sweeps" / f"{sweep}.py"))["SWEEP"]  # the sweep file, as written
+    out = main(spec, argv + ["--results", results])
     return out.results
 
 

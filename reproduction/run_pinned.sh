@@ -28,7 +28,7 @@ GRID_ORDER=${GRID_ORDER:-"GRU-32-bs64,LSTM-64-bs64,GRU-64-bs64,LSTM-32-bs64
   *-64-bs32,LSTM-128-bs64,LSTM-128-bs128 *-bs32"}
 # The seed's own code on tf.keras 2 (the peer), on the arrays this pinned rnnsweep prepares; it writes
 # reproduction/results/tf_keras2.csv in this checkout.
-peer() { nice -n 10 python "$MAIN/reproduction/seed_keras.py" --framework tf_keras2 "$@"; }
+peer() { nice -n 10 python "$MAIN/reproduction/experiments/seed_keras.py" --framework tf_keras2 "$@"; }
 for step in $STEPS; do
   echo "== $(date -u +%FT%TZ) $step"
   case $step in
@@ -46,7 +46,7 @@ for step in $STEPS; do
           peer --notebook 001 --maxlen 200 --units 2 10 20 --seeds 1 2 3 4 5 6 ;;
     p001_arch) peer --notebook 001 --maxlen 30 --arch LSTM GRU --seeds 1 2 3 4 5 6 ;;
     # Issue 26: seed 002's random search from this pin (it had rows of an unrecorded version), and seed
-    # 001's SimpleRNN(2) at maxlen 200 with seeds 7-12 on both sides (reproduction/simplernn2.py, rnn2.py).
+    # 001's SimpleRNN(2) at maxlen 200 with seeds 7-12 on both sides (reproduction/experiments/simplernn2.py, rnn2.py).
     s002_rs) run names_gender --study random_search
              run names_gender --study random_search --epochs 20 ;;
     s001_rnn2) set -f; run imdb_grid --study hidden_size --seeds 1-12 --only 'SimpleRNN-2-*' "${TF2[@]}"; set +f ;;

@@ -13,7 +13,7 @@ def test_canary_trials_give_the_committed_numbers(sweep, names, argv, full_data,
     assert sorted(ran) == sorted(names)
     for name, r in ran.items():
         row = committed[(committed["trial_id"] == r["trial_id"])]
-        assert len(row) == 1, f"{name} ({r['trial_id']}): no committed canary row; python reproduction/canary.py"
+        assert len(row) == 1, f"{name} ({r['trial_id']}): no committed canary row; python -m reproduction.canary"
         row = row.iloc[0]
         assert r["status"] == "ok", r.get("error")
         if r["config"].get("search_number") is not None:  # a search's draw: scored on validation, no test split
@@ -25,5 +25,5 @@ def test_canary_trials_give_the_committed_numbers(sweep, names, argv, full_data,
         assert r["test_accuracy"] == row["test_accuracy"], (
             f"{name}: test accuracy {r['test_accuracy']!r} != {row['test_accuracy']!r} committed by "
             f"{row['code_version']} (TensorFlow {row['tf_version']}, here {r.get('tf_version')}): this change alters "
-            "the numbers; rerun the studies it touches and the canary (python reproduction/canary.py)")
+            "the numbers; rerun the studies it touches and the canary (python -m reproduction.canary)")
         assert r["test_loss"] == pytest.approx(row["test_loss"], rel=1e-6)

@@ -243,7 +243,7 @@ def test_seed001s_simplernn2_at_maxlen_200_trains_as_tf_keras2s_step_for_step():
     1e-4), where rnnsweep's runs learned for seeds where the seed's code on tf.keras 2 did not (issue
     26): from the same weights, on the same real-shaped batches (post-padded), the two take the same
     steps. What differs between the two sides is the initial weights each seed draws
-    (reproduction/simplernn2.py), not the step."""
+    (reproduction/experiments/simplernn2.py), not the step."""
     rng = np.random.default_rng(1)
     vocab, maxlen = 2000, 200
     spec = dict(arch="SimpleRNN", units=2, embedding_dim=50, kernel_initializer="random_normal", init_stddev=0.001,

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from common import FIGURES, RESULTS, ci95, pct, tables
+from .common import FIGURES, RESULTS, ci95, pct, tables
 from rnnsweep import results
 
 ANCHORS = [("the best seed: seed 004's BiLSTM ×2 (its own single run)", 0.867),

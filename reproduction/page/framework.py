@@ -8,7 +8,7 @@ import math
 
 import pandas as pd
 
-from common import (RESULTS, ROWS, acc, cell, ci95, load, load_peer, paired, pct, peer_runs, pick, study_of, versions,
+from .common import (RESULTS, ROWS, acc, cell, ci95, load, load_peer, paired, pct, peer_runs, pick, study_of, versions,
                     welch)
 
 
@@ -90,7 +90,8 @@ def peer_agreement() -> list[str]:
                             f"{'inside' if low <= value <= high else 'outside'} the range of the seed's code's own "
                             f"runs ({pct(low)}–{pct(high)})")
     if len(lines) == 2:
-        return ["Not run yet: `reproduction/seed_keras.py --framework tf_keras2` (reproduction/run_pinned.sh, steps "
+        return ["Not run yet: `python -m reproduction.experiments.seed_keras --framework tf_keras2` "
+                "(reproduction/run_pinned.sh, steps "
                 "p004 and p001)."]
     return lines + ["", "Where both sides have two seeds or more: " + (
                         "; ".join(verdicts) + "." if verdicts else "none yet."),
@@ -153,15 +154,15 @@ def seed004_target() -> list[str]:
         "spread. rnnsweep's three runs sit higher and closer together than the seed's code's; whether that is a "
         "systematic difference or three seeds' luck, the Welch interval (which holds 0) cannot tell: more seeds on "
         "both sides would (`python sweeps/imdb_stacked.py --results reproduction/results --seeds 1-6 --set "
-        "model.semantics=tf_keras2`; `python reproduction/seed_keras.py --framework tf_keras2 --notebook 004 "
-        "--seeds 4 5 6`)." + (f" Each side has {fewest} seeds so far." if fewest < 6 else ""))]
+        "model.semantics=tf_keras2`; `python -m reproduction.experiments.seed_keras --framework tf_keras2 "
+        "--notebook 004 --seeds 4 5 6`)." + (f" Each side has {fewest} seeds so far." if fewest < 6 else ""))]
 
 
 def plain_keras() -> list[str]:
     """rnnsweep's trials beside the seed's code run as a plain Keras script on the same arrays."""
     f = RESULTS / "plain_keras.csv"
     if not f.exists():
-        return ["Not run yet: `python reproduction/seed_keras.py --maxlen 30 80 --seeds 1 2 3`."]
+        return ["Not run yet: `python -m reproduction.experiments.seed_keras --maxlen 30 80 --seeds 1 2 3`."]
     peer = pd.read_csv(f)
     g = load("imdb_grid")
     lines = ["| seed 001, SimpleRNN(5) | plain Keras script: mean [95 % CI] (n) | "

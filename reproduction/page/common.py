@@ -15,7 +15,7 @@ from scipy import stats
 from rnnsweep import results
 from rnnsweep.tables import ci95
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parent.parent  # reproduction/
 RESULTS = HERE / "results"
 FIGURES = HERE / "figures"
 RUN = "python sweeps/{sweep}.py --results reproduction/results {args}"
@@ -53,7 +53,8 @@ NOTES = {
          "runs differ by 12 points, which is why each point here is run with several seeds.",
     "f": lambda: _amazon_note(),
     "g": "Seed 004's models use RMSprop and recurrent dropout, the two things Keras 3 computes differently from "
-         "the seeds' tf.keras 2.x (README, 'The seeds' framework'): under Keras 3 semantics they land 4-5 points "
+         "the seeds' tf.keras 2.x (docs/faithfulness.md, 'The seeds' framework'): under Keras 3 semantics they land "
+         "4-5 points "
          "under the seed's numbers; the tf.keras 2 column and 'What the seeds' framework changes' below say how "
          "much of that gap the framework explains.",
 }

@@ -5,7 +5,7 @@ per occurrence, or of the sum. From the same initial weights and the same 20 bat
 SimpleRNN(10), RMSprop 1e-4), each backend in its own process, this writes how far the two backends'
 weights end apart, relative to how far they moved, with every token once per batch and with repeats.
 
-    python reproduction/backend_rows.py     # → reproduction/results/backend_rows.csv
+    python -m reproduction.experiments.backend_rows     # → reproduction/results/backend_rows.csv
 """
 from __future__ import annotations
 
@@ -16,18 +16,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "reproduction" / "results" / "backend_rows.csv"
 STEPS, MAXLEN, ROWS = 20, 10, 3000
 
 ONE = """
-import os, sys, numpy as np
-sys.path[:0] = [{root!r}, {root!r} + "/sweeps"]
+import os, runpy, sys, numpy as np
 import keras
 from rnnsweep.models import build_model
 from rnnsweep.sweep import expand, select
-import imdb_grid
-t = select(expand(imdb_grid.SWEEP), "SimpleRNN-10-bs64-seed1")[0]
+SWEEP = runpy.run_path({root!r} + "/sweeps/imdb_grid.py")["SWEEP"]
+t = select(expand(SWEEP), "SimpleRNN-10-bs64-seed1")[0]
 keras.utils.set_random_seed(1)
 m = build_model(t["model"], 10000, {maxlen})
 start = sys.argv[1]

@@ -7,9 +7,9 @@ import math
 
 from scipy import stats
 
-from common import (NOTES, ROWS, RUN, Study, cell, claims, load, load_peer, pct, peer_runs, pick, study_of, verdict,
+from .common import (NOTES, ROWS, RUN, Study, cell, claims, load, load_peer, pct, peer_runs, pick, study_of, verdict,
                     versions, welch)
-from grid import Grid, gru_vs_lstm
+from .grid import Grid, gru_vs_lstm
 
 
 def table() -> list[str]:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from common import FIGURES, RUN, Study, ci95, outcome, pct, tables
+from .common import FIGURES, RUN, Study, ci95, outcome, pct, tables
 
 GRID_ARCHS, GRID_UNITS, GRID_BATCHES = ("GRU", "LSTM"), (32, 64, 128), (32, 64, 128)
 GRID_FIGURES = ("heatmap_test_accuracy.png", "val_accuracy_all.png", "best_batch_size_per_width.png",
@@ -176,7 +176,7 @@ def grid_figures(rows: pd.DataFrame, epochs: pd.DataFrame) -> list[str]:
         figs = Figures(tmp)
         draw_figures(rows.drop(columns=["version"]), epochs[epochs["trial_id"].isin(rows["trial_id"])], figs)
         lines = ["", f"The report's figures of these {len(rows)} models (`rnnsweep-report`'s own, drawn by "
-                 "`make_table.py` from the rows above):", ""]
+                 "`python -m reproduction.page` from the rows above):", ""]
         for name, caption in figs.written:
             if name in GRID_FIGURES:
                 Path(tmp, name).rename(FIGURES / f"imdb_grid_{name}")

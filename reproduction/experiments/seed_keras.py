@@ -6,9 +6,10 @@ data, or the seed's own run-to-run variance). Two frameworks:
 - ``tf_keras2``: tf.keras 2.x, the seeds' own framework (the ``tf_keras`` package, with the legacy
   optimizers that TensorFlow 2.x's ``tf.keras.optimizers`` were when the seeds ran).
 
-    RNNSWEEP_DATA=../shared/data python reproduction/seed_keras.py --maxlen 30 80 --seeds 1 2 3
-    RNNSWEEP_DATA=../shared/data python reproduction/seed_keras.py --framework tf_keras2 --notebook 004 --seeds 1
-    RNNSWEEP_DATA=../shared/data python reproduction/seed_keras.py --framework tf_keras2 --maxlen 200 --units 2 10 20
+    export RNNSWEEP_DATA=../shared/data
+    python -m reproduction.experiments.seed_keras --maxlen 30 80 --seeds 1 2 3
+    python -m reproduction.experiments.seed_keras --framework tf_keras2 --notebook 004 --seeds 1
+    python -m reproduction.experiments.seed_keras --framework tf_keras2 --maxlen 200 --units 2 10 20
 
 Writes one row per run to reproduction/results/plain_keras.csv (keras3) or tf_keras2.csv (appending;
 a run already there is skipped). Each run starts in a fresh Python process, as each rnnsweep trial
@@ -24,8 +25,8 @@ from pathlib import Path
 
 import pandas as pd
 
-OUT = {"keras3": Path(__file__).parent / "results" / "plain_keras.csv",
-       "tf_keras2": Path(__file__).parent / "results" / "tf_keras2.csv"}
+RESULTS = Path(__file__).parent.parent / "results"  # reproduction/results
+OUT = {"keras3": RESULTS / "plain_keras.csv", "tf_keras2": RESULTS / "tf_keras2.csv"}
 KEYS = ["seed_notebook", "arch", "maxlen", "units", "seed"]
 
 

@@ -1,15 +1,15 @@
 """Seed 001's SimpleRNN(2) at maxlen 200, the one point where rnnsweep and the seed's code on tf.keras 2
 differed (issue 26): per seed, both sides' test accuracy, the recurrent kernel each drew, and the seed's
-code trained from rnnsweep's initial weights (``reproduction/simplernn2.py``).
+code trained from rnnsweep's initial weights (``reproduction/experiments/simplernn2.py``).
 """
 from __future__ import annotations
 
 import pandas as pd
 from scipy import stats
 
-from common import RESULTS, Study, ci95, load_peer, pct, peer_runs
+from .common import RESULTS, Study, ci95, load_peer, pct, peer_runs
 
-RUN = "python reproduction/simplernn2.py"
+RUN = "python -m reproduction.experiments.simplernn2"
 
 
 def _csv(name: str) -> pd.DataFrame:

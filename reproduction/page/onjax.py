@@ -5,7 +5,7 @@ paired by seed, beside what seeds 1-6 said.
 """
 from __future__ import annotations
 
-from common import LABEL, ROWS, Study, acc, cell, outcome, paired, pct, versions, welch
+from .common import LABEL, RESULTS, ROWS, Study, acc, cell, load, outcome, paired, pct, versions, welch
 
 SEED001 = list({setting: (setting, where) for seed, _, setting, _, where, *_ in ROWS if seed == "001"}.values())
 SIX = list(range(1, 7))
@@ -81,11 +81,9 @@ def _every_seed() -> list[str]:
 
 
 def _rows_note() -> list[str]:
-    """One suspect measured (``reproduction/backend_rows.py``): Keras 3's two backends update a repeated
+    """One suspect measured (``reproduction/experiments/backend_rows.py``): Keras 3's two backends update a repeated
     token's embedding rows differently under RMSprop."""
     import pandas as pd
-
-    from common import RESULTS
 
     f = RESULTS / "backend_rows.csv"
     if not f.exists():
@@ -93,7 +91,8 @@ def _rows_note() -> list[str]:
     r = pd.read_csv(f).set_index(["tokens", "weight"])
     rel = {k: r.loc[k, "apart"] / r.loc[k, "moved"] for k in r.index}
     others = max(v for (tokens, w), v in rel.items() if w != "embedding")
-    return ["", f"One suspect, measured (`python reproduction/backend_rows.py`): from the same initial weights and the "
+    return ["", "One suspect, measured (`python -m reproduction.experiments.backend_rows`): from the same initial "
+            "weights and the "
             f"same {int(r['steps'].iloc[0])} batches of seed 001's SimpleRNN(10) under RMSprop, the two backends' "
             f"embeddings end {100 * rel[('repeated', 'embedding')]:.2f} % of their movement apart when tokens repeat "
             f"within a batch and {100 * rel[('once', 'embedding')]:.4f} % when each token occurs once, while every "
@@ -106,8 +105,6 @@ def _rows_note() -> list[str]:
 
 def _steps() -> int:
     """Optimizer steps of seed 001's SimpleRNN(10) at its full budget, from its rows (epochs × batches)."""
-    from common import load
-
     t = load("imdb_grid")
     t = t[(t["arch"] == "SimpleRNN") & (t["units"] == 10) & (t["status"] == "ok")]
     return int(t["epochs"].max() * -(-t["train_samples"].max() // t["batch_size"].iloc[0]))

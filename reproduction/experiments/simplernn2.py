@@ -2,16 +2,16 @@
 some seeds while the seed's own code on tf.keras 2 stayed near chance for all six. Is it the training
 step, the initial weights, or seed spread? Measured, each run in a fresh process:
 
-    python reproduction/simplernn2.py init            # initial weights per seed, both sides → simplernn2_init.csv
-    python reproduction/simplernn2.py swap --seeds 1 2 3 4 5 6   # → simplernn2_swap.csv
+    python -m reproduction.experiments.simplernn2 init     # initial weights per seed, both sides → simplernn2_init.csv
+    python -m reproduction.experiments.simplernn2 swap --seeds 1 2 3 4 5 6   # → simplernn2_swap.csv
 
 Both ran from one pinned commit, ce99f63, in a worktree with ``--out`` this checkout's results, so every
 row records one code version:
 
     git worktree add --detach /tmp/rnnsweep-pin-ce99f63 ce99f63 && cd /tmp/rnnsweep-pin-ce99f63
     OUT=/work/main/reproduction/results  # this checkout's
-    PYTHONPATH=$PWD python reproduction/simplernn2.py init --seeds 1 2 3 4 5 6 7 8 9 10 11 12 --out $OUT
-    PYTHONPATH=$PWD python reproduction/simplernn2.py swap --seeds 1 2 3 4 5 6 7 8 9 10 11 12 --out $OUT
+    PYTHONPATH=$PWD python -m reproduction.experiments.simplernn2 init --seeds 1 2 3 4 5 6 7 8 9 10 11 12 --out $OUT
+    PYTHONPATH=$PWD python -m reproduction.experiments.simplernn2 swap --seeds 1 2 3 4 5 6 7 8 9 10 11 12 --out $OUT
 
 Both sides' own runs of seeds 7-12 are run_pinned.sh's steps s001_rnn2 and p001_rnn2.
 
@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-OUT = Path(__file__).parent / "results"
+OUT = Path(__file__).parent.parent / "results"  # reproduction/results
 MAXLEN, UNITS, VOCAB = 200, 2, 2000
 SPEC = dict(arch="SimpleRNN", units=UNITS, embedding_dim=50, kernel_initializer="random_normal", init_stddev=0.001,
             optimizer="rmsprop", learning_rate=1e-4, semantics="tf_keras2")
