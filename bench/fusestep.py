@@ -80,7 +80,8 @@ def one_step(maxlen: int) -> dict:
     import numpy as np
 
     from rnnsweep import text
-    from rnnsweep.fused import _stack, _state, _steps, epoch_iterator
+    from rnnsweep import keras_private
+    from rnnsweep.fused import _stack, _state, _steps
     from rnnsweep.trial import seeded_model
 
     t = _trial(maxlen)
@@ -88,7 +89,7 @@ def one_step(maxlen: int) -> dict:
     models = []
     for s in range(1, 5):
         train, _, m = seeded_model({**t, "training": {**t["training"], "seed": s}}, p, {})
-        m._symbolic_build(iterator=epoch_iterator(train, 64))
+        keras_private.symbolic_build(m, keras_private.jax_epoch_iterator(*train, 64))
         models.append(m)
     blank = [v.value for v in models[0].metrics_variables]
     out = {}

@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 import time
 
-from . import settings
+from . import keras_private, settings
 from .runtime import ready_keras
 from .trial import callbacks_of, failed, finish, new_result, record_fit, record_test, seeded_model
 
@@ -195,7 +195,7 @@ def _train(configs, prepared, results, on_epochs, backup_dirs, earliers, on_back
         train, val, model = seeded_model(c, prepared, r)
         # What fit does before its first epoch, with NumPy's generator as this trial alone leaves it: the
         # array adapter's first batch builds the metrics (one permutation drawn), then each epoch draws one.
-        model._symbolic_build(iterator=epoch_iterator(train, training["batch_size"]))
+        keras_private.symbolic_build(model, keras_private.jax_epoch_iterator(*train, training["batch_size"]))
         gens.append(np.random.get_state())
         i = len(gens) - 1  # this member's own generator: what its backup keeps and restores
         stop, log, callbacks = callbacks_of(model, training, val, r, on_epoch, backup, on_backup,
@@ -234,13 +234,6 @@ def _evaluate(models, prepared, training, results, fused_test):
         state = fused_test(state, x[s * size:(s + 1) * size], y[s * size:(s + 1) * size], jnp.asarray(on))
     for i, scores in _results(models, state, on).items():
         record_test(results[i], scores, time.perf_counter() - t0)
-
-
-def epoch_iterator(train, batch_size: int):
-    """The iterator ``fit`` makes of the training arrays on JAX (shuffled): the one ``_symbolic_build`` reads."""
-    from keras.src.backend.jax.trainer import JAXEpochIterator  # what Keras's JAX fit itself uses
-
-    return JAXEpochIterator(x=train[0], y=train[1], batch_size=batch_size, shuffle=True, steps_per_execution=1)
 
 
 def _loop(models, gens, members, train, val, training):

@@ -17,8 +17,7 @@ whole, then renamed), and puts them back when ``BackupAndRestore`` restores that
 epoch has no such file (an older rnnsweep wrote it, or the worker died between the two writes) cannot be
 resumed exactly: ``exact_backup`` empties it, and the trial starts again from epoch 1.
 
-Keras keeps its seed generators in private attributes (``Layer._seed_generators``, the global one in its
-global state): read only here, and ``tests/test_resume.py`` fails loudly if Keras renames them.
+Keras keeps its seed generators in private attributes: ``keras_private.seed_generators`` reads them.
 """
 from __future__ import annotations
 
@@ -28,6 +27,8 @@ import random
 import shutil
 
 import numpy as np
+
+from .keras_private import seed_generators
 
 METADATA = "training_metadata.json"  # BackupAndRestore's: the epoch its weights are of
 
@@ -52,16 +53,6 @@ def exact_backup(folder: str) -> bool:
         return True
     shutil.rmtree(folder, ignore_errors=True)
     return False
-
-
-def seed_generators(model) -> list:
-    """Every ``SeedGenerator`` the model's layers draw from, in a fixed order, and Keras's global one."""
-    from keras.src.backend.common import global_state
-    from keras.src.random.seed_generator import GLOBAL_SEED_GENERATOR
-
-    gens = [sg for layer in model._flatten_layers(include_self=True) for sg in layer._seed_generators]
-    glob = global_state.get_global_attribute(GLOBAL_SEED_GENERATOR)
-    return gens + ([glob] if glob is not None else [])
 
 
 def _numpy_rng():

@@ -12,7 +12,7 @@ import socket
 import time
 import traceback
 
-from . import runtime, settings
+from . import keras_private, runtime, settings
 
 METRICS = ("loss", "accuracy", "auc")
 
@@ -95,11 +95,9 @@ def shared_batches(x, y, batch_size: int, shuffle: bool):
     shared arrays when it is needed. TensorFlow backend only (elsewhere ``None``: pass the arrays)."""
     if runtime.keras_backend() != "tensorflow":
         return None
-    import numpy as np
     import tensorflow as tf
-    from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
 
-    order = ArrayDataAdapter(np.arange(len(x)), batch_size=batch_size, shuffle=shuffle).get_tf_dataset()
+    order = keras_private.index_batches(len(x), batch_size, shuffle)
     types = (tf.as_dtype(x.dtype), tf.as_dtype(y.dtype))
 
     def gather(i):

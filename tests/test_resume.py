@@ -39,14 +39,3 @@ def test_a_trial_killed_after_epoch_1_or_2_resumes_to_the_undisturbed_numbers(ca
             b, r = dict(b, resumed_from_epoch=None), dict(r, resumed_from_epoch=None)
             assert r == b, f"{case}, killed after epoch {k}"
 
-
-def test_keras_still_keeps_the_seed_generators_where_resume_reads_them():
-    """``resume.seed_generators`` reads Keras's private ``Layer._seed_generators``: a Keras that moves them
-    fails here, not silently in a resumed trial's numbers."""
-    import keras
-
-    from rnnsweep.resume import seed_generators
-
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dropout(0.5), keras.layers.Dense(1)])
-    gens = seed_generators(model)
-    assert gens and all(hasattr(g, "state") for g in gens)

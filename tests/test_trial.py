@@ -124,6 +124,7 @@ def test_512_samples_train_on_409(prepared):
 
 JAX_TRIAL = """
 import json, sys
+from helpers import FIXTURE_DATASET
 from rnnsweep import text
 from rnnsweep.trial import run_trial
 r = run_trial({"name": "GRU-8", "model": {"arch": "GRU", "units": 8, "precision": sys.argv[1]},
