@@ -60,7 +60,7 @@ def study(way: str, epochs: int, limit: int) -> dict:
     """One fresh process running the study ``way``: its wall seconds, and what ran (trials, the backend
     they ran on, the code version)."""
     from rnnsweep import results
-    from rnnsweep.run import code_version
+    from rnnsweep.version import code_version
 
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     with tempfile.TemporaryDirectory() as out:

@@ -107,7 +107,7 @@ class Killer:
         """The names of the trials that have a finished epoch's backup now."""
         import json
 
-        from rnnsweep.resume import backup_epoch
+        from rnnsweep.backup import backup_epoch
 
         folder = self.results / "chaos" / "backup"
         try:
@@ -279,7 +279,7 @@ def main(argv=None):
     OUT.mkdir(exist_ok=True)
     new = not (OUT / "chaos.csv").exists()
     with open(OUT / "chaos.csv", "a", newline="") as fh:
-        from rnnsweep.run import code_version
+        from rnnsweep.version import code_version
 
         row = {**{k: v for k, v in r.items() if k != "mismatched"}, "code_version": code_version()}
         w = csv.DictWriter(fh, fieldnames=list(row))

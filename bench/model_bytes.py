@@ -30,7 +30,8 @@ def main(argv=None):
     import imdb_grid
 
     from rnnsweep import kept, models, results, text
-    from rnnsweep.run import code_version, dataset_key
+    from rnnsweep.text import dataset_key
+    from rnnsweep.version import code_version
     from rnnsweep.sweep import expand, select_studies
 
     version, rows = code_version(), []

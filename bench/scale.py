@@ -103,7 +103,7 @@ def clock(setup: str, call: str) -> str:
 
 def measure(uri: str, n: int, where: str, compact: bool, env=None, packed: int | None = None) -> list[dict]:
     rows = []
-    from rnnsweep.run import code_version
+    from rnnsweep.version import code_version
 
     base = dict(n=n, where=where, compacted=compact or bool(packed), packed=packed, code_version=code_version())
     if compact:

@@ -79,7 +79,7 @@ def tune_way(seed: int, trials: int, epochs: int) -> dict:
         """One trial an epoch per ``step``; ``reset_config`` lets Tune reuse the actor (TF imported once)."""
 
         def setup(self, config, prepared=None):
-            from rnnsweep.runtime import configure_tf
+            from rnnsweep.worker import configure_tf
 
             self.t_setup = time.process_time()  # TF's import counts for a worker's first trial, as in rnnsweep's rows
             configure_tf(1)

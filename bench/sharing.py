@@ -43,7 +43,7 @@ def probe(prepared, rows, shared=True):
     """One worker's trial, as ``task.remote_trial`` and ``trial.run_trial`` do it, with a memory probe."""
     import psutil
 
-    from rnnsweep.runtime import configure_tf
+    from rnnsweep.worker import configure_tf
     from rnnsweep.trial import shared_batches, split_validation
 
     configure_tf(1)
@@ -75,7 +75,7 @@ def probe(prepared, rows, shared=True):
 def trace_probe(prepared, epochs: int, shared: bool) -> list[float]:
     """One worker's anonymous memory (MB) at the end of each of ``epochs`` epochs on the whole dataset:
     a copy is there from the first epoch on; a leak would grow by the same amount every epoch."""
-    from rnnsweep.runtime import configure_tf
+    from rnnsweep.worker import configure_tf
     from rnnsweep.trial import shared_batches, split_validation
 
     configure_tf(1)

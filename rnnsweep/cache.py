@@ -1,4 +1,4 @@
-"""The prepared-dataset cache of stage 2: ``Prepared`` arrays saved as one uncompressed .npz per
+"""The prepared-dataset cache of stage 2: ``data.Prepared`` arrays saved as one uncompressed .npz per
 fingerprint (of the dataset config and the checksums of the raw files it reads) in
 ``$RNNSWEEP_CACHE`` (default ``~/.cache/rnnsweep/prepared``; not under the data dir, which may be
 a read-only shared folder)."""
@@ -8,30 +8,18 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import data
+from .data import Prepared
 
 CACHE_ENV = "RNNSWEEP_CACHE"
 # Bump when prepare() changes its output for the same config. 2: keras_imdb shuffles the test split
 # with the train split's RandomState, as Keras does. 3: names are labelled male = 1 (seed 002).
 PREP_VERSION = 3
 
-
-@dataclass
-class Prepared:
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    embedding: np.ndarray | None
-    vocab_size: int          # Embedding input_dim the model must use
-    meta: dict               # config, fingerprint, sources, word count, GloVe dim/coverage, timings
-    pipeline: dict | None = None  # raw text → these sequences (``text.encode_texts``); the driver saves it with
-                                  # the sweep and sends the workers the arrays without it
 
 
 def cache_dir() -> Path:

@@ -8,6 +8,7 @@
   3. a download from the URL into the data directory (atomic, checked), unless ``RNNSWEEP_OFFLINE=1``;
   4. otherwise a one-line ``DataNotFound`` naming the files and the variable to set.
 ``read(name, path)`` locates, then reads it (a malformed file is a one-line ``DataFormatError``).
+``Prepared`` is a dataset as trials take it, once ``text.prepare`` has made it from these files.
 """
 from __future__ import annotations
 
@@ -43,6 +44,21 @@ class DataNotFound(FileNotFoundError):
 
 class DataFormatError(ValueError):
     """A data file exists but is not in the expected format."""
+
+
+@dataclass
+class Prepared:
+    """A dataset as trials take it (``text.prepare``'s output; ``cache`` keeps it): padded sequences, labels, the
+    embedding matrix, and how they were made."""
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    embedding: np.ndarray | None
+    vocab_size: int          # Embedding input_dim the model must use
+    meta: dict               # config, fingerprint, sources, word count, GloVe dim/coverage, timings
+    pipeline: dict | None = None  # raw text → these sequences (``text.encode_texts``); the driver saves it with
+                                  # the sweep and sends the workers the arrays without it
 
 # ----------------------------------------------------------------------------- readers
 

@@ -18,9 +18,11 @@ from . import kept, results, search
 from .dryrun import dry_run
 from .onray import COMPACT_AT, execute
 from .progress import fmt, trial_line
-from .run import GPUS_ENV, Options, Outcome, Run, code_version, prepare_dataset
+from .run import GPUS_ENV, Options, Outcome, Run
 from .search import resolve_best
 from .sweep import BEST_OF, Grid, SweepError, expand, searches, select, select_studies, validate
+from .text import prepare_dataset
+from .version import code_version
 
 SMOKE = {"epochs": 2, "limit_train": 512, "limit_test": 512}  # does everything run? (learns nothing)
 # A newcomer's first run: models that visibly learn in a few minutes on a laptop. Seed 000's models need

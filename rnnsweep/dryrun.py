@@ -8,8 +8,9 @@ from collections import Counter
 
 from . import cost, kept, results, search
 from .plan import Planner
-from .run import Outcome, Run, prepare_dataset
+from .run import Outcome, Run
 from .sweep import non_default, studies_of
+from .text import prepare_dataset
 
 
 def dry_run(run: Run, listed: list[dict], done: dict, earlier, calibrating: bool = False) -> Outcome:

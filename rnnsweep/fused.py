@@ -23,7 +23,7 @@ import itertools
 import time
 
 from . import keras_private, settings
-from .runtime import ready_keras
+from .worker import ready_keras
 from .trial import callbacks_of, failed, finish, new_result, record_fit, record_test, seeded_model
 
 FUSE_MAX = 8  # members per group when the command line does not say (--fuse)

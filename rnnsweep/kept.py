@@ -338,14 +338,14 @@ def ensemble(job: dict, prepared, uri: str, sweep: str, cpus=None) -> dict:
 
     import numpy as np
 
-    from . import runtime
+    from . import worker
     from .trial import _finite, failed, new_result, split_validation
 
     cpu0 = time.process_time()
     result = new_result(job, prepared)
     result.update(history=[], ensemble_members=json.dumps(job["members"]), seed=None)
     try:
-        runtime.ready_keras(job, result, cpus)
+        worker.ready_keras(job, result, cpus)
         import keras
 
         t = job["training"]

@@ -18,9 +18,11 @@ from typing import Callable
 from . import backends, kept, lease, results, search
 from .plan import Planner, Task, check_row
 from .progress import Progress
-from .run import GPUS_ENV, Options, Outcome, Run, code_version, dataset_key, prepare_dataset
+from .run import GPUS_ENV, Options, Outcome, Run
 from .schema import trial_row
 from .task import TaskContext, remote_ensemble, remote_group, remote_trial
+from .text import dataset_key, prepare_dataset
+from .version import code_version
 
 COMPACT_AT = 500  # per-trial files in a table from which a finished run compacts them (results.compact)
 TRIM_EVERY = 5.0  # seconds between the driver's returns of freed memory to the system (memory_trimmer)

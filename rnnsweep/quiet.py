@@ -26,7 +26,7 @@ def stderr_off():
 def keras():
     """The keras module, TensorFlow imported and its devices listed without the start-up lines (on another
     backend, Keras alone: a machine with JAX and no TensorFlow prepares data and loads models too)."""
-    from .runtime import keras_backend
+    from .worker import keras_backend
 
     if "keras" not in sys.modules and keras_backend() != "tensorflow":
         import keras  # noqa: F401

@@ -22,7 +22,7 @@ import time
 
 from . import results, tables
 from .figures import Figures, draw_figures
-from .views import draw_search_views, draw_study_views
+from .figures.studies import draw_search_views, draw_study_views
 
 REQUIRED = ("trial_id", "config_id", "name", "status", "arch", "units", "batch_size", "test_accuracy")
 STYLE = ("body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}"

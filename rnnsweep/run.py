@@ -6,14 +6,9 @@ to the Ray run (``onray.execute``) and gets back, so that neither passes a dozen
 """
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from dataclasses import dataclass, field, fields
 from typing import Callable
 
-from . import text
-from .sweep import stable_hash
 
 GPUS_ENV = "RNNSWEEP_GPUS_PER_TRIAL"
 
@@ -70,39 +65,3 @@ class Outcome:
     draws: dict = field(default_factory=dict)          # --dry-run: each searched study's next draws
     datasets_put: int = 0                              # datasets put in Ray's object store
     compacted: int | None = None                       # --compact: trials compacted
-
-
-def prepare_dataset(trial: dict):
-    """The trial's dataset, or a one-line exit naming the missing/bad file (nothing has run yet)."""
-    from .data import DataFormatError, DataNotFound
-
-    try:
-        return text.prepare(trial["dataset"])
-    except (DataNotFound, DataFormatError) as e:
-        sys.exit(f"error: dataset of {trial['name']}: {e}")
-
-
-def dataset_key(trial: dict) -> str:
-    return stable_hash(trial["dataset"])
-
-
-def code_version() -> str:
-    """Which code made a row: ``rnnsweep 0.1.0 (f18d1a9)``, with ``+dirty`` when the package or the
-    sweeps have uncommitted changes (trials are deterministic within a version, not across them)."""
-    from importlib.metadata import version
-
-    here = os.path.dirname(os.path.abspath(__file__))
-
-    def git(*a):
-        return subprocess.run(["git", *a], capture_output=True, text=True, timeout=5, cwd=here).stdout.strip()
-
-    try:
-        sha = git("rev-parse", "--short", "HEAD")
-        dirty = sha and git("status", "--porcelain", "--", here, os.path.join(here, "..", "sweeps"))
-    except (OSError, subprocess.SubprocessError):
-        sha, dirty = "", ""
-    try:
-        v = version("rnnsweep")
-    except Exception:  # noqa: BLE001 - run from a checkout on sys.path, not installed
-        v = "?"
-    return f"rnnsweep {v}" + (f" ({sha}{'+dirty' if dirty else ''})" if sha else "")

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from . import kept, live, results
+from . import backup, kept, live, results
 
 
 @dataclass(frozen=True)
@@ -86,10 +86,10 @@ def _attempt(config: dict, ctx: TaskContext) -> dict:
     """Where a trial's epochs are backed up and what an earlier attempt of it left: ``run_trial``'s
     ``backup_dir``, ``earlier``, ``on_epoch`` and ``on_backup``. Without a backup the trial starts again."""
     tid = config["trial_id"]
-    backup, mirrored = live.backup_folder(ctx.uri, ctx.sweep, tid)
-    earlier = live.read_epochs(ctx.uri, ctx.sweep, tid) if os.path.isdir(backup) and os.listdir(backup) else []
-    return dict(backup_dir=backup, earlier=earlier, on_epoch=epoch_reporter(config, ctx, earlier),
-                on_backup=(lambda: live.push_backup(backup, ctx.uri, ctx.sweep, tid)) if mirrored else None,
+    folder, mirrored = backup.backup_folder(ctx.uri, ctx.sweep, tid)
+    earlier = live.read_epochs(ctx.uri, ctx.sweep, tid) if os.path.isdir(folder) and os.listdir(folder) else []
+    return dict(backup_dir=folder, earlier=earlier, on_epoch=epoch_reporter(config, ctx, earlier),
+                on_backup=(lambda: backup.push_backup(folder, ctx.uri, ctx.sweep, tid)) if mirrored else None,
                 mirrored=mirrored)
 
 
@@ -116,7 +116,7 @@ def _landed(r: dict, prepared, gpus: float, began: float, ctx: TaskContext, atte
     # dataset's fetch from the object store (a node's first trial of it copies it there).
     r.update(wait_seconds=began - ctx.submitted_at if ctx.submitted_at else None, gpus=gpus)
     if attempt["mirrored"]:
-        live.drop_backup(ctx.uri, ctx.sweep, r["trial_id"])
+        backup.drop_backup(ctx.uri, ctx.sweep, r["trial_id"])
     x = prepared.x_train
     r["dataset_zero_copy"] = bool(not x.flags.writeable and not x.flags.owndata)
     r["ray_version"] = ray.__version__

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from . import cache, data, settings
-from .cache import Prepared
+from .data import Prepared
+from .sweep import stable_hash
 
 # ----------------------------------------------------------------------------- cleaning
 
@@ -327,3 +328,16 @@ def encode_texts(pipeline: dict, texts: list[str]) -> np.ndarray:
         tok.word_index = {w: i for i, w in enumerate(pipeline["words"], start=1)}
         seqs = tok.texts_to_sequences([CLEANERS[pipeline["clean"]](t) for t in texts])
     return pad(seqs, pipeline["maxlen"], pipeline["padding"], pipeline["truncating"])
+
+
+def dataset_key(trial: dict) -> str:
+    """One key per dataset section: trials that share it share one prepared dataset."""
+    return stable_hash(trial["dataset"])
+
+
+def prepare_dataset(trial: dict):
+    """The trial's dataset, or a one-line exit naming the missing/bad file (nothing has run yet)."""
+    try:
+        return prepare(trial["dataset"])
+    except (data.DataNotFound, data.DataFormatError) as e:
+        sys.exit(f"error: dataset of {trial['name']}: {e}")

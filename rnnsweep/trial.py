@@ -12,7 +12,7 @@ import socket
 import time
 import traceback
 
-from . import keras_private, runtime, settings
+from . import keras_private, settings, worker
 
 METRICS = ("loss", "accuracy", "auc")
 
@@ -93,7 +93,7 @@ def shared_batches(x, y, batch_size: int, shuffle: bool):
     are shared read-only memory); here Keras's adapter shuffles and batches only the row numbers
     (``np.arange``: the same shuffle op, so the same order) and each batch is gathered from the
     shared arrays when it is needed. TensorFlow backend only (elsewhere ``None``: pass the arrays)."""
-    if runtime.keras_backend() != "tensorflow":
+    if worker.keras_backend() != "tensorflow":
         return None
     import tensorflow as tf
 
@@ -163,7 +163,7 @@ def callbacks_of(model, training, val, result, on_epoch=None, backup_dir=None, o
     backup; ``rng``: a fused member's own NumPy generator). Returns (divergence stop, epoch log, all of them)."""
     import keras
 
-    from .resume import exact_backup, resume_state
+    from .backup import exact_backup, resume_state
 
     stop, log = _diverged_callback(), _epoch_log(on_epoch)
     # The epoch's row is out before its backup: a worker killed in between redoes that epoch, and
@@ -252,7 +252,7 @@ def record_test(result, scores: dict, seconds: float):
 
 def new_result(config: dict, prepared) -> dict:
     """A trial's result as it starts: ids, config, seed, where it runs, its dataset."""
-    here = runtime.started()
+    here = worker.started()
     training = {**settings.defaults("training"), **config.get("training", {})}
     return dict(trial_id=config.get("trial_id"), name=config.get("name"),
                 config_id=config.get("config_id"), config=config, status="ok", error=None,
@@ -309,7 +309,7 @@ def run_trial(config: dict, prepared, cpus=None, gpu_memory_mb=None, verbose=0, 
               earlier=(), on_backup=None, tensorboard_dir=None, gpus: float = 0.0, on_trained=None,
               on_done=None) -> dict:
     """Train ``config`` (sections ``model`` and ``training``; ids/names passed through) on a
-    ``cache.Prepared`` dataset and return the result dict. ``on_epoch(row)`` sees each epoch as it
+    ``data.Prepared`` dataset and return the result dict. ``on_epoch(row)`` sees each epoch as it
     ends; ``backup_dir``/``earlier``: see ``_fit``; ``gpus``: the GPUs this trial holds (for its
     GPU-seconds); ``on_trained(model)`` sees the trained model (tests compare weights); ``on_done(model, result)``
     the model whose test numbers the result holds, when its status is ok (the task keeps it)."""
@@ -317,7 +317,7 @@ def run_trial(config: dict, prepared, cpus=None, gpu_memory_mb=None, verbose=0, 
     result = new_result(config, prepared)
     training = {**settings.defaults("training"), **config.get("training", {})}
     try:
-        runtime.ready_keras(config, result, cpus, gpu_memory_mb)
+        worker.ready_keras(config, result, cpus, gpu_memory_mb)
         train, val, model = seeded_model(config, prepared, result)
         _fit(model, train, val, training, result, verbose, on_epoch, backup_dir, earlier, on_backup, tensorboard_dir)
         if on_trained:

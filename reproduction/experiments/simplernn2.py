@@ -102,7 +102,7 @@ def swap_run(seed: int) -> dict:
     model.fit(p.x_train, p.y_train, epochs=10, batch_size=64, validation_split=0.2, verbose=0)
     loss, accuracy = model.evaluate(p.x_test, p.y_test, batch_size=256, verbose=0)
     try:
-        from rnnsweep.run import code_version
+        from rnnsweep.version import code_version
     except ImportError:
         from rnnsweep.cluster import code_version
     return dict(seed=seed, start="rnnsweep's initial weights", test_accuracy=accuracy, test_loss=loss,

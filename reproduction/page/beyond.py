@@ -192,7 +192,7 @@ def search_cost(searched: pd.DataFrame, p: pd.DataFrame, study: str, planned, st
 def search_figures(searched: pd.DataFrame, p: pd.DataFrame, study: str, metric: str, direction: str) -> list[str]:
     """The report's best-so-far curve and (when trials finished) Optuna's importances, as figures."""
     from rnnsweep.figures import Figures
-    from rnnsweep.views import fig_importances, fig_search, importances
+    from rnnsweep.figures.studies import fig_importances, fig_search, importances
 
     FIGURES.mkdir(exist_ok=True)
     figs = Figures(str(FIGURES))

@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from . import settings
-from .figures import LINESTYLES, MARKERS, Figures, arch_color, legend_outside, pyplot
-from .tables import ci95, has_repeats, prepare_trials, search_metric, search_progress, searched_studies, varying
+from .. import settings
+from ..tables import ci95, has_repeats, prepare_trials, search_metric, search_progress, searched_studies, varying
+from . import LINESTYLES, MARKERS, Figures, arch_color, legend_outside, pyplot
 
 NUMERIC = {"maxlen": "sequence length (tokens)", "units": "hidden units", "embedding_dim": "embedding width"}
 

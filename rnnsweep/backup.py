@@ -1,5 +1,10 @@
-"""Part of stage 4 (trial): what a trial's backup holds beyond Keras's weights, so that a trial killed at an
-epoch boundary and resumed computes what it would have undisturbed, bit for bit on the same machine.
+"""Part of stage 4 (trial): a trial's backup — where it is, and what it holds beyond Keras's weights, so that
+a trial killed at an epoch boundary and resumed computes what it would have undisturbed, bit for bit on
+the same machine.
+
+Where: Keras's ``BackupAndRestore`` folder at ``<results>/<sweep>/backup/<trial_id>/``; on a remote store
+(s3://) a local folder mirrored there after every epoch (``backup_folder``, ``push_backup``), removed when
+the trial lands (``drop_backup``).
 
 Keras's ``BackupAndRestore`` keeps the weights and optimizer state of the last finished epoch. The next
 epoch also draws on state it does not keep, and a resumed process starts those afresh:
@@ -23,12 +28,16 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import random
 import shutil
+import tempfile
 
 import numpy as np
+import pyarrow.fs as pafs
 
 from .keras_private import seed_generators
+from .results import filesystem
 
 METADATA = "training_metadata.json"  # BackupAndRestore's: the epoch its weights are of
 
@@ -127,3 +136,34 @@ def resume_state(model, rng=None, early_stopping=None, plateau=None):
             random.setstate((state[0], tuple(state[1]), state[2]))
 
     return ResumeState()
+
+
+def backup_folder(uri: str, sweep: str, trial_id: str) -> tuple[str, bool]:
+    """(local folder for ``BackupAndRestore``, whether it mirrors a remote one). A remote backup
+    left by an earlier attempt is copied down first."""
+    fs, base = filesystem(uri)
+    remote = posixpath.join(base, sweep, "backup", trial_id)
+    if isinstance(fs, pafs.LocalFileSystem):
+        return remote, False
+    local = os.path.join(tempfile.gettempdir(), "rnnsweep-backup", sweep, trial_id)
+    shutil.rmtree(local, ignore_errors=True)
+    os.makedirs(local)
+    if fs.get_file_info(remote).type == pafs.FileType.Directory:
+        pafs.copy_files(remote, local, source_filesystem=fs, destination_filesystem=pafs.LocalFileSystem())
+    return local, True
+
+
+def push_backup(local: str, uri: str, sweep: str, trial_id: str):
+    """Mirror the local backup folder to the store (after each epoch)."""
+    fs, base = filesystem(uri)
+    if os.path.isdir(local):
+        pafs.copy_files(local, posixpath.join(base, sweep, "backup", trial_id), destination_filesystem=fs)
+
+
+def drop_backup(uri: str, sweep: str, trial_id: str):
+    """The trial has landed: its backup goes."""
+    fs, base = filesystem(uri)
+    try:
+        fs.delete_dir(posixpath.join(base, sweep, "backup", trial_id))
+    except (FileNotFoundError, OSError):
+        pass
