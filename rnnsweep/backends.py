@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 
 from . import cost, settings
+from .cache import cache_dir
 
 BACKENDS = ("tensorflow", "jax")
 RULE_UNITS = 64  # without measurements: JAX up to this many recurrent units, TensorFlow above
@@ -131,8 +132,6 @@ def jax_cache() -> dict:
     the first trial of a model on a node pays XLA's compile (measured on seed 001's SimpleRNN(5) at maxlen
     200: the first epoch 3.1 s → 0.8 s in the next process). It caches compiled code only: numbers are
     unchanged."""
-    from .cache import cache_dir
-
     where = os.environ.get("JAX_COMPILATION_CACHE_DIR") or str(cache_dir().parent / "jax")
     return {"JAX_COMPILATION_CACHE_DIR": where,
             "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": os.environ.get("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",

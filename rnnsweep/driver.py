@@ -14,14 +14,18 @@ import sys
 
 import pyarrow as pa
 
-from . import kept, results, search
+from . import data, kept, lease, results, search
 from .dryrun import dry_run
+from .fused import ALSO
 from .onray import COMPACT_AT, execute
 from .progress import fmt, trial_line
 from .run import GPUS_ENV, Options, Outcome, Run
 from .search import resolve_best
-from .sweep import BEST_OF, Grid, SweepError, expand, searches, select, select_studies, validate
+from .settings import SECTIONS
+from .sweep import (BEST_OF, Grid, SweepError, config_id, expand, searches, select, select_studies, trial_id,
+                    validate)
 from .text import prepare_dataset
+from .trial import run_trial
 from .version import code_version
 
 SMOKE = {"epochs": 2, "limit_train": 512, "limit_test": 512}  # does everything run? (learns nothing)
@@ -101,8 +105,6 @@ def _keep(value: str):
 
 def _also(value: str) -> tuple:
     """--fuse-also's settings, checked: only what a fused member can hold as its own (fused.ALSO)."""
-    from .fused import ALSO
-
     names = tuple(n.strip().removeprefix("model.") for n in value.split(",") if n.strip())
     for n in names:
         if n not in ALSO:
@@ -237,8 +239,6 @@ def one_trial(trials: list[dict], pattern: str, name: str) -> dict:
 
 def compact_sweep(uri: str, name: str) -> int:
     """``--compact``: under the sweep's lease (never while a driver runs it)."""
-    from . import lease
-
     try:
         held = lease.take(uri, name)
         try:
@@ -271,8 +271,6 @@ def settings_overrides(pairs: list[str]) -> dict:
     """``["model.semantics=tf_keras2", "training.epochs=3"]`` → ``{"model": {"semantics": ...}, ...}``;
     values read as Python literals (3, 0.5, True, None), else as strings. Checked by ``expand``."""
     import ast
-
-    from .settings import SECTIONS
 
     out: dict = {}
     for pair in pairs:
@@ -318,7 +316,6 @@ def run_local(trial: dict):
     print(f"  {len(prepared.x_train)} train / {len(prepared.x_test)} test rows, vocab {prepared.vocab_size}"
           + (f", GloVe {prepared.meta['config']['glove_dim']}d coverage {prepared.meta['glove_coverage']:.1%}"
              if prepared.embedding is not None else ""), flush=True)
-    from .trial import run_trial
 
     r = run_trial(trial, prepared, cpus=os.cpu_count(), verbose=2)
     r["code_version"] = code_version()
@@ -342,8 +339,6 @@ def _check_tensorboard(uri: str, name: str):
 
 def reidentified(t: dict, **sections) -> dict:
     """The trial with ``sections`` replaced, and the ids its settings now give."""
-    from .sweep import config_id, trial_id
-
     t = {**t, **sections}
     body = {s: t[s] for s in ("dataset", "model", "training")}
     return {**t, "trial_id": trial_id(body), "config_id": config_id(body)}
@@ -353,8 +348,6 @@ def on_sample(trials: list[dict]) -> list[dict]:
     """``--smoke``/``--quick`` without the full IMDB reviews or GloVe files here: their trials run on the
     sample shipped with rnnsweep (``dataset.sample``, so their ids differ from runs on the full data),
     and one line says so."""
-    from . import data
-
     def missing(ds):
         glove = ds.get("embedding") == "glove" and not (data.available("glove50") or data.available("glove100"))
         return ds.get("source") == "imdb_reviews" and not ds.get("path") and (glove or not data.available(

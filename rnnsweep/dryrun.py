@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from collections import Counter
 
-from . import cost, kept, results, search
+from . import backends, cost, fused, kept, results, search
+from .onray import capacity
 from .plan import Planner
 from .run import Outcome, Run
 from .sweep import non_default, studies_of
 from .text import prepare_dataset
+from .trial import run_trial
 
 
 def dry_run(run: Run, listed: list[dict], done: dict, earlier, calibrating: bool = False) -> Outcome:
@@ -62,9 +64,6 @@ def dry_run(run: Run, listed: list[dict], done: dict, earlier, calibrating: bool
 def planner_of(run: Run, earlier) -> Planner:
     """The run's ``plan.Planner``, as the run would make it (the cluster looked at only when an unset
     --fuse on GPUs needs its slots)."""
-    from . import backends
-    from .onray import capacity
-
     gpus = run.options.gpus_per_trial or 0
     slots = capacity(run.options)[0] if run.options.fuse is None and gpus else 1
     return Planner(run.options.cpus_per_trial, gpus, run.options.fuse, run.options.fuse_also, slots, trials=earlier,
@@ -74,8 +73,6 @@ def planner_of(run: Run, earlier) -> Planner:
 def fusing(run: Run, earlier, rates: dict, planner: Planner):
     """What will run, as the run plans it (``plan.Planner``): each ``auto`` trial's backend and why, which
     trials run fused and, where a fused group of the same model and size has run before, the time it saves."""
-    from . import fused
-
     tasks = planner.tasks(run.todo)
     for task in tasks:
         for t in task.members:
@@ -138,8 +135,6 @@ def duration(seconds) -> str:
 
 def projection(seconds: list, run: Run) -> str:
     """The totals line of ``--dry-run``: trial time, and wall time on the cluster's slots."""
-    from .onray import capacity
-
     known = [s for s in seconds if s is not None]
     unknown = len(seconds) - len(known)
     if not known:
@@ -154,8 +149,6 @@ def projection(seconds: list, run: Run) -> str:
 def calibrate_backends(run: Run, earlier):
     """``--calibrate`` with ``auto`` trials: each model that earlier trials have not timed on both backends
     here gets a short run on each, recorded in the sweep's ``calibration.json``, where ``auto`` reads it."""
-    from . import backends
-
     old = results.read_json(run.options.results, run.name, backends.CALIBRATION) or {}
     known = backends.with_calibration(backends.measured(earlier), old)
     entries, done = [], set()
@@ -186,8 +179,6 @@ def calibrate(todo: list[dict], rates: dict) -> dict:
 
 def calibrate_model(trial: dict, prepared, samples: int = 1024, epochs: int = 3) -> dict:
     """The rate of ``trial``'s model from a short run of it here (``samples`` rows, ``epochs`` epochs)."""
-    from .trial import run_trial
-
     r = run_trial(cost.short_run(trial, len(prepared.x_test), samples, epochs), prepared)
     if r["status"] != "ok":
         raise ValueError(f"calibration of {trial['name']}: {r['error']}")

@@ -23,8 +23,10 @@ import itertools
 import time
 
 from . import keras_private, settings
-from .worker import ready_keras
+from .backends import backend_of
+from .sweep import SECTIONS, config_id, stable_hash
 from .trial import callbacks_of, failed, finish, new_result, record_fit, record_test, seeded_model
+from .worker import ready_keras
 
 FUSE_MAX = 8  # members per group when the command line does not say (--fuse)
 OWN = {"training": ("seed",), "model": ("learning_rate",)}  # what a member may have of its own: no shape changes
@@ -49,8 +51,6 @@ def groups(todo: list[dict], fuse: int | None, slots: int = 1, gpus: float = 0.0
 
 def _key(t: dict, also: tuple) -> str:
     """What a trial's group mates share: its config (all but the seed), less the ``also`` settings."""
-    from .sweep import SECTIONS, config_id
-
     if not also:
         return t["config_id"]
     return config_id({s: {k: v for k, v in t.get(s, {}).items() if k not in also} for s in SECTIONS})
@@ -59,8 +59,6 @@ def _key(t: dict, also: tuple) -> str:
 def _grouped(todo: list[dict], k: int, also: tuple = ()) -> list:
     """Each config's fusable trials in as few groups of at most ``k`` as hold them, sizes even (7 in
     groups of at most 4: 4 and 3), each group where its first member was."""
-    from .backends import backend_of
-
     out, members = [], {}
     for t in todo:
         if k < 2 or backend_of(t) != "jax" or t.get("prune"):
@@ -84,8 +82,6 @@ def _grouped(todo: list[dict], k: int, also: tuple = ()) -> list:
 
 
 def group_id(members: list[dict]) -> str:
-    from .sweep import stable_hash
-
     return "g" + stable_hash(sorted(t["trial_id"] for t in members))[:11]
 
 

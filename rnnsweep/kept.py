@@ -19,8 +19,11 @@ import tempfile
 
 import pyarrow.fs as pafs
 
-from . import results
+from . import results, worker
+from .search import config_of
 from .spec import BEST_OF, ENSEMBLE, KEEP, check_keep
+from .sweep import searches, stable_hash
+from .trial import _finite, failed, new_result, split_validation
 
 MODELS, PIPELINES = "models", "pipelines"
 
@@ -59,8 +62,6 @@ def parse_keep(value: str):
 
 def study_metrics(spec: dict) -> dict:
     """{searched study: its search settings}: the metric ``score`` ranks its trials by (the spec validated)."""
-    from .sweep import searches
-
     return {p["study"]: p["search"] for p in searches(spec, checked=True)}
 
 
@@ -266,7 +267,7 @@ def load_row(uri: str, sweep: str, row: dict):
     if not row.get("model_uri"):
         raise ModelError(f"{row['name']}: no model kept (status {row['status']}; its study's keep_models kept "
                          "others): run it again with --keep-models all, or pick a trial with one")
-    from .models import custom_objects
+    from .models import custom_objects  # Keras (TensorFlow: seconds to import): only when a model is loaded
     from .quiet import keras
 
     path, tmp = _local_copy(uri, sweep, row["model_uri"], row["name"])
@@ -292,8 +293,6 @@ def ensemble_jobs(spec: dict, trials: list[dict], uri: str, plans: dict | None =
     ``trials`` (``best_of`` studies filled in): each as a trial-like config with its ``members`` (trial ids).
     "repeats": the study's own trials; k: the k best finished trials of the study it names, by that study's
     metric (validation: the test split plays no part in the choice). Its id is a hash of its members'."""
-    from .sweep import stable_hash
-
     jobs = []
     rows = None
     for study, body in (spec.get("studies") or {}).items():
@@ -305,8 +304,6 @@ def ensemble_jobs(spec: dict, trials: list[dict], uri: str, plans: dict | None =
         if body[ENSEMBLE] == "repeats":
             members = sorted(mine, key=lambda t: t["training"]["seed"])
         else:
-            from .search import config_of
-
             if rows is None:
                 rows = results.read_table(uri, spec["name"], "trials").to_pylist()
             source = body[BEST_OF]
@@ -337,9 +334,6 @@ def ensemble(job: dict, prepared, uri: str, sweep: str, cpus=None) -> dict:
     import time
 
     import numpy as np
-
-    from . import worker
-    from .trial import _finite, failed, new_result, split_validation
 
     cpu0 = time.process_time()
     result = new_result(job, prepared)

@@ -67,7 +67,7 @@ def _recurrent(s, inputs, vocab_size, embedding):
     for i in range(s["layers"]):
         sequences = i < s["layers"] - 1 or s["pooling"] != "last"
         if per_step:  # tf.keras 2.x's generic loop: fresh dropout masks at every timestep
-            from .semantics import recurrent_layer
+            from .semantics import recurrent_layer  # imports Keras: only a tf_keras2 model needs it
 
             cell = recurrent_layer(s["arch"], s["units"], sequences, **cell_kwargs)
         else:
@@ -203,7 +203,7 @@ def build_model(spec: dict, vocab_size: int, maxlen: int, embedding=None):
     model = keras.Model(inputs, outputs, name=f"{s['arch']}-{s['units']}")
     optimizers = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop, "sgd": keras.optimizers.SGD}
     if s["semantics"] == "tf_keras2":
-        from .semantics import OPTIMIZERS
+        from .semantics import OPTIMIZERS  # imports Keras: only a tf_keras2 model needs it
 
         optimizers = OPTIMIZERS  # tf.keras 2.x's RMSprop update; repeated embedding rows summed
     optimizer = optimizers[s["optimizer"]](learning_rate=s["learning_rate"],

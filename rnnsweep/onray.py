@@ -20,6 +20,7 @@ from .plan import Planner, Task, check_row
 from .progress import Progress
 from .run import GPUS_ENV, Options, Outcome, Run
 from .schema import trial_row
+from .sweep import Grid
 from .task import TaskContext, remote_ensemble, remote_group, remote_trial
 from .text import dataset_key, prepare_dataset
 from .version import code_version
@@ -455,8 +456,6 @@ def _task_error(e: Exception) -> str:
 
 
 def _jsonable(obj):
-    from .sweep import Grid
-
     if isinstance(obj, Grid):
         return {"grid": [_jsonable(v) for v in obj.values]}
     if isinstance(obj, dict):

@@ -12,13 +12,12 @@ import argparse
 import sys
 
 from . import kept, results
+from .text import encode_texts
 
 
 def predict(sweep_dir: str, trial: str, texts: list[str], batch_size: int = 256):
     """Each text's positive probability (float64 array) from the kept model of ``trial`` (name or id)."""
     import numpy as np
-
-    from .text import encode_texts
 
     empty = [i + 1 for i, t in enumerate(texts) if not t.strip()]
     if not texts or empty:

@@ -8,6 +8,8 @@ import contextlib
 import os
 import sys
 
+from .worker import keras_backend
+
 
 @contextlib.contextmanager
 def stderr_off():
@@ -26,8 +28,6 @@ def stderr_off():
 def keras():
     """The keras module, TensorFlow imported and its devices listed without the start-up lines (on another
     backend, Keras alone: a machine with JAX and no TensorFlow prepares data and loads models too)."""
-    from .worker import keras_backend
-
     if "keras" not in sys.modules and keras_backend() != "tensorflow":
         import keras  # noqa: F401
     if "keras" not in sys.modules:

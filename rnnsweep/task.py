@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import backup, kept, live, results
+from .fused import train_group
+from .trial import run_trial
 
 
 @dataclass(frozen=True)
@@ -131,8 +133,6 @@ def remote_trial(config: dict, prepared, cpus: float, gpus: float, gpu_memory_mb
     """Body of the Ray task. ``prepared`` arrives resolved from the object store (Ray fetches a
     task's arguments before it starts it; a ``ray.get`` in here would hand the task's CPUs to the
     next trial while it waits): its arrays are read-only views of the shared memory, not copies."""
-    from .trial import run_trial
-
     began = time.time()
     _jax_gpu_share(gpus)
     if gpus and gpus < 1 and not gpu_memory_mb:
@@ -151,8 +151,6 @@ def remote_group(configs: list[dict], prepared, cpus: float, gpus: float, gpu_me
                  ctx: TaskContext):
     """Body of the Ray task of a fused group (``fused.train_group``): each member backed up, reported and
     resumed as its own trial; one result per member. On a GPU, JAX is told not to take 75 % of it."""
-    from .fused import train_group
-
     began = time.time()
     _jax_gpu_share(gpus)
     a = [_attempt(c, ctx) for c in configs]

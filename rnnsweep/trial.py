@@ -13,6 +13,8 @@ import time
 import traceback
 
 from . import keras_private, settings, worker
+from .backup import exact_backup, resume_state
+from .models import build_model, param_counts
 
 METRICS = ("loss", "accuracy", "auc")
 
@@ -163,8 +165,6 @@ def callbacks_of(model, training, val, result, on_epoch=None, backup_dir=None, o
     backup; ``rng``: a fused member's own NumPy generator). Returns (divergence stop, epoch log, all of them)."""
     import keras
 
-    from .backup import exact_backup, resume_state
-
     stop, log = _diverged_callback(), _epoch_log(on_epoch)
     # The epoch's row is out before its backup: a worker killed in between redoes that epoch, and
     # no epoch is ever lost or counted twice.
@@ -269,8 +269,6 @@ def new_result(config: dict, prepared) -> dict:
 def seeded_model(config: dict, prepared, result: dict):
     """The trial's (train, val) arrays and its compiled model, built right after its seed is set."""
     import keras
-
-    from .models import build_model, param_counts
 
     training = {**settings.defaults("training"), **config.get("training", {})}
     keras.utils.set_random_seed(training["seed"])

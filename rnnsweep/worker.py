@@ -7,12 +7,15 @@ from __future__ import annotations
 import os
 import time
 
+from . import backends
+from .models import cudnn
+
 
 def configure_tf(cpus=None, gpu_memory_mb=None):
     """Thread pools sized to the CPUs this trial was given, and (when GPUs are shared) a hard
     memory limit, both *before* TF initialises its devices: TF otherwise grabs the whole GPU
     and takes every core, and the neighbouring trials crash or crawl."""
-    from .quiet import stderr_off
+    from .quiet import stderr_off  # here: quiet imports this module
 
     with stderr_off():
         import tensorflow as tf
@@ -89,9 +92,6 @@ def _fresh_session():
 def ready_keras(config: dict, result: dict, cpus=None, gpu_memory_mb=None):
     """Keras on the trial's backend in this process, TensorFlow's threads and GPU memory sized first,
     what an earlier trial here left cleared; records versions and device in ``result``."""
-    from . import backends
-    from .models import cudnn
-
     backends.use(config)  # before Keras's first import here: its backend is fixed per process
     result["cudnn"] = cudnn(config.get("model", {}), config.get("dataset"))
     if keras_backend() == "tensorflow":
