@@ -6,7 +6,6 @@ Ray's "simple parallel model selection" pattern: ``ray.remote`` tasks and a ``ra
 """
 from __future__ import annotations
 
-import ctypes
 import os
 import socket
 import sys
@@ -26,7 +25,7 @@ from .text import dataset_key, prepare_dataset
 from .version import code_version
 
 COMPACT_AT = 500  # per-trial files in a table from which a finished run compacts them (results.compact)
-TRIM_EVERY = 5.0  # seconds between the driver's returns of freed memory to the system (memory_trimmer)
+TRIM_EVERY = 5.0  # seconds between the driver's returns of freed memory to the system (results.memory_trimmer)
 WINDOW = 256  # trials in flight at least: enough for an autoscaler to see the demand of a big cluster
 ADDRESS_FILE = "/tmp/ray/ray_current_cluster"  # where `ray start` leaves the address of the cluster it started
 
@@ -385,7 +384,7 @@ def collect(flight: InFlight, opts: Options, name: str, budget: dict, progress: 
 
     finished, datasets = [], {}
     written = 0  # trials' own files since the last compaction
-    trim, trimmed = memory_trimmer(), time.monotonic()
+    trim, trimmed = results.memory_trimmer(), time.monotonic()
     with progress.bar:
         while flight.pending:
             heartbeat()
@@ -418,7 +417,7 @@ def collect(flight: InFlight, opts: Options, name: str, budget: dict, progress: 
                     written += 1
             if written >= COMPACT_AT:  # a long sweep's resume scan stays a few files (we hold the lease)
                 results.compact(opts.results, name)
-                trim(0)  # reading 500 files' footers on Arrow's threads leaves ~200 MB freed in their arenas
+                trim(0)
                 written = 0
             flight.top_up()
     return finished, progress.counts
@@ -437,15 +436,6 @@ def slim(result: dict, trial: dict, datasets: dict) -> dict:
             result["dataset"] = first
     return result
 
-
-def memory_trimmer() -> Callable:
-    """glibc's ``malloc_trim`` (a no-op without glibc). Ray's threads in the driver each get a malloc arena,
-    and what a finished task's messages freed stays mapped there until trimmed: the driver's resident
-    memory grew by hundreds of MB over a few thousand short trials, most of it free."""
-    try:
-        return ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):
-        return lambda _pad: 0
 
 
 def _task_error(e: Exception) -> str:

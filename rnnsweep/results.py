@@ -265,6 +265,30 @@ def _read_dir(fs, path: str, schema: pa.Schema, required=(), columns=None) -> pa
     return table.select(columns) if columns is not None else table
 
 
+def memory_trimmer():
+    """glibc's ``malloc_trim`` (a no-op without glibc): hands freed memory back to the system. Reading many
+    Parquet footers on Arrow's threads, and Ray's threads in the driver, leave hundreds of MB freed but
+    still resident in their malloc arenas until trimmed."""
+    import ctypes
+
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return lambda _pad: 0
+
+
+COMPACT_CHUNK = 125  # small files read at once by compact: the memory a read of 500 leaves behind is ~200 MB
+
+
+def _scan_in_chunks(fs, files: list[str], schema: pa.Schema, required=()) -> pa.Table:
+    """``_scan`` of ``files``, ``COMPACT_CHUNK`` at a time, freed memory handed back after each."""
+    trim, parts = memory_trimmer(), []
+    for i in range(0, len(files), COMPACT_CHUNK):
+        parts.append(_scan(fs, files[i:i + COMPACT_CHUNK], schema, required))
+        trim(0)
+    return pa.concat_tables(parts) if parts else schema.empty_table()
+
+
 def compact(uri: str, sweep: str) -> int:
     """Rewrite the finished trials' small files of each table as one compacted file, then remove
     them, as table formats do with small files (Delta's OPTIMIZE, Iceberg's rewrite_data_files): a
@@ -281,12 +305,12 @@ def compact(uri: str, sweep: str) -> int:
     listed = {t: {i.path: (i.mtime_ns, i.size) for i in fs.get_file_info(files)} for t, files in small.items()}
     import pyarrow.compute as pc
 
-    trials = _scan(fs, small["trials"], TRIAL_SCHEMA, REQUIRED_TRIAL)
+    trials = _scan_in_chunks(fs, small["trials"], TRIAL_SCHEMA, REQUIRED_TRIAL)
     trials = trials.filter(pc.not_equal(trials.column("status"), "running"))
     ids = trials.column("trial_id")
     done = set(ids.to_pylist())
     mine = [f for f in small["epochs"] if posixpath.basename(f)[:-len(".parquet")] in done]
-    epochs = _scan(fs, mine, EPOCH_SCHEMA, REQUIRED_EPOCH)
+    epochs = _scan_in_chunks(fs, mine, EPOCH_SCHEMA, REQUIRED_EPOCH)
     name = f"{COMPACTED}{int(time.time() * 1000)}-{uuid.uuid4().hex[:6]}.parquet"
     for table, body in (("epochs", epochs), ("trials", trials)):
         atomic_write(fs, posixpath.join(folder[table], name), lambda o, b=body: pq.write_table(b, o))
