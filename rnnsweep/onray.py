@@ -425,8 +425,8 @@ def collect(flight: InFlight, opts: Options, name: str, budget: dict, progress: 
 
 def slim(result: dict, trial: dict, datasets: dict) -> dict:
     """A written result as the driver keeps it: its config is the trial's own dict and its dataset's
-    description the first equal one (``datasets``, by fingerprint), not copies of them (at 100,000 trials
-    the copies were 1 GB of the driver's memory)."""
+    description the first equal one (``datasets``, by fingerprint), not copies of them (14.6 KB a result
+    with them, 2.5 KB without: 1.2 GB of the driver's memory at 100,000 trials)."""
     if result.get("config") == trial:
         result["config"] = trial
     ds = result.get("dataset")
@@ -435,7 +435,6 @@ def slim(result: dict, trial: dict, datasets: dict) -> dict:
         if first == ds:
             result["dataset"] = first
     return result
-
 
 
 def _task_error(e: Exception) -> str:
