@@ -149,7 +149,7 @@ def main(spec: dict, argv=None, train=None) -> Outcome:
     except results.ResultsError as e:
         sys.exit(f"error: {e}")
     except (OSError, pa.ArrowException) as e:  # the store failed past its retries: one line, nothing lost
-        sys.exit(f"error: the results store {args.results.partition('?')[0]} failed ({results.first_line(e)}); "
+        sys.exit(f"error: the results store {results.shown(args.results)} failed ({results.first_line(e)}); "
                  "everything written before is kept: run the same command again to resume")
 
 

@@ -46,7 +46,7 @@ def take(uri: str, sweep: str) -> dict:
     held = results.read_json(uri, sweep, NAME)
     if held and not _stale(held):
         age = time.time() - held["heartbeat"]
-        where = f"{uri.partition('?')[0].rstrip('/')}/{sweep}/{NAME}"
+        where = results.shown(uri, sweep, NAME)
         raise LeaseHeld(f"another driver runs sweep {sweep!r} on these results: {held['host']} pid {held['pid']}, "
                         f"alive {age:.0f} s ago; wait for it to end, or remove {where} if it is gone")
     ours = {"host": socket.gethostname(), "pid": os.getpid(), "token": uuid.uuid4().hex,

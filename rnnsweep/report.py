@@ -95,7 +95,7 @@ def report(path: str, sweep: str | None = None, out: str | None = None, prices: 
     meta = results.read_json(root, sweep, "sweep.json") or {}
     searched = tables.search_lines(trials, epochs, meta)
     s.to_csv(os.path.join(out, "summary.csv"), index=False)
-    models = kept_lines(trials, f"{root.partition('?')[0].rstrip('/')}/{sweep}")
+    models = kept_lines(trials, results.shown(root, sweep))
     with open(os.path.join(out, "summary.md"), "w", encoding="utf-8") as fh:
         fh.write(tables.summary_markdown(s, trials, sweep, compute, searched))
         if models:

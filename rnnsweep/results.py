@@ -399,11 +399,16 @@ def local_folder(uri: str, sweep: str, *parts) -> str | None:
     return posixpath.join(base, sweep, *parts) if isinstance(fs, pafs.LocalFileSystem) else None
 
 
+def shown(uri: str, *parts) -> str:
+    """``<uri>/<parts>`` as a person reads it: a results URI without its query (s3's endpoint_override=...)."""
+    return "/".join([uri.partition("?")[0].rstrip("/"), *parts])
+
+
 def upload_folder(local: str, uri: str, sweep: str, *parts) -> str:
     """Copy a local folder to ``<uri>/<sweep>/<parts>`` (s3://, gs://); returns that URI."""
     fs, base = filesystem(uri)
     pafs.copy_files(local, posixpath.join(base, sweep, *parts), destination_filesystem=fs)
-    return "/".join([uri.partition("?")[0].rstrip("/"), sweep, *parts])
+    return shown(uri, sweep, *parts)
 
 
 def load(path: str, sweep: str | None = None, **required):

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Callable
 
+from . import results
+
 
 GPUS_ENV = "RNNSWEEP_GPUS_PER_TRIAL"
 
@@ -52,7 +54,7 @@ class Run:
 
     @property
     def where(self) -> str:
-        return f"{self.options.results.partition('?')[0].rstrip('/')}/{self.name}"
+        return results.shown(self.options.results, self.name)
 
 
 @dataclass
