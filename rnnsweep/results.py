@@ -12,6 +12,7 @@ place, so nothing half-written is ever readable (Parquet readers skip names star
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import posixpath
@@ -265,6 +266,7 @@ def _read_dir(fs, path: str, schema: pa.Schema, required=(), columns=None) -> pa
     return table.select(columns) if columns is not None else table
 
 
+@functools.cache  # one lookup of libc per process, not one per compaction
 def memory_trimmer():
     """glibc's ``malloc_trim`` (a no-op without glibc): hands freed memory back to the system. Reading many
     Parquet footers on Arrow's threads, and Ray's threads in the driver, leave hundreds of MB freed but
