@@ -17,16 +17,18 @@ BENCHMARKS.md). ``--dry-run --calibrate`` measures both. The choice and why are 
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
-from . import cost, settings
+from . import cost
 from .cache import cache_dir
+from .config import Trial
 
 BACKENDS = ("tensorflow", "jax")
 RULE_UNITS = 64  # without measurements: JAX up to this many recurrent units, TensorFlow above
 
 
 def shape_key(sections: dict) -> str:
-    """The model, its data and batch size, whatever its backend setting."""
+    """The model, its data and batch size, whatever its backend setting (``sections``: ``cost.timing_key``'s)."""
     return cost.timing_key({**sections, "training": {**sections.get("training", {}), "backend": "tensorflow"}})
 
 
@@ -47,17 +49,18 @@ CALIBRATION = "calibration.json"  # in the sweep's folder: --dry-run --calibrate
 _SHORT_RUN = """
 import json, sys
 from rnnsweep import cost, text
+from rnnsweep.config import Trial
 from rnnsweep.trial import run_trial
-t = json.load(sys.stdin)
-p = text.prepare(t["dataset"])
+t = Trial.of(json.load(sys.stdin))
+p = text.prepare(t.dataset)
 r = run_trial(cost.short_run(t, len(p.x_test)), p, cpus=1)
 if r["status"] != "ok":
-    sys.exit(f"{t['name']}: {r['error']}")
+    sys.exit(f"{t.name}: {r['error']}")
 print(json.dumps({"rate": cost.rate_of_run(r, len(p.x_test), len(p.x_train)), "device": r["device"]}))
 """
 
 
-def calibrate(trial: dict) -> list[dict]:
+def calibrate(trial: Trial) -> list[dict]:
     """``--calibrate`` for an ``auto`` trial: a short run of its model on each backend, each in a fresh
     process (the backend is fixed per process); entries for ``CALIBRATION``."""
     import json
@@ -66,13 +69,14 @@ def calibrate(trial: dict) -> list[dict]:
 
     out = []
     for b in BACKENDS:
-        t = {**trial, "training": {**trial["training"], "backend": b}}
-        p = subprocess.run([sys.executable, "-c", _SHORT_RUN], input=json.dumps(t), capture_output=True, text=True,
+        t = trial.changed(training={"backend": b})
+        p = subprocess.run([sys.executable, "-c", _SHORT_RUN], input=json.dumps(t.as_dict()), capture_output=True,
+                           text=True,
                            env={**os.environ, "KERAS_BACKEND": b}, timeout=3600)
         if p.returncode:
-            raise ValueError(f"calibration of {trial['name']} on {b}: {(p.stderr.strip().splitlines() or ['?'])[-1]}")
+            raise ValueError(f"calibration of {trial.name} on {b}: {(p.stderr.strip().splitlines() or ['?'])[-1]}")
         got = json.loads(p.stdout.strip().splitlines()[-1])
-        out.append(dict(shape=shape_key(trial), backend=b, device=device_kind(got["device"]), **got["rate"]))
+        out.append(dict(shape=shape_key(trial.sections()), backend=b, device=device_kind(got["device"]), **got["rate"]))
     return out
 
 
@@ -83,47 +87,34 @@ def with_calibration(rates: dict, calibration: dict | None) -> dict:
     return rates
 
 
-def choose(trial: dict, rates: dict, device: str) -> tuple[str, str]:
+def choose(trial: Trial, rates: dict, device: str) -> tuple[str, str]:
     """(backend, why) for an ``auto`` trial on ``device`` ("CPU" or "GPU")."""
-    key = shape_key(trial)
+    key = shape_key(trial.sections())
     got = {b: rates[(key, b, device)]["per_sample"] for b in BACKENDS if rates.get((key, b, device))}
     if len(got) == 2:
         fast, slow = sorted(got, key=got.get)
         return fast, (f"measured on {device}: {fast} {got[fast] * 1000:.3g} s vs {slow} {got[slow] * 1000:.3g} s "
                       "per 1,000 samples per epoch")
-    m = {**settings.defaults("model"), **trial.get("model", {})}
+    m = trial.model
     seen = f"; only {next(iter(got))} measured" if got else ""
-    if m["recurrent_dropout"]:  # seed 004's stacked LSTM (recurrent_dropout 0.2): JAX 1.5x slower per epoch
-        return "tensorflow", f"rule on {device} (recurrent_dropout {m['recurrent_dropout']}){seen}"
-    pick = "jax" if m["units"] <= RULE_UNITS else "tensorflow"
-    return pick, f"rule on {device} ({m['units']} units {'≤' if pick == 'jax' else '>'} {RULE_UNITS}){seen}"
+    if m.recurrent_dropout:  # seed 004's stacked LSTM (recurrent_dropout 0.2): JAX 1.5x slower per epoch
+        return "tensorflow", f"rule on {device} (recurrent_dropout {m.recurrent_dropout}){seen}"
+    pick = "jax" if m.units <= RULE_UNITS else "tensorflow"
+    return pick, f"rule on {device} ({m.units} units {'≤' if pick == 'jax' else '>'} {RULE_UNITS}){seen}"
 
 
-def resolve(todo: list[dict], trials, gpus: float, calibration: dict | None = None) -> list[dict]:
+def resolve(todo: list[Trial], trials, gpus: float, calibration: dict | None = None) -> list[Trial]:
     """Each ``auto`` trial with its ``backend_choice`` (backend, why); the others as they are."""
-    if not any(backend_setting(t) == "auto" for t in todo):
+    if not any(t.training.backend == "auto" for t in todo):
         return todo
     rates, device = with_calibration(measured(trials), calibration), "GPU" if gpus else "CPU"
     out = []
     for t in todo:
-        if backend_setting(t) == "auto":
+        if t.training.backend == "auto":
             b, why = choose(t, rates, device)
-            t = {**t, "backend_choice": {"backend": b, "why": why}}
+            t = replace(t, backend_choice={"backend": b, "why": why})
         out.append(t)
     return out
-
-
-def backend_setting(trial: dict) -> str:
-    return trial.get("training", {}).get("backend", "tensorflow")
-
-
-def backend_of(trial: dict) -> str:
-    """The backend the trial runs on: its setting, ``auto`` as resolved (``backend_choice``; TensorFlow until
-    it is). The default setting is TensorFlow whatever ``$KERAS_BACKEND`` says: the trial id promises it."""
-    b = backend_setting(trial)
-    if b == "auto":
-        return (trial.get("backend_choice") or {}).get("backend", "tensorflow")
-    return b
 
 
 def jax_cache() -> dict:
@@ -138,14 +129,14 @@ def jax_cache() -> dict:
                                                                          "0")}
 
 
-def runtime_env(trial: dict) -> dict:
+def runtime_env(trial: Trial) -> dict:
     """The Ray ``runtime_env`` of the trial's task: ``KERAS_BACKEND`` set to its backend (an exported
     ``$KERAS_BACKEND`` never reaches its workers), and for JAX its compilation cache."""
-    b = backend_of(trial)
+    b = trial.backend
     return {"env_vars": {"KERAS_BACKEND": b, **(jax_cache() if b == "jax" else {})}}
 
 
-def use(trial: dict):
+def use(trial: Trial):
     """In the process about to run ``trial``: its backend set before Keras is imported, or a one-line
     error when Keras already runs another one here (its backend cannot change in a process). The default
     setting leaves the process as it is: a Ray task's workers have ``KERAS_BACKEND=tensorflow`` already
@@ -153,9 +144,9 @@ def use(trial: dict):
     with Keras on torch or JAX and no TensorFlow) runs where the process's Keras does, writing no row."""
     import sys
 
-    if backend_setting(trial) == "tensorflow":
+    if trial.training.backend == "tensorflow":
         return
-    b = backend_of(trial)
+    b = trial.backend
     if "keras" not in sys.modules:
         os.environ["KERAS_BACKEND"] = b
         if b == "jax" and "jax" not in sys.modules:

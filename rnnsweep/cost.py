@@ -16,15 +16,16 @@ import math
 import statistics
 
 from . import settings
-from .sweep import stable_hash
+from .config import Trial, stable_hash
 
 # Of training: with the dataset and the model, what an epoch's time per sample depends on.
 TIMING_KEYS = ("batch_size", "backend")
 
 
 def timing_key(sections: dict) -> str:
-    """Same data, same model, same batch size → same seconds per sample per epoch. Values are
-    compared as text (a Parquet column gives 5 as int64 and 50 as "50" where the config has ints)."""
+    """Same data, same model, same batch size → same seconds per sample per epoch. ``sections``: a trial's
+    (``Trial.sections``) or a row's (``_sections``). Values are compared as text (a Parquet column gives 5 as
+    int64 and 50 as "50" where the config has ints)."""
     def norm(v):
         v = v.item() if hasattr(v, "item") else v
         if isinstance(v, str):  # a mixed column ("auto" or 50) holds numbers as text
@@ -107,22 +108,21 @@ def _median(xs):
     return statistics.median_high(xs) if xs else None
 
 
-def train_samples(trial: dict, dataset_rows: int | None) -> int | None:
+def train_samples(trial: Trial, dataset_rows: int | None) -> int | None:
     """How many samples this trial trains on: Keras's cut of its (limited) training rows."""
-    t = {**settings.defaults("training"), **trial.get("training", {})}
-    n = min(t["limit_train"], dataset_rows or t["limit_train"]) if t["limit_train"] else dataset_rows
-    return None if n is None else int(math.floor(n * (1 - t["validation_split"])))
+    t = trial.training
+    n = min(t.limit_train, dataset_rows or t.limit_train) if t.limit_train else dataset_rows
+    return None if n is None else int(math.floor(n * (1 - t.validation_split)))
 
 
-def project(trial: dict, rate: dict | None) -> float | None:
+def project(trial: Trial, rate: dict | None) -> float | None:
     """Projected seconds of one trial, or None when nothing says how fast its model trains."""
     if not rate:
         return None
     n = train_samples(trial, rate.get("dataset_rows"))
     if n is None:
         return None
-    epochs = {**settings.defaults("training"), **trial.get("training", {})}["epochs"]
-    return rate["fixed"] + rate["first_extra"] + epochs * n * rate["per_sample"]
+    return rate["fixed"] + rate["first_extra"] + trial.training.epochs * n * rate["per_sample"]
 
 
 def makespan(seconds: list[float], slots: int) -> float:
@@ -134,10 +134,9 @@ def makespan(seconds: list[float], slots: int) -> float:
     return max(free)
 
 
-def short_run(trial: dict, test_rows: int, samples: int = 1024, epochs: int = 3) -> dict:
+def short_run(trial: Trial, test_rows: int, samples: int = 1024, epochs: int = 3) -> Trial:
     """The trial cut to a calibration run: ``samples`` rows, ``epochs`` epochs."""
-    return {**trial, "training": {**trial.get("training", {}), "epochs": epochs, "limit_train": samples,
-                                  "limit_test": min(samples, test_rows)}}
+    return trial.changed(training={"epochs": epochs, "limit_train": samples, "limit_test": min(samples, test_rows)})
 
 
 def rate_of_run(r: dict, test_rows: int, dataset_rows: int) -> dict:

@@ -22,8 +22,8 @@ from .progress import fmt, trial_line
 from .run import GPUS_ENV, Options, Outcome, Run
 from .search import resolve_best
 from .settings import SECTIONS
-from .sweep import (BEST_OF, Grid, SweepError, config_id, expand, searches, select, select_studies, trial_id,
-                    validate)
+from .config import Trial
+from .sweep import BEST_OF, Grid, SweepError, expand, searches, select, select_studies, validate
 from .text import prepare_dataset
 from .trial import run_trial
 from .version import code_version
@@ -153,7 +153,7 @@ def main(spec: dict, argv=None, train=None) -> Outcome:
                  "everything written before is kept: run the same command again to resume")
 
 
-def chosen_studies(spec: dict, args) -> tuple[list[dict], list[dict]]:
+def chosen_studies(spec: dict, args) -> tuple[list[Trial], list[dict]]:
     """The listed trials and the searched studies (``sweep.searches``) this run is about: the sweep
     validated once, with ``--seeds``, ``--set`` and the budget in, its ``best_of`` studies filled in,
     ``--study``, ``--search-trials`` and (``--smoke``, ``--quick``) the packaged sample applied."""
@@ -177,12 +177,11 @@ def chosen_studies(spec: dict, args) -> tuple[list[dict], list[dict]]:
             p["search"]["trials"] = min(p["search"]["trials"], args.search_trials)
     if args.quick:
         print(QUICK_NOTE, flush=True)
-        trials = [reidentified(t, model={**t["model"], "learning_rate": t["model"]["learning_rate"] * QUICK_LR_SCALE})
-                  for t in trials]
+        trials = [t.changed(model={"learning_rate": t.model.learning_rate * QUICK_LR_SCALE}) for t in trials]
     return (on_sample(trials) if args.smoke or args.quick else trials), plans
 
 
-def plan_run(spec: dict, args, trials: list[dict], plans: list[dict]) -> tuple[Run, list[dict], dict]:
+def plan_run(spec: dict, args, trials: list[Trial], plans: list[dict]) -> tuple[Run, list[Trial], dict]:
     """The ``Run`` of this command line: what ``--only`` picks of ``trials`` that the results do not
     hold yet (or hold from other code, with ``--rerun-other-versions``), and each searched study's rows.
     Returns it, the trials ``--only`` picked, and {trial_id: status} of what the results hold."""
@@ -196,10 +195,10 @@ def plan_run(spec: dict, args, trials: list[dict], plans: list[dict]) -> tuple[R
     meta.pop("trials", None)  # this run writes its own (onray.record_run); 100,000 earlier ones are ~300 MB
     skip = {"ok", "diverged"} | (set() if args.rerun_failed else {"failed"})
     # A trial its study's pruner stopped is done there (without the pruner it runs to the end).
-    todo = [t for t in chosen if done.get(t["trial_id"]) not in skip | ({"pruned"} if t.get("prune") else set())]
+    todo = [t for t in chosen if done.get(t.trial_id) not in skip | ({"pruned"} if t.prune else set())]
     if args.rerun_other_versions:
-        running = {t["trial_id"] for t in todo}  # by id: comparing trial dicts is quadratic at 10,000
-        todo += other_versions([t for t in chosen if t["trial_id"] not in running],
+        running = {t.trial_id for t in todo}  # by id: comparing trials is quadratic at 10,000
+        todo += other_versions([t for t in chosen if t.trial_id not in running],
                                results.versions(args.results, name))
     rows = {p["study"]: search.study_rows(args.results, name, p["study"], p) for p in plans}
     recorded = {**budget(args), **({"learning_rate_scale": QUICK_LR_SCALE} if args.quick else {})}
@@ -207,10 +206,9 @@ def plan_run(spec: dict, args, trials: list[dict], plans: list[dict]) -> tuple[R
               keep=kept.policies(spec, args.keep_models))
     run.ensembles = [j for j in kept.ensemble_jobs(spec, select(trials, args.only) if args.only else trials,
                                                    args.results, kept.study_metrics(spec))
-                     if done.get(j["trial_id"]) != "ok"]
+                     if done.get(j.trial.trial_id) != "ok"]
     exported = os.environ.get("KERAS_BACKEND")
-    if exported and exported != "tensorflow" and any(t["training"].get("backend", "tensorflow") == "tensorflow"
-                                                     for t in todo):
+    if exported and exported != "tensorflow" and any(t.training.backend == "tensorflow" for t in todo):
         print(f"KERAS_BACKEND={exported} is exported, but training.backend is tensorflow (the default) for trials "
               f"this run starts: they run on TensorFlow, as their ids say (--set training.backend={exported} runs them "
               f"on {exported}, under their own ids)", flush=True)
@@ -228,12 +226,12 @@ def search_done(plan: dict, rows: list[dict]) -> bool:
     return len(mine) >= plan["search"]["trials"] and not any(r["status"] == "running" for r in mine)
 
 
-def one_trial(trials: list[dict], pattern: str, name: str) -> dict:
+def one_trial(trials: list[Trial], pattern: str, name: str) -> Trial:
     """``--trial``: the one trial it names."""
     chosen = select(trials, pattern)
     if len(chosen) != 1:
         sys.exit(f"error: --trial {pattern!r} matches {len(chosen)} trials of {name}; "
-                 f"names: {', '.join(t['name'] for t in trials[:6])}, ...")
+                 f"names: {', '.join(t.name for t in trials[:6])}, ...")
     return chosen[0]
 
 
@@ -309,9 +307,9 @@ def with_seeds(spec: dict, seeds: str | None) -> dict:
                                if spec.get("studies") else {})}
 
 
-def run_local(trial: dict):
+def run_local(trial: Trial):
     """One trial in this process, no Ray: for debugging a configuration."""
-    print(f"preparing dataset for {trial['name']} ...", flush=True)
+    print(f"preparing dataset for {trial.name} ...", flush=True)
     prepared = prepare_dataset(trial)
     print(f"  {len(prepared.x_train)} train / {len(prepared.x_test)} test rows, vocab {prepared.vocab_size}"
           + (f", GloVe {prepared.meta['config']['glove_dim']}d coverage {prepared.meta['glove_coverage']:.1%}"
@@ -337,26 +335,17 @@ def _check_tensorboard(uri: str, name: str):
         sys.exit(f"error: --tensorboard writes logs to a local folder; --results {uri} is remote")
 
 
-def reidentified(t: dict, **sections) -> dict:
-    """The trial with ``sections`` replaced, and the ids its settings now give."""
-    t = {**t, **sections}
-    body = {s: t[s] for s in ("dataset", "model", "training")}
-    return {**t, "trial_id": trial_id(body), "config_id": config_id(body)}
-
-
-def on_sample(trials: list[dict]) -> list[dict]:
+def on_sample(trials: list[Trial]) -> list[Trial]:
     """``--smoke``/``--quick`` without the full IMDB reviews or GloVe files here: their trials run on the
     sample shipped with rnnsweep (``dataset.sample``, so their ids differ from runs on the full data),
     and one line says so."""
     def missing(ds):
-        glove = ds.get("embedding") == "glove" and not (data.available("glove50") or data.available("glove100"))
-        return ds.get("source") == "imdb_reviews" and not ds.get("path") and (glove or not data.available(
-            "imdb_reviews"))
+        glove = ds.embedding == "glove" and not (data.available("glove50") or data.available("glove100"))
+        return ds.source == "imdb_reviews" and not ds.path and (glove or not data.available("imdb_reviews"))
 
-    moved = sum(missing(t["dataset"]) for t in trials)
-    trials = [reidentified(t, dataset={**t["dataset"], "sample": True, **(
-        {"glove_dim": 50} if t["dataset"].get("embedding") == "glove" else {})}) if missing(t["dataset"]) else t
-              for t in trials]
+    moved = sum(missing(t.dataset) for t in trials)
+    trials = [t.changed(dataset={"sample": True, **({"glove_dim": 50} if t.dataset.embedding == "glove" else {})})
+              if missing(t.dataset) else t for t in trials]
     if moved:
         print(f"the IMDB reviews or GloVe vectors are not in {data.data_dir()}: {moved} trials run on "
               f"the 3,000-review sample shipped with rnnsweep ({data.SAMPLE_DIR}); put the full files there "
@@ -364,14 +353,14 @@ def on_sample(trials: list[dict]) -> list[dict]:
     return trials
 
 
-def other_versions(finished: list[dict], made_by: dict) -> list[dict]:
+def other_versions(finished: list[Trial], made_by: dict) -> list[Trial]:
     """``--rerun-other-versions``: the finished trials another code version made, said in one line
     (from a dirty checkout they are all of them, with a warning: "+dirty" names no one version)."""
     now = code_version()
     if now.endswith("+dirty)"):
         print(f"warning: {now} has uncommitted changes: the rows it writes cannot say which code made them",
               flush=True)
-    again = [t for t in finished if made_by.get(t["trial_id"]) != now]
+    again = [t for t in finished if made_by.get(t.trial_id) != now]
     if again:
         print(f"--rerun-other-versions: {len(again)} finished trials were made by other code than {now}; "
               "they run again and their rows are replaced", flush=True)

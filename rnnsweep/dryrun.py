@@ -9,13 +9,14 @@ from collections import Counter
 from . import backends, cost, fused, kept, results, search
 from .onray import capacity
 from .plan import Planner
+from .config import Trial
 from .run import Outcome, Run
 from .sweep import non_default, studies_of
 from .text import prepare_dataset
 from .trial import run_trial
 
 
-def dry_run(run: Run, listed: list[dict], done: dict, earlier, calibrating: bool = False) -> Outcome:
+def dry_run(run: Run, listed: list[Trial], done: dict, earlier, calibrating: bool = False) -> Outcome:
     """Print the ``listed`` trials (``done``: {trial_id: status} in the results; ``earlier``: the
     trials table, for timings) and each searched study's plan; returns the searched studies' next draws."""
     rates = cost.rates(earlier)
@@ -25,37 +26,38 @@ def dry_run(run: Run, listed: list[dict], done: dict, earlier, calibrating: bool
     # Seed repeats share their timing and all but one setting: each worked out once per configuration.
     keys, described = {}, {}
     for t in listed:
-        if t["config_id"] not in keys:
-            keys[t["config_id"]] = cost.timing_key(t)
-            described[t["config_id"]] = describe({**t, "training": {k: v for k, v in t["training"].items()
-                                                                    if k != "seed"}})
-    projected = {t["trial_id"]: cost.project(t, rates.get(keys[t["config_id"]])) for t in listed}
-    again = {t["trial_id"] for t in run.todo}
+        if t.config_id not in keys:
+            sections = t.sections()
+            keys[t.config_id] = cost.timing_key(sections)
+            sections["training"].pop("seed")
+            described[t.config_id] = describe(sections)
+    projected = {t.trial_id: cost.project(t, rates.get(keys[t.config_id])) for t in listed}
+    again = {t.trial_id for t in run.todo}
     lines = []
     for study in studies_of(listed) or [None]:
-        group = [t for t in listed if study is None or study in (t.get("study") or "").split(",")]
+        group = [t for t in listed if study is None or study in t.studies]
         if study:
             lines.append(f"study {study}: {len(group)} trials")
         for t in group:
-            status = done.get(t["trial_id"], "todo")
-            if status in ("ok", "diverged") and t["trial_id"] in again:
+            status = done.get(t.trial_id, "todo")
+            if status in ("ok", "diverged") and t.trial_id in again:
                 status = "rerun"  # --rerun-other-versions: finished, but by other code
-            shared = f"  (also {t['study'].replace(study + ',', '').replace(',' + study, '')})" \
-                if study and "," in t["study"] else ""
-            seed = describe({"training": {"seed": t["training"]["seed"]}}) if "seed" in t["training"] else ""
-            settings_ = " ".join(x for x in (described[t["config_id"]], seed) if x)
-            lines.append(f"  {t['trial_id']}  {t['name']:<34} {status:<8} "
-                         f"{duration(projected[t['trial_id']]):>8}  {settings_}{shared}")
+            shared = f"  (also {t.study.replace(study + ',', '').replace(',' + study, '')})" \
+                if study and "," in t.study else ""
+            settings_ = " ".join(x for x in (described[t.config_id], describe({"training": {"seed": t.training.seed}}))
+                                 if x)
+            lines.append(f"  {t.trial_id}  {t.name:<34} {status:<8} "
+                         f"{duration(projected[t.trial_id]):>8}  {settings_}{shared}")
     print("\n".join(lines), flush=True)  # one write: 100,000 prints took seconds
     planner = planner_of(run, earlier) if run.todo or run.searches else None
     if run.todo:
-        print(projection([projected[t["trial_id"]] for t in run.todo], run))
+        print(projection([projected[t.trial_id] for t in run.todo], run))
         fusing(run, earlier, rates, planner)
     models = kept.projection(listed, run.keep, earlier)
     if models:
         print(models)
     for job in run.ensembles:
-        print(f"ensemble {job['name']}: the average of {len(job['members'])} kept models, scored once on the test "
+        print(f"ensemble {job.trial.name}: the average of {len(job.members)} kept models, scored once on the test "
               "split when they have landed")
     draws = {p["study"]: next_draws(p, run.search_rows[p["study"]], planner) for p in run.searches}
     return Outcome(todo=run.todo, done=done, draws=draws)
@@ -76,8 +78,8 @@ def fusing(run: Run, earlier, rates: dict, planner: Planner):
     tasks = planner.tasks(run.todo)
     for task in tasks:
         for t in task.members:
-            if t.get("backend_choice"):
-                print(f"  backend of {t['name']}: {t['backend_choice']['backend']} ({t['backend_choice']['why']})")
+            if t.backend_choice:
+                print(f"  backend of {t.name}: {t.backend_choice['backend']} ({t.backend_choice['why']})")
     groups = [list(task.members) for task in tasks if task.fused]
     if not groups:
         todo = [t for task in tasks for t in task.members]
@@ -86,15 +88,15 @@ def fusing(run: Run, earlier, rates: dict, planner: Planner):
             print(f"not fused: {sum(map(len, could))} JAX seed repeats run one by one on CPUs, where fusing measured "
                   "no faster (--fuse K fuses them)")
         return
-    shown = ", ".join(f"{g[0]['name'].rsplit('-seed', 1)[0]} ×{len(g)}" for g in groups[:6])
+    shown = ", ".join(f"{g[0].name.rsplit('-seed', 1)[0]} ×{len(g)}" for g in groups[:6])
     more = ", ..." if len(groups) > 6 else ""
     print(f"fused on JAX: {sum(map(len, groups))} trials in {len(groups)} tasks ({shown}{more})")
     has = earlier is not None and not earlier.empty and "fused_members" in earlier
     together = cost.rates(earlier[earlier["fused_members"].fillna(1) > 1], key=lambda sections, row: (
         cost.timing_key(sections), int(row["fused_members"]))) if has else {}
     alone = cost.rates(earlier[earlier["fused_members"].fillna(1) <= 1]) if has else rates
-    saved = [(sum(cost.project(t, alone.get(cost.timing_key(t))) or 0 for t in g),
-              cost.project(g[0], together.get((cost.timing_key(g[0]), len(g))))) for g in groups]
+    saved = [(sum(cost.project(t, alone.get(cost.timing_key(t.sections()))) or 0 for t in g),
+              cost.project(g[0], together.get((cost.timing_key(g[0].sections()), len(g))))) for g in groups]
     known = [(a, f) for a, f in saved if a and f]
     print(f"  projected: {duration(sum(a for a, _ in known))} one by one, {duration(sum(f for _, f in known))} fused, "
           f"for the {len(known)} groups whose model ran both ways before" if known else
@@ -120,9 +122,8 @@ def next_draws(plan: dict, rows: list[dict], planner: Planner | None = None, sho
     nxt = [t for t in (searcher.ask(plan["study"]) for _ in range(min(shown, left))) if t]
     for t in nxt:
         t = planner.resolve(t) if planner else t
-        chosen = f"  (backend {t['backend_choice']['backend']}: {t['backend_choice']['why']})" \
-            if t.get("backend_choice") else ""
-        print(f"  next  {t['trial_id']}  {t['name']:<34} {describe(t)}{chosen}")
+        chosen = f"  (backend {t.backend_choice['backend']}: {t.backend_choice['why']})" if t.backend_choice else ""
+        print(f"  next  {t.trial_id}  {t.name:<34} {describe(t.sections())}{chosen}")
     return nxt
 
 
@@ -153,40 +154,39 @@ def calibrate_backends(run: Run, earlier):
     known = backends.with_calibration(backends.measured(earlier), old)
     entries, done = [], set()
     for t in run.todo:
-        key = backends.shape_key(t)
-        if backends.backend_setting(t) != "auto" or key in done or all((key, b, "CPU") in known
+        key = backends.shape_key(t.sections())
+        if t.training.backend != "auto" or key in done or all((key, b, "CPU") in known
                                                                          for b in backends.BACKENDS):
             continue
         done.add(key)
-        print(f"calibrating {t['name']} on TensorFlow and on JAX (a short run of each here) ...", flush=True)
+        print(f"calibrating {t.name} on TensorFlow and on JAX (a short run of each here) ...", flush=True)
         entries += backends.calibrate(t)
     if entries:
         results.write_json(run.options.results, run.name, backends.CALIBRATION,
                            {"rates": old.get("rates", []) + entries})
 
 
-def calibrate(todo: list[dict], rates: dict) -> dict:
+def calibrate(todo: list[Trial], rates: dict) -> dict:
     """A rate for each model of ``todo`` that has none: a short run of its first trial here."""
     found = {}
     for t in todo:
-        key = cost.timing_key(t)
+        key = cost.timing_key(t.sections())
         if key in rates or key in found:
             continue
-        print(f"calibrating {t['name']} (a short run here) ...", flush=True)
-        found[key] = calibrate_model(t, prepare_dataset(t))
+        print(f"calibrating {t.name} (a short run here) ...", flush=True)
+        found[key] = calibrate_model(t, prepare_dataset(t.dataset, t.name))
     return found
 
 
-def calibrate_model(trial: dict, prepared, samples: int = 1024, epochs: int = 3) -> dict:
+def calibrate_model(trial: Trial | dict, prepared, samples: int = 1024, epochs: int = 3) -> dict:
     """The rate of ``trial``'s model from a short run of it here (``samples`` rows, ``epochs`` epochs)."""
+    trial = Trial.of(trial)
     r = run_trial(cost.short_run(trial, len(prepared.x_test), samples, epochs), prepared)
     if r["status"] != "ok":
-        raise ValueError(f"calibration of {trial['name']}: {r['error']}")
+        raise ValueError(f"calibration of {trial.name}: {r['error']}")
     return cost.rate_of_run(r, len(prepared.x_test), len(prepared.x_train))
 
 
-def describe(t: dict) -> str:
-    """The settings of a trial that differ from the defaults, as ``section.key=value``."""
-    return " ".join(f"{k}={v}" for section in non_default({s: t[s] for s in ("dataset", "model", "training")
-                                                          if s in t}).values()
-                    for k, v in section.items())
+def describe(sections: dict) -> str:
+    """The settings (``Trial.sections``, or some of them) that differ from the defaults, as ``key=value``."""
+    return " ".join(f"{k}={v}" for section in non_default(sections).values() for k, v in section.items())

@@ -22,9 +22,8 @@ from __future__ import annotations
 import itertools
 import time
 
-from . import keras_private, settings
-from .backends import backend_of
-from .sweep import SECTIONS, config_id, stable_hash
+from . import keras_private
+from .config import Trial, config_id, stable_hash
 from .trial import callbacks_of, failed, finish, new_result, record_fit, record_test, seeded_model
 from .worker import ready_keras
 
@@ -33,7 +32,7 @@ OWN = {"training": ("seed",), "model": ("learning_rate",)}  # what a member may 
 ALSO = tuple(k for keys in OWN.values() for k in keys if k != "seed")  # what --fuse-also may let members differ in
 
 
-def groups(todo: list[dict], fuse: int | None, slots: int = 1, gpus: float = 0.0, also: tuple = ()) -> list:
+def groups(todo: list[Trial], fuse: int | None, slots: int = 1, gpus: float = 0.0, also: tuple = ()) -> list:
     """``todo`` with the JAX trials that differ only in their seed (one ``config_id``, no pruning) gathered
     into groups of at most ``fuse`` members: each group a list, each other trial as it is. ``also``
     (``ALSO``'s names): members may differ in these too (the user's leave: a learning-rate grid then trains
@@ -49,19 +48,19 @@ def groups(todo: list[dict], fuse: int | None, slots: int = 1, gpus: float = 0.0
     return _grouped(todo, fuse, also)
 
 
-def _key(t: dict, also: tuple) -> str:
+def _key(t: Trial, also: tuple) -> str:
     """What a trial's group mates share: its config (all but the seed), less the ``also`` settings."""
     if not also:
-        return t["config_id"]
-    return config_id({s: {k: v for k, v in t.get(s, {}).items() if k not in also} for s in SECTIONS})
+        return t.config_id
+    return config_id({s: {k: v for k, v in values.items() if k not in also} for s, values in t.sections().items()})
 
 
-def _grouped(todo: list[dict], k: int, also: tuple = ()) -> list:
+def _grouped(todo: list[Trial], k: int, also: tuple = ()) -> list:
     """Each config's fusable trials in as few groups of at most ``k`` as hold them, sizes even (7 in
     groups of at most 4: 4 and 3), each group where its first member was."""
     out, members = [], {}
     for t in todo:
-        if k < 2 or backend_of(t) != "jax" or t.get("prune"):
+        if k < 2 or t.backend != "jax" or t.prune:
             out.append(t)
             continue
         key = _key(t, also)
@@ -81,8 +80,8 @@ def _grouped(todo: list[dict], k: int, also: tuple = ()) -> list:
     return grouped
 
 
-def group_id(members: list[dict]) -> str:
-    return "g" + stable_hash(sorted(t["trial_id"] for t in members))[:11]
+def group_id(members: list[Trial]) -> str:
+    return "g" + stable_hash(sorted(t.trial_id for t in members))[:11]
 
 
 def _state(model) -> tuple:
@@ -135,12 +134,13 @@ def _steps(template):
     return jax.jit(train, donate_argnums=0), jax.jit(test, donate_argnums=0)
 
 
-def train_group(configs: list[dict], prepared, cpus=None, on_epochs=None, backup_dirs=None, earliers=None,
+def train_group(configs: list[Trial | dict], prepared, cpus=None, on_epochs=None, backup_dirs=None, earliers=None,
                 on_backups=None, gpus: float = 0.0, on_trained=None, on_done=None) -> list[dict]:
     """Train ``configs`` (one model, different seeds) as one fused program; one result per member, as
     ``trial.run_trial`` returns it. ``on_epochs``/``backup_dirs``/``earliers``/``on_backups``: per member,
     as ``run_trial`` takes them; ``on_trained(i, model)`` sees member i's trained model, ``on_done(i, model,
     result)`` the model its test numbers came from (members whose status is ok)."""
+    configs = [Trial.of(c) for c in configs]
     k = len(configs)
     per = [lambda v: [v] * k, lambda v: list(v)]
     on_epochs, backup_dirs, on_backups = (per[v is not None](v) for v in (on_epochs, backup_dirs, on_backups))
@@ -172,12 +172,11 @@ def train_group(configs: list[dict], prepared, cpus=None, on_epochs=None, backup
 def _check_fusable(configs):
     """Members differ in their seed and learning rate (an optimizer variable, stacked like the weights) alone."""
     def shape(c):
-        return {s: {k: v for k, v in {**settings.defaults(s), **c.get(s, {})}.items() if k not in OWN.get(s, ())}
-                for s in ("dataset", "model", "training")}
+        return {s: {k: v for k, v in values.items() if k not in OWN.get(s, ())} for s, values in c.sections().items()}
     base = shape(configs[0])
     for c in configs[1:]:
         if shape(c) != base:
-            raise ValueError(f"{c.get('name')} differs from {configs[0].get('name')} in more than its seed "
+            raise ValueError(f"{c.name} differs from {configs[0].name} in more than its seed "
                              "and learning rate: not fusable")
 
 
@@ -185,19 +184,19 @@ def _train(configs, prepared, results, on_epochs, backup_dirs, earliers, on_back
     import keras
     import numpy as np
 
-    training = {**settings.defaults("training"), **configs[0].get("training", {})}
+    training = configs[0].training
     models, gens, members = [], [], []
     for c, r, on_epoch, backup, on_backup in zip(configs, results, on_epochs, backup_dirs, on_backups):
         train, val, model = seeded_model(c, prepared, r)
         # What fit does before its first epoch, with NumPy's generator as this trial alone leaves it: the
         # array adapter's first batch builds the metrics (one permutation drawn), then each epoch draws one.
-        keras_private.symbolic_build(model, keras_private.jax_epoch_iterator(*train, training["batch_size"]))
+        keras_private.symbolic_build(model, keras_private.jax_epoch_iterator(*train, training.batch_size))
         gens.append(np.random.get_state())
         i = len(gens) - 1  # this member's own generator: what its backup keeps and restores
         stop, log, callbacks = callbacks_of(model, training, val, r, on_epoch, backup, on_backup,
                                             rng=(lambda i=i: gens[i], lambda s, i=i: gens.__setitem__(i, s)))
-        cbs = keras.callbacks.CallbackList(callbacks, model=model, epochs=training["epochs"], verbose=0,
-                                           steps=-(-len(train[0]) // training["batch_size"]))
+        cbs = keras.callbacks.CallbackList(callbacks, model=model, epochs=training.epochs, verbose=0,
+                                           steps=-(-len(train[0]) // training.batch_size))
         models.append(model)
         members.append(dict(stop=stop, log=log, cbs=cbs, diverged_at=None))
     fused_test = _loop(models, gens, members, train, val, training)
@@ -206,7 +205,7 @@ def _train(configs, prepared, results, on_epochs, backup_dirs, earliers, on_back
         record_fit(r, m["seconds"], m["diverged_at"], m["log"], models[i], train, val, earlier)
         if on_trained:
             on_trained(i, models[i])
-    if training["evaluate_test"]:
+    if training.evaluate_test:
         _evaluate(models, prepared, training, results, fused_test)
     return models
 
@@ -219,8 +218,8 @@ def _evaluate(models, prepared, training, results, fused_test):
     on = [r["status"] == "ok" for r in results]
     if not any(on):
         return
-    n = min(len(prepared.x_test), training["limit_test"] or len(prepared.x_test))
-    x, y, size = prepared.x_test[:n], prepared.y_test[:n], max(256, training["batch_size"])
+    n = min(len(prepared.x_test), training.limit_test or len(prepared.x_test))
+    x, y, size = prepared.x_test[:n], prepared.y_test[:n], max(256, training.batch_size)
     t0 = time.perf_counter()
     for model in models:
         model.reset_metrics()
@@ -238,7 +237,7 @@ def _loop(models, gens, members, train, val, training):
     import jax.numpy as jnp
     import numpy as np
 
-    k, size, n = len(models), training["batch_size"], len(train[0])
+    k, size, n = len(models), training.batch_size, len(train[0])
     fused_train, fused_test = _steps(models[0])
     for model, m in zip(models, members):
         model.stop_training = False
@@ -247,7 +246,7 @@ def _loop(models, gens, members, train, val, training):
     blank = [v.value for v in models[0].metrics_variables]
     starts = [getattr(model, "_initial_epoch", 0) or 0 for model in models]
     done, t_fit = [False] * k, time.perf_counter()
-    for epoch in range(min(starts), training["epochs"]):
+    for epoch in range(min(starts), training.epochs):
         on = [not done[i] and epoch >= starts[i] for i in range(k)]
         if not any(on):
             break

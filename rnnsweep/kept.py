@@ -16,12 +16,14 @@ import os
 import posixpath
 import shutil
 import tempfile
+from dataclasses import dataclass, replace
 
 import pyarrow.fs as pafs
 
 from . import results, worker
 from .search import config_of
 from .spec import BEST_OF, ENSEMBLE, KEEP, check_keep
+from .config import Trial
 from .sweep import searches, stable_hash
 from .trial import _finite, failed, new_result, split_validation
 
@@ -49,9 +51,9 @@ def policies(spec: dict, keep: str | int | None = None) -> dict:
     return out
 
 
-def wants(config: dict, keep: dict) -> bool:
+def wants(config: Trial, keep: dict) -> bool:
     """Does any study of this trial keep models at all (so its worker writes one)?"""
-    studies = (config.get("study") or "").split(",") if config.get("study") else [None]
+    studies = config.studies or [None]
     return any(keep.get(s, "best") != "none" for s in studies)
 
 
@@ -135,7 +137,7 @@ def projection(listed: list[dict], keep: dict, earlier) -> str | None:
     trial of the same config says its parameter counts (or its file's size)."""
     by_study: dict = {}
     for t in listed:
-        for s in (t.get("study") or "").split(",") if t.get("study") else [None]:
+        for s in t.studies or [None]:
             by_study.setdefault(s, []).append(t)
     count, nbytes, unknown = 0, 0, 0
     known = {}
@@ -152,7 +154,7 @@ def projection(listed: list[dict], keep: dict, earlier) -> str | None:
         n = len(trials) if policy == "all" else 0 if policy == "none" else min(len(trials), 1 if policy == "best"
                                                                                  else policy)
         count += n
-        sizes = [known[t["config_id"]] for t in trials if t["config_id"] in known]
+        sizes = [known[t.config_id] for t in trials if t.config_id in known]
         if sizes:
             nbytes += n * max(sizes)  # the largest of the study's known sizes: its best is any of them
         else:
@@ -288,9 +290,18 @@ def pipeline_of(sweep_dir: str, row: dict) -> dict:
 # ----------------------------------------------------------------------------- ensembles of kept models
 
 
-def ensemble_jobs(spec: dict, trials: list[dict], uri: str, plans: dict | None = None) -> list[dict]:
+@dataclass(frozen=True)
+class Ensemble:
+    """An ensemble's task: ``trial`` is what its row records (its first member's settings, no seed of its own,
+    evaluated on the test split; its id a hash of its members'), ``members`` its members' trial ids."""
+    trial: Trial
+    members: tuple
+    member_names: tuple
+
+
+def ensemble_jobs(spec: dict, trials: list[Trial], uri: str, plans: dict | None = None) -> list[Ensemble]:
     """The ensembles ``spec``'s studies ask for (``ensemble=`` beside ``best_of=``), among the listed
-    ``trials`` (``best_of`` studies filled in): each as a trial-like config with its ``members`` (trial ids).
+    ``trials`` (``best_of`` studies filled in), each an ``Ensemble``.
     "repeats": the study's own trials; k: the k best finished trials of the study it names, by that study's
     metric (validation: the test split plays no part in the choice). Its id is a hash of its members'."""
     jobs = []
@@ -298,11 +309,11 @@ def ensemble_jobs(spec: dict, trials: list[dict], uri: str, plans: dict | None =
     for study, body in (spec.get("studies") or {}).items():
         if ENSEMBLE not in body:
             continue
-        mine = [t for t in trials if study in (t.get("study") or "").split(",")]
+        mine = [t for t in trials if study in t.studies]
         if not mine:
             continue  # waits for the study it reruns (best_of), or --study left it out
         if body[ENSEMBLE] == "repeats":
-            members = sorted(mine, key=lambda t: t["training"]["seed"])
+            members = sorted(mine, key=lambda t: t.training.seed)
         else:
             if rows is None:
                 rows = results.read_table(uri, spec["name"], "trials").to_pylist()
@@ -310,25 +321,26 @@ def ensemble_jobs(spec: dict, trials: list[dict], uri: str, plans: dict | None =
             ok = [r for r in rows if source in (r.get("study") or "").split(",") and r["status"] == "ok"
                   and score(r, (plans or {}).get(source)) is not None]
             ok.sort(key=lambda r: (-score(r, (plans or {}).get(source)), r["trial_id"]))
-            members = [{"sweep": spec["name"], "trial_id": r["trial_id"], "config_id": r["config_id"],
-                        "name": r["name"], **config_of(r)} for r in ok[:body[ENSEMBLE]]]
+            members = [Trial.of({"sweep": spec["name"], "trial_id": r["trial_id"], "config_id": r["config_id"],
+                                 "name": r["name"], **config_of(r)}) for r in ok[:body[ENSEMBLE]]]
             if len(members) < body[ENSEMBLE]:
                 continue
-        ids = sorted(t["trial_id"] for t in members)
-        base = members[0]["name"].replace(f"-seed{members[0]['training']['seed']}", "")
+        ids = sorted(t.trial_id for t in members)
+        first = members[0]
         tid = stable_hash({"ensemble": ids})
-        training = {**members[0]["training"], "seed": None,
-                    "evaluate_test": True}  # evaluated once on the test split, whatever its members did
-        jobs.append({**{s: members[0][s] for s in ("sweep", "dataset", "model")}, "training": training,
-                     "trial_id": tid, "config_id": tid, "study": study, "members": ids,
-                     "member_names": [t["name"] for t in members],
-                     # The repeats of one model are named by it; the k best of a study (several models) by the study.
-                     "name": f"{base}-ensemble{len(members)}" if body[ENSEMBLE] == "repeats"
-                     else f"{study}-ensemble{len(members)}"})
+        # The repeats of one model are named by it; the k best of a study (several models) by the study.
+        name = (f"{first.name.replace(f'-seed{first.training.seed}', '')}-ensemble{len(members)}"
+                if body[ENSEMBLE] == "repeats" else f"{study}-ensemble{len(members)}")
+        # No seed of its own (built as is, not checked: a trial's seed is never None), and evaluated once on
+        # the test split, whatever its members did.
+        training = replace(first.training, seed=None, evaluate_test=True)
+        jobs.append(Ensemble(Trial(first.dataset, first.model, training, sweep=first.sweep, trial_id=tid,
+                                   config_id=tid, study=study, name=name), tuple(ids),
+                             tuple(t.name for t in members)))
     return jobs
 
 
-def ensemble(job: dict, prepared, uri: str, sweep: str, cpus=None) -> dict:
+def ensemble(job: Ensemble, prepared, uri: str, sweep: str, cpus=None) -> dict:
     """The average of the members' kept models' probabilities, scored on the validation split the members
     held out (when they did) and on the test split, with Keras's own metrics: one result, like a trial's."""
     import time
@@ -336,28 +348,28 @@ def ensemble(job: dict, prepared, uri: str, sweep: str, cpus=None) -> dict:
     import numpy as np
 
     cpu0 = time.process_time()
-    result = new_result(job, prepared)
-    result.update(history=[], ensemble_members=json.dumps(job["members"]), seed=None)
+    result = new_result(job.trial, prepared)
+    result.update(history=[], ensemble_members=json.dumps(list(job.members)), seed=None)
     try:
-        worker.ready_keras(job, result, cpus)
+        worker.ready_keras(job.trial, result, cpus)
         import keras
 
-        t = job["training"]
-        n = t["limit_train"] or len(prepared.x_train)
-        _, val = split_validation(prepared.x_train[:n], prepared.y_train[:n], t["validation_split"])
-        n_test = min(len(prepared.x_test), t["limit_test"] or len(prepared.x_test))
+        t = job.trial.training
+        n = t.limit_train or len(prepared.x_train)
+        _, val = split_validation(prepared.x_train[:n], prepared.y_train[:n], t.validation_split)
+        n_test = min(len(prepared.x_test), t.limit_test or len(prepared.x_test))
         test = (prepared.x_test[:n_test], prepared.y_test[:n_test])
         rows = {r["trial_id"]: r for r in results.read_table(uri, sweep, "trials").to_pylist()
-                if r["trial_id"] in job["members"]}
+                if r["trial_id"] in job.members}
         probs = {"val": [], "test": []}
-        for tid in job["members"]:
+        for tid in job.members:
             row = rows.get(tid)
             if row is None or row["status"] != "ok" or not row.get("model_uri"):
                 raise ModelError(f"member {row['name'] if row else tid} has no kept model")
             model = load_row(uri, sweep, row)
             for split, xy in (("val", val), ("test", test)):
                 if xy is not None:
-                    probs[split].append(np.asarray(model.predict(xy[0], batch_size=max(256, t["batch_size"]),
+                    probs[split].append(np.asarray(model.predict(xy[0], batch_size=max(256, t.batch_size),
                                                                  verbose=0), dtype="float64").reshape(-1))
             del model
             keras.backend.clear_session()

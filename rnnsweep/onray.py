@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import backends, kept, lease, results, search
+from .config import Trial
 from .plan import Planner, Task, check_row
 from .progress import Progress
 from .run import GPUS_ENV, Options, Outcome, Run
@@ -35,7 +36,7 @@ def execute(run: Run) -> Outcome:
     import ray
 
     datasets = prepare_datasets(run.todo + [search.trial_of(p, 0, {f"{s}.{k}": v.args[0] for s, k, v in p["sampled"]})
-                                            for p in run.searches] + run.ensembles)
+                                            for p in run.searches] + [j.trial for j in run.ensembles])
     owns_ray = connect(run.options)
     try:
         return _execute(run, datasets)
@@ -66,7 +67,7 @@ def _execute(run: Run, datasets: dict) -> Outcome:
                           trials=lambda: _trials_table(run),
                           calibration=results.read_json(uri, name, backends.CALIBRATION))
         searcher, feed, extra = None, None, 0
-        if run.searches or any(t.get("prune") for t in run.todo):
+        if run.searches or any(t.prune for t in run.todo):
             # While a search decides, no trial waits in Ray: a trial awaiting its verdict would lend its
             # CPUs to a waiting one. A draw waits for a free slot anyway; its backend is planned as it launches.
             searcher, feed, extra = start_search(run)
@@ -117,22 +118,22 @@ def run_ensembles(run: Run, refs: dict, gpus: float, ctx: TaskContext, counts: d
     done, models = {r["trial_id"]: r["status"] for r in have}, {r["trial_id"] for r in have if r.get("model_uri")}
     out = []
     for job in run.ensembles:
-        if done.get(job["trial_id"]) == "ok":
+        t = job.trial
+        if done.get(t.trial_id) == "ok":
             continue
-        missing = [n for tid, n in zip(job["members"], job["member_names"]) if tid not in models]
+        missing = [n for tid, n in zip(job.members, job.member_names) if tid not in models]
         if missing:
-            print(f"ensemble {job['name']}: waits for the kept models of {', '.join(missing)}", flush=True)
+            print(f"ensemble {t.name}: waits for the kept models of {', '.join(missing)}", flush=True)
             continue
-        key = dataset_key(job)
+        key = dataset_key(t.dataset)
         if key not in refs:
-            refs[key] = put_dataset(prepare_dataset(job), run.options.results, run.name)
+            refs[key] = put_dataset(prepare_dataset(t.dataset, t.name), run.options.results, run.name)
         task = ray.remote(max_retries=run.options.max_retries)(remote_ensemble).options(
-            num_cpus=run.options.cpus_per_trial, num_gpus=gpus, name=job["name"],
-            runtime_env=backends.runtime_env(job))
+            num_cpus=run.options.cpus_per_trial, num_gpus=gpus, name=t.name, runtime_env=backends.runtime_env(t))
         r = ray.get(task.remote(job, refs[key], run.options.cpus_per_trial, ctx))
         results.write_trial(run.options.results, run.name, r, run.budget)
         counts[r["status"]] = counts.get(r["status"], 0) + 1
-        print(f"ensemble {job['name']} of {len(job['members'])}: {r['status']}"
+        print(f"ensemble {t.name} of {len(job.members)}: {r['status']}"
               + (f", test accuracy {r['test_accuracy']:.4f}" if r.get("test_accuracy") is not None else
                  f" ({r.get('error')})"), flush=True)
         out.append(r)
@@ -162,15 +163,18 @@ def interrupted(run: Run, flight: InFlight):
 # ----------------------------------------------------------------------------- before anything runs
 
 
-def prepare_datasets(todo: list[dict]) -> dict:
+def prepare_datasets(todo: list[Trial]) -> dict:
     """Each distinct dataset config prepared once (from the on-disk cache when it can be), before
     Ray starts: a missing or bad data file stops the sweep here, with nothing started."""
-    datasets = {}
+    datasets, seen = {}, set()
     for t in todo:
-        key = dataset_key(t)
+        if id(t.dataset) in seen:  # a section many trials share: hashed once
+            continue
+        seen.add(id(t.dataset))
+        key = dataset_key(t.dataset)
         if key not in datasets:
             t0 = time.time()
-            datasets[key] = p = prepare_dataset(t)
+            datasets[key] = p = prepare_dataset(t.dataset, t.name)
             print(f"dataset {key}: {len(p.x_train)} train / {len(p.x_test)} test rows "
                   f"prepared in {time.time() - t0:.1f} s{' (cached)' if p.meta.get('cached') else ''}", flush=True)
     return datasets
@@ -281,7 +285,7 @@ def record_run(run: Run, gpus: float) -> dict:
     import ray
 
     record = {"started_at": time.time(), "host": socket.gethostname(), "cluster_resources": ray.cluster_resources(),
-              "budget": run.budget, "todo": [t["trial_id"] for t in run.todo], "gpus_per_trial": gpus,
+              "budget": run.budget, "todo": [t.trial_id for t in run.todo], "gpus_per_trial": gpus,
               "cpus_per_trial": run.options.cpus_per_trial, "code_version": code_version()}
     run.meta.update(spec=_jsonable(run.spec), trials=run.trials, code_version=record["code_version"])
     run.meta.setdefault("runs", []).append(record)
@@ -295,15 +299,14 @@ def start_search(run: Run) -> tuple:
     epochs the draws still to come will run."""
     import ray
 
-    pruned = {t["prune"]["study"]: {k: v for k, v in t["prune"].items() if k != "study"}
-              for t in run.trials if t.get("prune")}
+    pruned = {t.prune["study"]: {k: v for k, v in t.prune.items() if k != "study"} for t in run.trials if t.prune}
     max_epochs = {p["study"]: p["fixed"]["training"]["epochs"] for p in run.searches}
     for t in run.trials:
-        if t.get("prune"):
-            study = t["prune"]["study"]
-            max_epochs[study] = max(max_epochs.get(study, 1), t["training"]["epochs"])
+        if t.prune:
+            study = t.prune["study"]
+            max_epochs[study] = max(max_epochs.get(study, 1), t.training.epochs)
     searcher = search.actor(list(run.searches), pruned, max_epochs)
-    listed_ids = {t["trial_id"] for t in run.todo}
+    listed_ids = {t.trial_id for t in run.todo}
     for study in pruned:  # a pruned grid's finished trials tell the pruner what its rungs hold
         rows = search.study_rows(run.options.results, run.name, study, leave_out=listed_ids)
         ray.get(searcher.replay.remote(study, [r for r in rows if r["status"] != "running"]))
@@ -364,11 +367,12 @@ def submit(todo, refs: dict, opts: Options, gpus: float, ctx: TaskContext, body=
     def launch(t):
         task = t if isinstance(t, Task) else planner.task(t)
         first = task.members[0]
-        if dataset_key(first) not in refs:  # a searched study that draws dataset settings
-            refs[dataset_key(first)] = put_dataset(prepare_dataset(first), ctx.uri, ctx.sweep)
+        key = dataset_key(first.dataset)
+        if key not in refs:  # a searched study that draws dataset settings
+            refs[key] = put_dataset(prepare_dataset(first.dataset, first.name), ctx.uri, ctx.sweep)
         fn = group_fn if task.fused else trial_fn
         ref = fn.options(num_cpus=task.cpus, num_gpus=task.gpus, name=task.name, runtime_env=task.runtime_env).remote(
-            task.payload, refs[dataset_key(first)], opts.cpus_per_trial, gpus, opts.gpu_memory_mb, ctx)
+            task.payload, refs[key], opts.cpus_per_trial, gpus, opts.gpu_memory_mb, ctx)
         return ref, task
 
     waiting = todo if hasattr(todo, "popleft") else deque(todo)  # a search.Feed draws as slots free
@@ -402,7 +406,7 @@ def collect(flight: InFlight, opts: Options, name: str, budget: dict, progress: 
                     rs = ray.get(ref)
                     rs = rs if task.fused else [rs]
                 except Exception as e:  # the task itself died (retries exhausted), not an error inside it
-                    rs = [{"trial_id": t["trial_id"], "config_id": t["config_id"], "name": t["name"], "config": t,
+                    rs = [{"trial_id": t.trial_id, "config_id": t.config_id, "name": t.name, "config": t.as_dict(),
                            "status": "failed", "error": _task_error(e), "history": [], "finished_at": time.time(),
                            "code_version": code_version()} for t in ts]
                 for t, r in zip(ts, rs):
@@ -410,7 +414,7 @@ def collect(flight: InFlight, opts: Options, name: str, budget: dict, progress: 
                     results.write_trial(opts.results, name, r, budget)  # a store past its retries: driver.main
                     if keeper is not None and r.get("model_uri"):  # after its row: a dropped model's row is rewritten
                         keeper.landed(trial_row(r, budget))
-                    if searcher is not None and t.get("prune"):  # before the next draw (actor calls keep their order)
+                    if searcher is not None and t.prune:  # before the next draw (actor calls keep their order)
                         searcher.tell.remote(t, r["status"], r.get("history") or [])
                     finished.append(slim(r, t, datasets))
                     progress.finished(t, r)
@@ -423,11 +427,11 @@ def collect(flight: InFlight, opts: Options, name: str, budget: dict, progress: 
     return finished, progress.counts
 
 
-def slim(result: dict, trial: dict, datasets: dict) -> dict:
-    """A written result as the driver keeps it: its config is the trial's own dict and its dataset's
-    description the first equal one (``datasets``, by fingerprint), not copies of them (14.6 KB a result
-    with them, 2.5 KB without: 1.2 GB of the driver's memory at 100,000 trials)."""
-    if result.get("config") == trial:
+def slim(result: dict, trial: Trial, datasets: dict) -> dict:
+    """A written result as the driver keeps it: its config the ``Trial`` itself (its plain form is in the
+    row) and its dataset's description the first equal one (``datasets``, by fingerprint), not copies of
+    them (14.6 KB a result with them, 2.5 KB without: 1.2 GB of the driver's memory at 100,000 trials)."""
+    if result.get("config") == trial.as_dict():
         result["config"] = trial
     ds = result.get("dataset")
     if isinstance(ds, dict):

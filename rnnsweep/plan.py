@@ -11,15 +11,16 @@ is not.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import backends, fused
+from .config import Trial
 
 
 @dataclass(frozen=True, slots=True)
 class Task:
     """One Ray task of a run."""
-    members: tuple          # the trial configs it trains: one, or a fused group's
+    members: tuple          # the trials it trains (``Trial``): one, or a fused group's
     backend: str            # tensorflow | jax
     cpus: float
     gpus: float
@@ -31,12 +32,12 @@ class Task:
 
     @property
     def name(self) -> str:
-        first = self.members[0]["name"]
+        first = self.members[0].name
         return f"{first} ×{len(self.members)} fused" if self.fused else first
 
     @property
     def payload(self):
-        """What the task body takes: the trial config, or the list of a fused group's."""
+        """What the task body takes: the trial, or the list of a fused group's."""
         return list(self.members) if self.fused else self.members[0]
 
 
@@ -50,22 +51,22 @@ class Planner:
         self._trials, self._calibration, self._rates = trials, calibration, None
         self._envs: dict = {}  # one runtime_env per backend, shared by its tasks (100,000 tasks: 40 MB less)
 
-    def resolve(self, t: dict) -> dict:
+    def resolve(self, t: Trial) -> Trial:
         """The trial with its ``backend_choice`` when its setting is ``auto`` (kept when it has one)."""
-        if backends.backend_setting(t) != "auto" or t.get("backend_choice"):
+        if t.training.backend != "auto" or t.backend_choice:
             return t
         if self._rates is None:
             trials = self._trials() if callable(self._trials) else self._trials
             self._rates = backends.with_calibration(backends.measured(trials), self._calibration)
         b, why = backends.choose(t, self._rates, "GPU" if self.gpus else "CPU")
-        return {**t, "backend_choice": {"backend": b, "why": why}}
+        return replace(t, backend_choice={"backend": b, "why": why})
 
-    def tasks(self, todo: list[dict]) -> list[Task]:
+    def tasks(self, todo: list[Trial]) -> list[Task]:
         """The listed trials, resolved, gathered into fused groups where ``--fuse`` (or GPUs) asks, as tasks."""
         todo = [self.resolve(t) for t in todo]
         if self.fuse and self.fuse > 1:
-            left = [t for t in todo if backends.backend_of(t) != "jax" and not t.get("prune")]
-            repeats = len(left) - len({t["config_id"] for t in left})
+            left = [t for t in todo if t.backend != "jax" and not t.prune]
+            repeats = len(left) - len({t.config_id for t in left})
             if repeats:
                 print(f"--fuse {self.fuse}: fusing needs JAX; {len(left)} trials run on TensorFlow, one by one "
                       "(--set training.backend=jax fuses their seed repeats)", flush=True)
@@ -75,15 +76,15 @@ class Planner:
         """One trial (a search's draw) or a fused group as its task."""
         members = tuple(self.resolve(t) for t in (trial_or_group if isinstance(trial_or_group, list)
                                                    else [trial_or_group]))
-        backend = backends.backend_of(members[0])
+        backend = members[0].backend
         env = self._envs.setdefault(backend, backends.runtime_env(members[0]))
         return Task(members, backend, self.cpus, self.gpus, env)
 
 
-def check_row(trial: dict, result: dict) -> dict:
+def check_row(trial: Trial, result: dict) -> dict:
     """A finished trial's result as it may be written: one that ran on another backend than its setting
     promised (for ``auto``: its ``backend_choice``) is refused, status ``failed``, naming both."""
-    ran, promised = result.get("keras_backend"), backends.backend_of(trial)
+    ran, promised = result.get("keras_backend"), trial.backend
     if ran and ran != promised and result.get("status") in ("ok", "diverged", "pruned"):
         result = {**result, "status": "failed",
                   "error": f"ran on {ran} but its training.backend promises {promised} (its id is a {promised} "

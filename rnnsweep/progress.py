@@ -32,7 +32,7 @@ class Progress:
         from tqdm import tqdm
 
         self.queue, self.done, self.running, self.over = queue, {}, {}, set()
-        self.epochs = {t["trial_id"]: t["training"]["epochs"] for t in todo}
+        self.epochs = {t.trial_id: t.training.epochs for t in todo}
         self.counts = {"ok": 0, "diverged": 0, "failed": 0}
         self.bar = tqdm(total=sum(self.epochs.values()) + extra, unit="epoch", dynamic_ncols=True, file=sys.stdout)
 
@@ -50,12 +50,12 @@ class Progress:
             self.running[name] = f"{name} e{epoch}" + (f" {val:.3f}" if val is not None else "")
         self.show(refresh=bool(events))
 
-    def finished(self, t: dict, r: dict):
-        epochs = t["training"]["epochs"]  # a pruned or early-stopped trial's remaining epochs count as done
-        self.bar.update(max(0, epochs - self.done.get(t["trial_id"], 0)))
-        self.done[t["trial_id"]] = epochs
-        self.over.add(t["trial_id"])
-        self.running.pop(t["name"], None)
+    def finished(self, t, r: dict):
+        epochs = t.training.epochs  # a pruned or early-stopped trial's remaining epochs count as done
+        self.bar.update(max(0, epochs - self.done.get(t.trial_id, 0)))
+        self.done[t.trial_id] = epochs
+        self.over.add(t.trial_id)
+        self.running.pop(t.name, None)
         self.counts[r["status"]] = self.counts.get(r["status"], 0) + 1
         self.bar.write(trial_line(r))
         self.show()

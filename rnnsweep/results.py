@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from .config import plain
 from .schema import CONFIG_COLUMNS, EPOCH_SCHEMA, TRIAL_FIELDS, TRIAL_SCHEMA, epoch_rows, trial_row  # noqa: F401
 
 # ----------------------------------------------------------------------------- filesystem
@@ -126,7 +127,8 @@ def write_json(uri: str, sweep: str, name: str, obj: dict):
 
     def write(out):  # in 1 MB pieces: 100,000 trials' sweep.json is 170 MB, never held as one string
         pieces, size = [], 0
-        for piece in json.JSONEncoder(indent=1, default=str).iterencode(obj):
+        # A trial is written in its plain form, made as it is written (100,000 never exist as dicts at once).
+        for piece in json.JSONEncoder(indent=1, default=plain).iterencode(obj):
             pieces.append(piece)
             size += len(piece)
             if size > 1 << 20:

@@ -54,7 +54,7 @@ def _cell(value, typ):
 
 def trial_row(result: dict, budget: dict | None = None) -> dict:
     """Flatten a ``trial.run_trial`` result into one row of the trials table."""
-    cfg = result["config"]
+    cfg = _plain_config(result["config"])
     hist = result.get("history") or []
     vals = [(h["val_accuracy"], h["epoch"], h["val_loss"]) for h in hist if h.get("val_accuracy") is not None]
     # An ensemble has no epochs: its validation scores are its own (``kept.ensemble``).
@@ -84,8 +84,13 @@ def trial_row(result: dict, budget: dict | None = None) -> dict:
     return {name: _cell(row.get(name), typ) for name, typ in TRIAL_FIELDS}
 
 
+def _plain_config(cfg) -> dict:
+    """A result's config as its row reads it: the plain form (the driver keeps a ``Trial`` there, ``onray.slim``)."""
+    return cfg.as_dict() if hasattr(cfg, "as_dict") else cfg
+
+
 def epoch_rows(result: dict) -> list[dict]:
-    cfg = result["config"]
+    cfg = _plain_config(result["config"])
     ids = dict(sweep=cfg.get("sweep"), trial_id=result["trial_id"], config_id=result.get("config_id"),
                name=result.get("name"))
     return [{f.name: _cell({**ids, **h}.get(f.name), f.type) for f in EPOCH_SCHEMA} for h in result["history"]]

@@ -15,10 +15,12 @@ the spec, the seed and the trials before it, not on when the driver last started
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from . import results
 from .settings import SECTIONS
-from .sweep import BEST_OF, REFIT, STUDY_KEYS, Sample, config_id, expand, model_label, searches, trial_id
+from .config import Trial
+from .sweep import BEST_OF, REFIT, STUDY_KEYS, Sample, expand, model_label, searches
 
 def distribution(sample: Sample):
     import optuna.distributions as d
@@ -53,16 +55,15 @@ def pruner(search: dict, max_epochs: int):
     return optuna.pruners.MedianPruner(n_startup_trials=p["startup_trials"], n_warmup_steps=p["min_epochs"] - 1)
 
 
-def trial_of(plan: dict, number: int, params: dict) -> dict:
-    """The trial config of draw ``number`` of a searched study: its fixed values and the drawn ones."""
+def trial_of(plan: dict, number: int, params: dict) -> Trial:
+    """The trial of draw ``number`` of a searched study: its fixed values and the drawn ones."""
     body = {s: dict(values) for s, values in plan["fixed"].items()}
     for s, k, _ in plan["sampled"]:
         body[s][k] = params[f"{s}.{k}"]
+    t = Trial.of({**body, "sweep": plan["sweep"], "study": plan["study"], "search_number": number,
+                  "prune": {**plan["search"], "study": plan["study"]}})
     # The number makes it unique; the drawn values are the row's config columns (--dry-run lists them).
-    name = f"{plan['study'] or 'search'}{number:03d}-{model_label(body)}"
-    return {"sweep": plan["sweep"], "trial_id": trial_id(body), "config_id": config_id(body), **body,
-            "study": plan["study"], "name": name, "search_number": number,
-            "prune": {**plan["search"], "study": plan["study"]}}
+    return replace(t, name=f"{plan['study'] or 'search'}{number:03d}-{model_label(t)}")
 
 
 def params_of(plan: dict, row: dict) -> dict:
@@ -124,15 +125,15 @@ class Searcher:
             if plan and r.get("number") is not None:
                 self.numbers[study] = max(self.numbers[study], r["number"] + 1)
 
-    def resume(self, study, trial: dict, history: list[dict]):
+    def resume(self, study, trial: Trial, history: list[dict]):
         """A trial that was running when the driver stopped, asked again with its own parameters and
         its epochs so far reported (it goes on from its epoch backup)."""
         st = self.studies[study]
         if study in self.plans:
-            st.enqueue_trial({f"{s}.{k}": trial[s][k] for s, k, _ in self.plans[study]["sampled"]})
-        self.in_flight[trial["trial_id"]] = (study, st.ask(self._dists(study)))
-        if trial.get("search_number") is not None:  # later draws number on from it
-            self.numbers[study] = max(self.numbers[study], trial["search_number"] + 1)
+            st.enqueue_trial({f"{s}.{k}": getattr(getattr(trial, s), k) for s, k, _ in self.plans[study]["sampled"]})
+        self.in_flight[trial.trial_id] = (study, st.ask(self._dists(study)))
+        if trial.search_number is not None:  # later draws number on from it
+            self.numbers[study] = max(self.numbers[study], trial.search_number + 1)
         for h in history:
             self.report(trial, h["epoch"], h.get(self.settings[study]["metric"]))
 
@@ -153,21 +154,21 @@ class Searcher:
             ot = st.ask(self._dists(study))
             self.numbers[study] += 1
             t = trial_of(plan, number, ot.params)
-            seen = self.known.get((study, t["trial_id"]))
-            running = t["trial_id"] in self.in_flight
+            seen = self.known.get((study, t.trial_id))
+            running = t.trial_id in self.in_flight
             if seen is None and not running:
-                self.in_flight[t["trial_id"]] = (study, ot)
+                self.in_flight[t.trial_id] = (study, ot)
                 return t
             state, value = seen if seen else (TrialState.FAIL, None)
             st.tell(ot, value if state == TrialState.COMPLETE else None,
                     state=state if state == TrialState.COMPLETE else TrialState.FAIL)
         return None
 
-    def report(self, trial: dict, epoch: int, value) -> bool:
+    def report(self, trial: Trial, epoch: int, value) -> bool:
         """A running trial's ``epoch`` ended with ``value`` of its metric: whether to stop it now."""
-        tid = trial["trial_id"]
+        tid = trial.trial_id
         if tid not in self.in_flight:  # a grid trial of a study that prunes: known from its first epoch
-            study = trial["prune"]["study"]
+            study = trial.prune["study"]
             self.in_flight[tid] = (study, self.studies[study].ask())
         study, ot = self.in_flight[tid]
         if value is None or not math.isfinite(value):
@@ -178,10 +179,10 @@ class Searcher:
             done.add(epoch)
         return ot.should_prune()
 
-    def tell(self, trial: dict, status: str, history: list[dict]):
+    def tell(self, trial: Trial, status: str, history: list[dict]):
         from optuna.trial import TrialState
 
-        tid = trial["trial_id"]
+        tid = trial.trial_id
         if tid not in self.in_flight:  # pruned studies: a grid trial that ended before its first epoch
             return
         study, ot = self.in_flight.pop(tid)
@@ -208,7 +209,7 @@ class Feed:
     asked from the ``Searcher`` only when a slot frees (``onray.InFlight.top_up``), so every draw
     knows how the trials before it went."""
 
-    def __init__(self, listed: list[dict], searcher, left: dict[str, int]):
+    def __init__(self, listed: list[Trial], searcher, left: dict[str, int]):
         from collections import deque
 
         self.listed, self.searcher, self.left = deque(listed), searcher, dict(left)
@@ -216,7 +217,7 @@ class Feed:
     def __len__(self):
         return len(self.listed) + sum(self.left.values())
 
-    def popleft(self) -> dict | None:
+    def popleft(self) -> Trial | None:
         if self.listed:
             return self.listed.popleft()
         import ray
@@ -287,7 +288,7 @@ def resolve_best(spec: dict, uri: str, search_trials: int | None = None) -> tupl
             want = min(plan["search"]["trials"], search_trials or plan["search"]["trials"])
             have = len([r for r in ended if r["number"] is not None])
         else:
-            ids = {t["trial_id"] for t in listed if source in (t.get("study") or "").split(",")}
+            ids = {t.trial_id for t in listed if source in t.studies}
             want, have = len(ids), len([r for r in ended if r["trial_id"] in ids])
         scored = [(objective(r["history"], metric, direction), r["trial_id"]) for r in ended if r["status"] == "ok"]
         scored = [(v, tid) for v, tid in scored if v is not None]

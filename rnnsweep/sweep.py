@@ -11,59 +11,21 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import functools
-import hashlib
 import itertools
 import json
 import random
 from collections import Counter
+from dataclasses import replace
 
 from . import settings
+# The ids, re-exported: they were born here, and tests and benchmarks import them from here.
+from .config import TYPES, Trial, _seedless, config_id, ids, non_default, stable_hash, trial_id  # noqa: F401
 from .settings import SECTIONS
 # The spec language, re-exported: sweep files and tests write ``from rnnsweep.sweep import grid``.
 from .spec import (BEST_OF, ENSEMBLE, KEEP, REFIT, SAMPLING, STUDY_KEYS, TOP_KEYS, Grid, Sample, SweepError, _unknown,  # noqa: F401
                    check_value, choice, grid, loguniform, over, uniform, validate)
 
 # ----------------------------------------------------------------------------- ids and names
-
-
-def stable_hash(obj, n=12) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:n]
-
-
-def non_default(body: dict) -> dict:
-    """The values of each section that differ from its defaults: what an id hashes, so that a
-    setting added later (whose default keeps today's behaviour) leaves every existing id as it is."""
-    out = {}
-    for section, values in body.items():
-        declared = SECTIONS[section]
-        changed = {k: v for k, v in values.items()
-                   if k not in declared or not (v == declared[k].default and type(v) is type(declared[k].default))}
-        if changed:
-            out[section] = changed
-    return out
-
-
-def trial_id(body: dict) -> str:
-    """Content hash of a trial's sections: same config → same id, whatever the key order, and
-    writing a default explicitly changes nothing."""
-    return stable_hash(non_default(body))
-
-
-def _seedless(changed: dict) -> dict:
-    """``non_default``'s settings without the random seed (a section left empty goes, as there)."""
-    training = {k: v for k, v in changed.get("training", {}).items() if k != "seed"}
-    return {s: v for s, v in changed.items() if s != "training"} | ({"training": training} if training else {})
-
-
-def config_id(body: dict) -> str:
-    """Like ``trial_id`` but blind to the random seed: seed repeats share it."""
-    return stable_hash(_seedless(non_default(body)))
-
-
-def ids(body: dict) -> tuple[str, str]:
-    """``(trial_id(body), config_id(body))``, the settings compared with their defaults once."""
-    changed = non_default(body)
-    return stable_hash(changed), stable_hash(_seedless(changed))
 
 
 def _label(key, v):
@@ -79,49 +41,50 @@ def _named(varied: frozenset) -> list:
     return [(s, k) for s in SECTIONS for k in SECTIONS[s] if (s, k) in varied - SHOWN]
 
 
-def model_label(cfg: dict) -> str:
+def model_label(t: Trial) -> str:
     """``GRU-32-bs64`` (``BiLSTM-...`` when bidirectional): how every trial's name starts."""
-    m = cfg["model"]
-    return f"{'Bi' if m['bidirectional'] else ''}{m['arch']}-{m['units']}-bs{cfg['training']['batch_size']}"
+    m = t.model
+    return f"{'Bi' if m.bidirectional else ''}{m.arch}-{m.units}-bs{t.training.batch_size}"
 
 
-def _name(cfg, varied):
+def _name(t: Trial, varied) -> str:
     """``GRU-32-bs64`` plus each other varied setting, in the order settings declares them (not the
     spec's, so the same sweep written in another key order names its trials the same)."""
-    parts = [model_label(cfg)]
-    parts += [_label(k, cfg[s][k]) for s, k in _named(frozenset(varied))]
+    parts = [model_label(t)]
+    parts += [_label(k, getattr(getattr(t, s), k)) for s, k in _named(frozenset(varied))]
     return "-".join(parts)
 
 
-def _collisions(trials):
-    by_name: dict[str, list[dict]] = {}
-    for t in trials:
-        by_name.setdefault(t["name"], []).append(t)
+def _collisions(names: list[str]) -> list[list[int]]:
+    """The positions of the names that are not unique, one group per name."""
+    by_name: dict[str, list[int]] = {}
+    for i, n in enumerate(names):
+        by_name.setdefault(n, []).append(i)
     return [g for g in by_name.values() if len(g) > 1]
 
 
-def _unique_names(trials: list[dict]):
-    """Trials of one sweep that share a name get their study's name appended when they come from
-    different studies (``GRU-10-bs32-small_emb``), else the settings that tell them apart
-    (``SimpleRNN-16-bs128-dropout0.2``), then, if still equal, an id prefix."""
-    for group in _collisions(trials):
-        if len({t.get("study") for t in group}) == len(group):
-            for t in group:
-                t["name"] = f"{t['name']}-{t['study'].split(',')[0]}"
-    for group in _collisions(trials):
-        differ = [(s, k) for s in SECTIONS for k in group[0][s]
-                  if len({json.dumps(t[s][k]) for t in group}) > 1]
-        for t in group:
-            t["name"] = "-".join([t["name"]] + [_label(k, t[s][k]) for s, k in differ])
-    names = Counter(t["name"] for t in trials)
-    for t in trials:
-        if names[t["name"]] > 1:
-            t["name"] = f"{t['name']}-{t['trial_id'][:6]}"
+def _unique_names(trials: list[Trial]) -> list[Trial]:
+    """The trials, named so that none of one sweep shares its name: those that do get their study's name
+    appended when they come from different studies (``GRU-10-bs32-small_emb``), else the settings that
+    tell them apart (``SimpleRNN-16-bs128-dropout0.2``), then, if still equal, an id prefix."""
+    names = [t.name for t in trials]
+    for group in _collisions(names):
+        if len({trials[i].study for i in group}) == len(group):
+            for i in group:
+                names[i] = f"{names[i]}-{trials[i].study.split(',')[0]}"
+    for group in _collisions(names):
+        body = [trials[i].sections() for i in group]
+        differ = [(s, k) for s in SECTIONS for k in body[0][s] if len({json.dumps(b[s][k]) for b in body}) > 1]
+        for i, b in zip(group, body):
+            names[i] = "-".join([names[i]] + [_label(k, b[s][k]) for s, k in differ])
+    count = Counter(names)
+    names = [f"{n}-{t.trial_id[:6]}" if count[n] > 1 else n for n, t in zip(names, trials)]
+    return [t if t.name == n else replace(t, name=n) for t, n in zip(trials, names)]
 
 # ----------------------------------------------------------------------------- expansion
 
 
-def expand(spec: dict, overrides: dict | None = None, checked: bool = False) -> list[dict]:
+def expand(spec: dict, overrides: dict | None = None, checked: bool = False) -> list[Trial]:
     """Trial configs of a sweep. ``overrides``: ``{"training": {"epochs": 2}}`` and the like —
     budget changes that enter the configs (and so the ids) of every trial.
 
@@ -137,7 +100,7 @@ def expand(spec: dict, overrides: dict | None = None, checked: bool = False) -> 
                 raise _unknown(f"override {section}.", key, SECTIONS[section])
             check_value(section, key, value, "override ")
     studies = spec.get("studies") or {None: {}}
-    trials: dict[str, dict] = {}
+    trials: dict[str, Trial] = {}
     shown: dict[str, list] = {}
     for study, body in studies.items():
         if BEST_OF in body:
@@ -145,20 +108,17 @@ def expand(spec: dict, overrides: dict | None = None, checked: bool = False) -> 
         merged = _merged(spec, body)
         if searched(merged):
             continue  # its trials are drawn as the sweep runs (searches(), search.py)
+        prune = ({**search_settings(merged["search"]), "study": study}  # a grid or samples= study that prunes
+                 if merged.get("search") is not None else None)
         for t, varied in _expand_grid(merged, overrides):
-            if merged.get("search") is not None:  # a grid or samples= study that prunes
-                t["prune"] = {**search_settings(merged["search"]), "study": study}
-            if t["trial_id"] in trials:  # shared by studies: named by what any of them varies
-                trials[t["trial_id"]]["study"] += f",{study}"
-                shown[t["trial_id"]] += varied
+            if t.trial_id in trials:  # shared by studies: named by what any of them varies
+                first = trials[t.trial_id]
+                trials[t.trial_id] = replace(first, study=f"{first.study},{study}")
+                shown[t.trial_id] += varied
             else:
-                trials[t["trial_id"]] = {**t, "study": study} if study else t
-                shown[t["trial_id"]] = varied
-    out = list(trials.values())
-    for t in out:
-        t["name"] = _name(t, shown[t["trial_id"]])
-    _unique_names(out)
-    return out
+                trials[t.trial_id] = replace(t, study=study, prune=prune) if study or prune else t
+                shown[t.trial_id] = varied
+    return _unique_names([replace(t, name=_name(t, shown[t.trial_id])) for t in trials.values()])
 
 
 def _merged(spec: dict, body: dict) -> dict:
@@ -238,36 +198,36 @@ def draws(spec: dict, sampled: list) -> list[tuple]:
     return list(points)
 
 
-def _expand_grid(spec: dict, overrides: dict | None) -> list[tuple[dict, list]]:
+def _expand_grid(spec: dict, overrides: dict | None) -> list[tuple[Trial, list]]:
     """(trial, the settings it varies) for every sampled point × grid point of one study."""
     gridded = [(s, k) for s in SECTIONS for k, v in spec.get(s, {}).items() if isinstance(v, Grid)]
     sampled = [(s, k) for s in SECTIONS for k, v in spec.get(s, {}).items() if isinstance(v, Sample)]
-    fixed = {s: {**settings.defaults(s), **{k: v for k, v in spec.get(s, {}).items()
-                                             if not isinstance(v, (Grid, Sample))}} for s in SECTIONS}
+    fixed = {s: {k: v for k, v in spec.get(s, {}).items() if not isinstance(v, (Grid, Sample))} for s in SECTIONS}
     varied = {s for s, _ in sampled + gridded}
-    # A section no point varies is one dict the study's trials share (nothing changes a trial's section in
-    # place): 100,000 trials that vary only their seed hold one dataset and one model section, not 100,000.
-    shared = {s: {**fixed[s], **(overrides or {}).get(s, {})} for s in SECTIONS if s not in varied}
+    # A section no point varies is one value the study's trials share (frozen: nothing can change it under
+    # them): 100,000 trials that vary only their seed hold one dataset and one model section, not 100,000.
+    shared = {s: TYPES[s].of({**fixed[s], **(overrides or {}).get(s, {})}) for s in SECTIONS if s not in varied}
     trials = []
     for drawn in draws(spec, sampled):
         for point in itertools.product(*(spec[s][k].values for s, k in gridded)):
-            body = {s: shared[s] if s in shared else dict(values) for s, values in fixed.items()}
+            body = {s: dict(fixed[s]) for s in SECTIONS if s not in shared}
             for (s, k), v in zip(sampled + gridded, drawn + point):
                 body[s][k] = v
             for s, values in (overrides or {}).items():
                 if s not in shared:
                     body[s].update(values)
-            tid, cid = ids(body)
-            trials.append(({"sweep": spec["name"], "trial_id": tid, "config_id": cid, **body}, sampled + gridded))
+            sections = {s: shared[s] if s in shared else TYPES[s].of(body[s]) for s in SECTIONS}
+            tid, cid = ids({s: v.as_dict() for s, v in sections.items()})
+            trials.append((Trial(**sections, sweep=spec["name"], trial_id=tid, config_id=cid), sampled + gridded))
     return trials
 
 
-def studies_of(trials: list[dict]) -> list[str]:
+def studies_of(trials: list[Trial]) -> list[str]:
     """The study names of a sweep's trials, in order of appearance."""
-    return list(dict.fromkeys(s for t in trials for s in (t.get("study") or "").split(",") if s))
+    return list(dict.fromkeys(s for t in trials for s in t.studies))
 
 
-def select_studies(trials: list[dict], names: str | None, searched=()) -> list[dict]:
+def select_studies(trials: list[Trial], names: str | None, searched=()) -> list[Trial]:
     """Trials of any of the comma-separated ``names`` (a shared trial belongs to each of its studies);
     ``searched``: the names of studies whose trials a search draws (known names, no listed trials)."""
     if not names:
@@ -279,12 +239,12 @@ def select_studies(trials: list[dict], names: str | None, searched=()) -> list[d
             close = difflib.get_close_matches(n, known, n=1)
             raise SweepError(f"--study {n!r}: no such study" + (f" (did you mean {close[0]!r}?)" if close else "")
                              + f"; studies: {', '.join(known) or 'none'}")
-    return [t for t in trials if set(wanted) & set((t.get("study") or "").split(","))]
+    return [t for t in trials if set(wanted) & set(t.studies)]
 
 
-def select(trials: list[dict], pattern: str | None) -> list[dict]:
+def select(trials: list[Trial], pattern: str | None) -> list[Trial]:
     """Trials whose name or id matches any comma-separated glob in ``pattern``."""
     if not pattern:
         return trials
     pats = [p.strip() for p in pattern.split(",") if p.strip()]
-    return [t for t in trials if any(fnmatch.fnmatch(t["name"], p) or t["trial_id"].startswith(p) for p in pats)]
+    return [t for t in trials if any(fnmatch.fnmatch(t.name, p) or t.trial_id.startswith(p) for p in pats)]

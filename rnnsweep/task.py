@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import backup, kept, live, results
+from .config import Trial
 from .fused import train_group
 from .trial import run_trial
 
@@ -44,34 +45,34 @@ def _gpu_memory_mb(fraction: float) -> int | None:
     return int(float(out.stdout.split()[0]) * fraction)
 
 
-def epoch_reporter(config: dict, ctx: TaskContext, earlier: list[dict]):
+def epoch_reporter(config: Trial, ctx: TaskContext, earlier: list[dict]):
     """``run_trial``'s ``on_epoch``: write the trial's epochs so far (status ``running``), tell the
     driver's bar, and return the search's verdict (stop now?) when the trial's study prunes."""
     import ray
 
     rows: list[dict] = []
-    ids = {k: config.get(k) for k in ("trial_id", "config_id", "name")}
+    ids = {"trial_id": config.trial_id, "config_id": config.config_id, "name": config.name, "config": config.as_dict()}
 
     def on_epoch(row) -> bool:
         rows.append(row)
         history = [r for r in earlier if r["epoch"] < rows[0]["epoch"]] + rows
         try:  # what the driver and a report see while it runs: never a reason for the trial to fail
-            live.write_epochs(ctx.uri, ctx.sweep, {**ids, "config": config, "history": history,
+            live.write_epochs(ctx.uri, ctx.sweep, {**ids, "history": history,
                                                    "epochs_run": len(history), "host": socket.gethostname(),
                                                    "pid": os.getpid()}, ctx.budget)
             # Sent, not awaited: a ray.get in a task (Queue.put_nowait does one) lends the task's
             # CPUs to the next trial while it waits, and two trials then share one trial's CPUs.
-            ctx.queue.actor.put_nowait.remote((config["trial_id"], config["name"], row["epoch"],
+            ctx.queue.actor.put_nowait.remote((config.trial_id, config.name, row["epoch"],
                                                row.get("val_accuracy")))
         except Exception as e:  # noqa: BLE001 - e.g. the driver's node is gone, or a store hiccup
-            print(f"rnnsweep: epoch {row['epoch']} of {config['name']} not reported ({type(e).__name__})")
-        if ctx.searcher is None or not config.get("prune"):
+            print(f"rnnsweep: epoch {row['epoch']} of {config.name} not reported ({type(e).__name__})")
+        if ctx.searcher is None or not config.prune:
             return False
         try:  # the search's verdict, awaited: the driver runs no more trials than slots while it searches
-            metric = config["prune"]["metric"]
+            metric = config.prune["metric"]
             return ray.get(ctx.searcher.report.remote(config, row["epoch"], row.get(metric)))
         except Exception as e:  # noqa: BLE001 - no verdict: the trial goes on
-            print(f"rnnsweep: epoch {row['epoch']} of {config['name']} not reported to the search ({type(e).__name__})")
+            print(f"rnnsweep: epoch {row['epoch']} of {config.name} not reported to the search ({type(e).__name__})")
             return False
 
     return on_epoch
@@ -84,10 +85,10 @@ def _jax_gpu_share(gpus: float):
         os.environ.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", f"{0.9 * gpus:.3f}")
 
 
-def _attempt(config: dict, ctx: TaskContext) -> dict:
+def _attempt(config: Trial, ctx: TaskContext) -> dict:
     """Where a trial's epochs are backed up and what an earlier attempt of it left: ``run_trial``'s
     ``backup_dir``, ``earlier``, ``on_epoch`` and ``on_backup``. Without a backup the trial starts again."""
-    tid = config["trial_id"]
+    tid = config.trial_id
     folder, mirrored = backup.backup_folder(ctx.uri, ctx.sweep, tid)
     earlier = live.read_epochs(ctx.uri, ctx.sweep, tid) if os.path.isdir(folder) and os.listdir(folder) else []
     return dict(backup_dir=folder, earlier=earlier, on_epoch=epoch_reporter(config, ctx, earlier),
@@ -95,7 +96,7 @@ def _attempt(config: dict, ctx: TaskContext) -> dict:
                 mirrored=mirrored)
 
 
-def _keeper(config: dict, ctx: TaskContext):
+def _keeper(config: Trial, ctx: TaskContext):
     """``run_trial``'s ``on_done`` when the trial's study keeps models: the model its test numbers came from,
     written to the results (``kept.save_model``); a failed write costs the model, never the trial's rows."""
     if ctx.keep is None or not kept.wants(config, ctx.keep):
@@ -103,9 +104,9 @@ def _keeper(config: dict, ctx: TaskContext):
 
     def on_done(model, result):
         try:
-            result.update(kept.save_model(model, ctx.uri, ctx.sweep, config["trial_id"]))
+            result.update(kept.save_model(model, ctx.uri, ctx.sweep, config.trial_id))
         except Exception as e:  # noqa: BLE001 - e.g. the store is unreachable: the numbers still land
-            print(f"rnnsweep: the model of {config['name']} was not kept ({type(e).__name__}: {e})")
+            print(f"rnnsweep: the model of {config.name} was not kept ({type(e).__name__}: {e})")
 
     return on_done
 
@@ -129,7 +130,7 @@ def _landed(r: dict, prepared, gpus: float, began: float, ctx: TaskContext, atte
     return r
 
 
-def remote_trial(config: dict, prepared, cpus: float, gpus: float, gpu_memory_mb: int | None, ctx: TaskContext):
+def remote_trial(config: Trial, prepared, cpus: float, gpus: float, gpu_memory_mb: int | None, ctx: TaskContext):
     """Body of the Ray task. ``prepared`` arrives resolved from the object store (Ray fetches a
     task's arguments before it starts it; a ``ray.get`` in here would hand the task's CPUs to the
     next trial while it waits): its arrays are read-only views of the shared memory, not copies."""
@@ -142,12 +143,12 @@ def remote_trial(config: dict, prepared, cpus: float, gpus: float, gpu_memory_mb
     a = _attempt(config, ctx)
     r = (ctx.train or run_trial)(config, prepared, cpus=max(1, int(cpus)), gpu_memory_mb=gpu_memory_mb,
                   on_epoch=a["on_epoch"], backup_dir=a["backup_dir"], earlier=a["earlier"], on_backup=a["on_backup"],
-                  tensorboard_dir=results.local_folder(ctx.uri, ctx.sweep, "tensorboard", config["name"])
+                  tensorboard_dir=results.local_folder(ctx.uri, ctx.sweep, "tensorboard", config.name)
                   if ctx.tensorboard else None, gpus=gpus, on_done=_keeper(config, ctx))
     return _landed(r, prepared, gpus, began, ctx, a)
 
 
-def remote_group(configs: list[dict], prepared, cpus: float, gpus: float, gpu_memory_mb: int | None,
+def remote_group(configs: list[Trial], prepared, cpus: float, gpus: float, gpu_memory_mb: int | None,
                  ctx: TaskContext):
     """Body of the Ray task of a fused group (``fused.train_group``): each member backed up, reported and
     resumed as its own trial; one result per member. On a GPU, JAX is told not to take 75 % of it."""
@@ -162,7 +163,7 @@ def remote_group(configs: list[dict], prepared, cpus: float, gpus: float, gpu_me
     return [_landed(r, prepared, gpus, began, ctx, x) for r, x in zip(rs, a)]
 
 
-def remote_ensemble(job: dict, prepared, cpus: float, ctx: TaskContext) -> dict:
+def remote_ensemble(job: kept.Ensemble, prepared, cpus: float, ctx: TaskContext) -> dict:
     """Body of an ensemble's Ray task (``kept.ensemble``): its members' kept models, averaged."""
     import ray
 

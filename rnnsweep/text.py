@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import cache, data, settings
+from . import cache, data
 from .data import Prepared
-from .sweep import stable_hash
+from .config import Dataset, stable_hash
 
 # ----------------------------------------------------------------------------- cleaning
 
@@ -268,16 +268,17 @@ ENCODERS = {
 # ----------------------------------------------------------------------------- prepare
 
 
-def resolve_dataset(config: dict) -> dict:
-    """Defaults filled in and ``glove_dim='auto'`` decided (100 when present, else 50)."""
-    cfg = {**settings.defaults("dataset"), **config}
+def resolve_dataset(config: Dataset | dict) -> dict:
+    """The dataset section as a plain dict (every default in), ``glove_dim='auto'`` decided (100 when present,
+    else 50): what the cache's fingerprint and the prepared dataset's description hold."""
+    cfg = Dataset.of(config).as_dict()
     if cfg["embedding"] == "glove" and cfg["glove_dim"] == "auto":
         cfg["glove_dim"] = 50 if cfg["sample"] else 100 if data.available("glove100") or not data.available(
             "glove50") else 50
     return cfg
 
 
-def prepare(config: dict, use_cache=True) -> Prepared:
+def prepare(config: Dataset | dict, use_cache=True) -> Prepared:
     cfg = resolve_dataset(config)
     files_of, encode = ENCODERS[cfg["source"]]
     files = files_of(cfg)
@@ -330,14 +331,15 @@ def encode_texts(pipeline: dict, texts: list[str]) -> np.ndarray:
     return pad(seqs, pipeline["maxlen"], pipeline["padding"], pipeline["truncating"])
 
 
-def dataset_key(trial: dict) -> str:
-    """One key per dataset section: trials that share it share one prepared dataset."""
-    return stable_hash(trial["dataset"])
+def dataset_key(dataset: Dataset | dict) -> str:
+    """One key per dataset section (a trial's ``dataset``): trials that share it share one prepared dataset."""
+    return stable_hash(Dataset.of(dataset).as_dict())
 
 
-def prepare_dataset(trial: dict):
-    """The trial's dataset, or a one-line exit naming the missing/bad file (nothing has run yet)."""
+def prepare_dataset(dataset: Dataset | dict, name: str):
+    """The dataset of the trial called ``name``, or a one-line exit naming the missing/bad file (nothing has
+    run yet)."""
     try:
-        return prepare(trial["dataset"])
+        return prepare(dataset)
     except (data.DataNotFound, data.DataFormatError) as e:
-        sys.exit(f"error: dataset of {trial['name']}: {e}")
+        sys.exit(f"error: dataset of {name}: {e}")

@@ -12,8 +12,9 @@ import socket
 import time
 import traceback
 
-from . import keras_private, settings, worker
+from . import keras_private, worker
 from .backup import exact_backup, resume_state
+from .config import Trial
 from .models import build_model, param_counts
 
 METRICS = ("loss", "accuracy", "auc")
@@ -175,17 +176,17 @@ def callbacks_of(model, training, val, result, on_epoch=None, backup_dir=None, o
         print(f"rnnsweep: the backup in {backup_dir} holds no random state to resume {result.get('name')} exactly "
               "(an older rnnsweep wrote it); it starts again from epoch 1")
     plateau = early = None
-    if training["lr_schedule"] == "plateau":
+    if training.lr_schedule == "plateau":
         plateau = keras.callbacks.ReduceLROnPlateau(monitor="val_loss" if val else "loss", factor=0.5, patience=1,
                                                     min_lr=1e-6)
         callbacks.append(plateau)
-    elif training["lr_schedule"] == "cosine":
-        lr0, n = float(model.optimizer.learning_rate), training["epochs"]
+    elif training.lr_schedule == "cosine":
+        lr0, n = float(model.optimizer.learning_rate), training.epochs
         callbacks.append(keras.callbacks.LearningRateScheduler(
             lambda epoch: lr0 * 0.5 * (1 + math.cos(math.pi * epoch / n))))
-    if training["early_stopping"]:
-        early = keras.callbacks.EarlyStopping(monitor=training["early_stopping_monitor"],
-                                              patience=training["early_stopping"], restore_best_weights=True)
+    if training.early_stopping:
+        early = keras.callbacks.EarlyStopping(monitor=training.early_stopping_monitor,
+                                              patience=training.early_stopping, restore_best_weights=True)
         callbacks.append(early)
     if backup_dir:
         # After the schedules and early stopping have taken the epoch in: their memory is part of the state
@@ -206,13 +207,13 @@ def _fit(model, train, val, training, result, verbose, on_epoch=None, backup_dir
     trial does not run again). Fills ``result`` with the history and sample counts."""
     stop, log, callbacks = callbacks_of(model, training, val, result, on_epoch, backup_dir, on_backup, tensorboard_dir)
     t0 = time.perf_counter()
-    batches = shared_batches(*train, training["batch_size"], shuffle=True)
+    batches = shared_batches(*train, training.batch_size, shuffle=True)
     if batches is None:  # another backend: Keras's own adapter
-        model.fit(*train, validation_data=val, batch_size=training["batch_size"], epochs=training["epochs"],
+        model.fit(*train, validation_data=val, batch_size=training.batch_size, epochs=training.epochs,
                   callbacks=callbacks, verbose=verbose)
     else:
-        model.fit(batches, epochs=training["epochs"], callbacks=callbacks, verbose=verbose, shuffle=False,
-                  validation_data=shared_batches(*val, training["batch_size"], shuffle=False) if val else None)
+        model.fit(batches, epochs=training.epochs, callbacks=callbacks, verbose=verbose, shuffle=False,
+                  validation_data=shared_batches(*val, training.batch_size, shuffle=False) if val else None)
     record_fit(result, time.perf_counter() - t0, stop.diverged_at, log, model, train, val, earlier)
 
 
@@ -233,9 +234,9 @@ def record_fit(result, fit_seconds, diverged_at, log, model, train, val, earlier
 
 
 def _evaluate(model, prepared, training, result):
-    n_test = min(len(prepared.x_test), training["limit_test"] or len(prepared.x_test))
+    n_test = min(len(prepared.x_test), training.limit_test or len(prepared.x_test))
     t0 = time.perf_counter()
-    x, y, size = prepared.x_test[:n_test], prepared.y_test[:n_test], max(256, training["batch_size"])
+    x, y, size = prepared.x_test[:n_test], prepared.y_test[:n_test], max(256, training.batch_size)
     batches = shared_batches(x, y, size, shuffle=False)
     scores = (model.evaluate(x, y, batch_size=size, verbose=0, return_dict=True) if batches is None else
               model.evaluate(batches, verbose=0, return_dict=True))
@@ -250,32 +251,31 @@ def record_test(result, scores: dict, seconds: float):
         result["status"], result["error"] = "diverged", "test loss is non-finite"
 
 
-def new_result(config: dict, prepared) -> dict:
+def new_result(trial: Trial, prepared) -> dict:
     """A trial's result as it starts: ids, config, seed, where it runs, its dataset."""
     here = worker.started()
-    training = {**settings.defaults("training"), **config.get("training", {})}
-    return dict(trial_id=config.get("trial_id"), name=config.get("name"),
-                config_id=config.get("config_id"), config=config, status="ok", error=None,
-                history=[], seed=training["seed"], host=socket.gethostname(), pid=os.getpid(),
+    training = trial.training
+    return dict(trial_id=trial.trial_id, name=trial.name, config_id=trial.config_id, config=trial.as_dict(),
+                status="ok", error=None, history=[], seed=training.seed, host=socket.gethostname(), pid=os.getpid(),
                 # Which source rows went where is the dataset's (its cache holds it), not each trial's: with
                 # it, every result carried 40,000 row numbers to the driver and stayed in its memory.
                 dataset={k: v for k, v in prepared.meta.items() if k not in ("train_rows", "test_rows")},
                 started_at=time.time(),
-                test_samples=min(len(prepared.x_test), training["limit_test"] or len(prepared.x_test)),
+                test_samples=min(len(prepared.x_test), training.limit_test or len(prepared.x_test)),
                 trial_in_worker=here, dataset_rows=len(prepared.x_train),
-                backend_choice=(config.get("backend_choice") or {}).get("why"))
+                backend_choice=(trial.backend_choice or {}).get("why"))
 
 
-def seeded_model(config: dict, prepared, result: dict):
+def seeded_model(trial: Trial, prepared, result: dict):
     """The trial's (train, val) arrays and its compiled model, built right after its seed is set."""
     import keras
 
-    training = {**settings.defaults("training"), **config.get("training", {})}
-    keras.utils.set_random_seed(training["seed"])
-    n = training["limit_train"] or len(prepared.x_train)
-    train, val = split_validation(prepared.x_train[:n], prepared.y_train[:n], training["validation_split"])
+    training = trial.training
+    keras.utils.set_random_seed(training.seed)
+    n = training.limit_train or len(prepared.x_train)
+    train, val = split_validation(prepared.x_train[:n], prepared.y_train[:n], training.validation_split)
     t0 = time.time()
-    model = build_model(config.get("model", {}), prepared.vocab_size, train[0].shape[1], prepared.embedding)
+    model = build_model(trial.model, prepared.vocab_size, train[0].shape[1], prepared.embedding)
     result["build_seconds"] = time.time() - t0
     result["trainable_params"], result["non_trainable_params"] = param_counts(model)
     return train, val, model
@@ -303,24 +303,25 @@ def finish(result: dict, cpu_start: float, gpus: float, share: int = 1) -> dict:
     return result
 
 
-def run_trial(config: dict, prepared, cpus=None, gpu_memory_mb=None, verbose=0, on_epoch=None, backup_dir=None,
+def run_trial(config: Trial | dict, prepared, cpus=None, gpu_memory_mb=None, verbose=0, on_epoch=None, backup_dir=None,
               earlier=(), on_backup=None, tensorboard_dir=None, gpus: float = 0.0, on_trained=None,
               on_done=None) -> dict:
-    """Train ``config`` (sections ``model`` and ``training``; ids/names passed through) on a
+    """Train ``config`` (a ``Trial``, or its plain form: a test's ``{"model": {...}, "training": {...}}``) on a
     ``data.Prepared`` dataset and return the result dict. ``on_epoch(row)`` sees each epoch as it
     ends; ``backup_dir``/``earlier``: see ``_fit``; ``gpus``: the GPUs this trial holds (for its
     GPU-seconds); ``on_trained(model)`` sees the trained model (tests compare weights); ``on_done(model, result)``
     the model whose test numbers the result holds, when its status is ok (the task keeps it)."""
     cpu_start = time.process_time()
+    config = Trial.of(config)
     result = new_result(config, prepared)
-    training = {**settings.defaults("training"), **config.get("training", {})}
+    training = config.training
     try:
         worker.ready_keras(config, result, cpus, gpu_memory_mb)
         train, val, model = seeded_model(config, prepared, result)
         _fit(model, train, val, training, result, verbose, on_epoch, backup_dir, earlier, on_backup, tensorboard_dir)
         if on_trained:
             on_trained(model)
-        if result["status"] == "ok" and training["evaluate_test"]:
+        if result["status"] == "ok" and training.evaluate_test:
             _evaluate(model, prepared, training, result)
         if on_done and result["status"] == "ok":
             on_done(model, result)

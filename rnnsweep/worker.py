@@ -89,11 +89,11 @@ def _fresh_session():
     keras.backend.clear_session()
 
 
-def ready_keras(config: dict, result: dict, cpus=None, gpu_memory_mb=None):
+def ready_keras(trial, result: dict, cpus=None, gpu_memory_mb=None):
     """Keras on the trial's backend in this process, TensorFlow's threads and GPU memory sized first,
     what an earlier trial here left cleared; records versions and device in ``result``."""
-    backends.use(config)  # before Keras's first import here: its backend is fixed per process
-    result["cudnn"] = cudnn(config.get("model", {}), config.get("dataset"))
+    backends.use(trial)  # before Keras's first import here: its backend is fixed per process
+    result["cudnn"] = cudnn(trial.model, trial.dataset)
     if keras_backend() == "tensorflow":
         configure_tf(cpus, gpu_memory_mb)
     import keras

@@ -11,6 +11,7 @@ from helpers import ROOT
 from tiny_sweep import SWEEP
 
 from rnnsweep import backends, results
+from rnnsweep.config import Trial
 from rnnsweep.driver import main
 from rnnsweep.sweep import expand, grid
 
@@ -46,7 +47,7 @@ def test_jax_seed_repeats_run_fused_on_jax_workers_and_equal_their_unfused_rows(
 
 def test_backend_is_part_of_the_trial_id_unless_it_is_the_default():
     base = {**SWEEP, "model": dict(arch="GRU", units=4)}
-    ids = {b: expand({**base, "training": {**base["training"], **({"backend": b} if b else {})}})[0]["trial_id"]
+    ids = {b: expand({**base, "training": {**base["training"], **({"backend": b} if b else {})}})[0].trial_id
            for b in (None, "tensorflow", "jax", "auto")}
     assert ids[None] == ids["tensorflow"] and len({ids[None], ids["jax"], ids["auto"]}) == 3
 
@@ -63,21 +64,21 @@ def test_auto_takes_the_backend_measured_faster_for_that_model_else_the_rule():
                            _row("tensorflow", 32, 9.0), _row("jax", 32, 3.0, device="GPU:H100")])
     rates = backends.measured(trials)
 
-    def trial(units):
-        return {"dataset": {}, "model": {"arch": "GRU", "units": units}, "training": {"batch_size": 64,
-                                                                                         "backend": "auto"}}
+    def trial(units, **model):
+        return Trial.of({"model": {"arch": "GRU", "units": units, **model},
+                         "training": {"batch_size": 64, "backend": "auto"}})
     assert backends.choose(trial(128), rates, "CPU")[0] == "tensorflow"  # measured: TF 10 s vs JAX 14 s
     assert "measured on CPU" in backends.choose(trial(128), rates, "CPU")[1]
     b, why = backends.choose(trial(32), rates, "CPU")  # JAX measured on a GPU only: the rule
     assert b == "jax" and why.startswith("rule on CPU") and "only tensorflow measured" in why
     assert backends.choose(trial(256), {}, "CPU")[0] == "tensorflow"
-    dropped = {**trial(32), "model": {"arch": "LSTM", "units": 32, "recurrent_dropout": 0.2}}  # seed 004's
+    dropped = trial(32, arch="LSTM", recurrent_dropout=0.2)  # seed 004's
     assert backends.choose(dropped, {}, "CPU") == ("tensorflow", "rule on CPU (recurrent_dropout 0.2)")
     resolved = backends.resolve([trial(128)], trials, gpus=0)[0]
-    assert resolved["backend_choice"]["backend"] == "tensorflow"
+    assert resolved.backend_choice["backend"] == "tensorflow"
     assert backends.runtime_env(resolved) == {"env_vars": {"KERAS_BACKEND": "tensorflow"}}
     # The default is TensorFlow whatever $KERAS_BACKEND the driver exports: the trial id promises it.
-    assert backends.runtime_env({"training": {}}) == {"env_vars": {"KERAS_BACKEND": "tensorflow"}}
+    assert backends.runtime_env(Trial.of({})) == {"env_vars": {"KERAS_BACKEND": "tensorflow"}}
 
 
 def test_a_fused_members_rate_is_its_share_of_the_groups_time():

@@ -123,12 +123,12 @@ def test_results_of_an_older_rnnsweep_load_and_resume_and_a_corrupt_file_is_name
     trials.mkdir(parents=True)
     done = expand(SWEEP)[0]
     # A row as an older rnnsweep wrote it: a few columns, none of the newer ones.
-    pq.write_table(pa.table({"trial_id": [done["trial_id"]], "name": [done["name"]], "status": ["ok"],
-                             "test_accuracy": [0.5]}), trials / f"{done['trial_id']}.parquet")
+    pq.write_table(pa.table({"trial_id": [done.trial_id], "name": [done.name], "status": ["ok"],
+                             "test_accuracy": [0.5]}), trials / f"{done.trial_id}.parquet")
     t, _ = results.load(str(out / "tiny"))
-    assert t["trial_id"].tolist() == [done["trial_id"]] and t["dropout"].isna().all()  # newer columns: empty
+    assert t["trial_id"].tolist() == [done.trial_id] and t["dropout"].isna().all()  # newer columns: empty
     s = main(SWEEP, ["--results", str(out), "--dry-run", "--address", "local"])
-    assert [x["name"] for x in s.todo] == [t["name"] for t in expand(SWEEP)[1:]]  # resumes: only the other
+    assert [x.name for x in s.todo] == [t.name for t in expand(SWEEP)[1:]]  # resumes: only the other
     (trials / "broken.parquet").write_bytes(b"PAR1 this is not parquet")
     with pytest.raises(SystemExit) as e:
         main(SWEEP, ["--results", str(out), "--address", "local"])

@@ -28,7 +28,7 @@ from rnnsweep.sweep import expand, grid, select
 from rnnsweep.trial import run_trial
 FOUR = dict(SWEEP, model=dict(SWEEP["model"], units=grid(4, 8)))
 trial = select(expand(FOUR, {"training": {"epochs": 6}}), sys.argv[1])[0]
-r = run_trial(trial, text.prepare(trial["dataset"]), cpus=1)
+r = run_trial(trial, text.prepare(trial.dataset), cpus=1)
 print(json.dumps({"history": r["history"], "test_loss": r["test_loss"], "trial_in_worker": r["trial_in_worker"]}))
 """
 

@@ -53,7 +53,7 @@ def test_sweep_writes_resumes_reruns_failed_and_extends(tmp_path, capsys):
     # Editing the sweep (a new width) runs only the new trials.
     wider = {**SWEEP, "model": {**SWEEP["model"], "units": grid(4, 8)}}
     s = main(wider, ["--results", out, "--dry-run"] + LOCAL)
-    assert sorted(t["name"] for t in s.todo) == ["GRU-8-bs64", "LSTM-8-bs64"]
+    assert sorted(t.name for t in s.todo) == ["GRU-8-bs64", "LSTM-8-bs64"]
     s = main(wider, ["--results", out, "--only", "GRU-*"] + LOCAL)
     assert [r["name"] for r in s.results] == ["GRU-8-bs64"]
     trials, _ = results.load(out, "tiny")
@@ -67,10 +67,10 @@ def test_sweep_writes_resumes_reruns_failed_and_extends(tmp_path, capsys):
     t = pq.read_table(f)
     pq.write_table(t.set_column(t.schema.get_field_index("code_version"), "code_version",
                                 pa.array(["rnnsweep 0.0.1 (0123abc)"])), f)
-    assert [t["name"] for t in main(wider, ["--results", out, "--dry-run"] + LOCAL).todo] == ["LSTM-8-bs64"]
+    assert [t.name for t in main(wider, ["--results", out, "--dry-run"] + LOCAL).todo] == ["LSTM-8-bs64"]
     capsys.readouterr()
     s = main(wider, ["--results", out, "--dry-run", "--rerun-other-versions", "--only", "*-4-*"] + LOCAL)
-    assert [t["trial_id"] for t in s.todo] == [old]
+    assert [t.trial_id for t in s.todo] == [old]
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[2] for line in lines if line.strip().startswith(old)] == ["rerun"]
     s = main(wider, ["--results", out, "--rerun-other-versions", "--only", "*-4-*"] + LOCAL)
@@ -309,11 +309,11 @@ def test_quick_is_its_own_budget_with_the_learning_rate_scaled_and_says_so(tmp_p
     args = ["--study", "grid", "--results", str(tmp_path / "results"), "--dry-run"] + LOCAL
     quick, smoke, full = (main(GRID, flag + args).todo for flag in (["--quick"], ["--smoke"], []))
     assert len(quick) == len(smoke) == len(full) == 18
-    assert not {t["trial_id"] for t in quick} & ({t["trial_id"] for t in smoke} | {t["trial_id"] for t in full})
-    by_name = {t["name"]: t for t in full}
+    assert not {t.trial_id for t in quick} & ({t.trial_id for t in smoke} | {t.trial_id for t in full})
+    by_name = {t.name: t for t in full}
     for t in quick:
-        assert t["dataset"]["sample"] and t["training"]["epochs"] == QUICK["epochs"]
-        study_lr = by_name[t["name"]]["model"]["learning_rate"]
-        assert t["model"]["learning_rate"] == pytest.approx(study_lr * QUICK_LR_SCALE)
+        assert t.dataset.sample and t.training.epochs == QUICK["epochs"]
+        study_lr = by_name[t.name].model.learning_rate
+        assert t.model.learning_rate == pytest.approx(study_lr * QUICK_LR_SCALE)
     assert "these are quick-run numbers" in capsys.readouterr().out
 

@@ -35,8 +35,8 @@ def test_live_epochs_report_while_running_and_resume_after_a_killed_worker(tmp_p
     cmd = [sys.executable, str(ROOT / "tests" / "tiny_sweep.py"), "--results", str(out), "--address", "local",
            "--cpus-per-trial", "1", "--only", "GRU-*"]
     gru = next(t for t in expand({**SWEEP, "training": {**SWEEP["training"], "epochs": EPOCHS}})
-               if t["name"] == "GRU-4-bs64")
-    meta = out / "tiny" / "backup" / gru["trial_id"] / "training_metadata.json"
+               if t.name == "GRU-4-bs64")
+    meta = out / "tiny" / "backup" / gru.trial_id / "training_metadata.json"
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline, worker = time.time() + 300, None
     while time.time() < deadline and p.poll() is None:  # until epoch 3 is backed up
@@ -63,13 +63,13 @@ def test_live_epochs_report_while_running_and_resume_after_a_killed_worker(tmp_p
     assert p.returncode == 0, text[-3000:]
     trials, epochs = results.load(str(out / "tiny"))
     row = trials.iloc[0]
-    assert len(trials) == 1 and row["status"] == "ok" and row["trial_id"] == gru["trial_id"]
+    assert len(trials) == 1 and row["status"] == "ok" and row["trial_id"] == gru.trial_id
     assert row["resumed_from_epoch"] == k and row["epochs_run"] == EPOCHS  # went on from epoch k + 1
     assert epochs["epoch"].tolist() == list(range(1, EPOCHS + 1))  # every epoch exactly once
     # What the killed attempt spent on the epochs kept is the trial's too: its cost covers both attempts.
     assert (epochs["cpu_seconds"] > 0).all()
     assert row["earlier_cpu_seconds"] == pytest.approx(epochs["cpu_seconds"][epochs["epoch"] <= k].sum())
-    assert not (out / "tiny" / "backup" / gru["trial_id"]).exists()  # the backup went when it landed
+    assert not (out / "tiny" / "backup" / gru.trial_id).exists()  # the backup went when it landed
     assert "epoch/s" in text or "s/epoch" in text  # the bar counts epochs
     assert "Could not find cuda drivers" not in text and "oneDNN custom operations" not in text
 

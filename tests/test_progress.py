@@ -1,13 +1,14 @@
 """The terminal's bar (``rnnsweep.progress``): what it shows is what the trials have reported."""
 import queue
 
+from rnnsweep.config import Trial
 from rnnsweep.progress import Progress
 
 
 def test_the_bar_shows_every_epoch_one_poll_takes(capsys):
     """A fused group's members (seeds 1-3 in one task) report their epoch at the same moment: the bar
     must show all three at once, not the first one until the next epoch 20 minutes later (its ETA 3× off)."""
-    todo = [dict(trial_id=f"t{i}", name=f"m{i}", training=dict(epochs=6)) for i in range(3)]
+    todo = [Trial.of(dict(trial_id=f"t{i}", name=f"m{i}", training=dict(epochs=6))) for i in range(3)]
     q = queue.Queue()  # Progress reads a Ray queue through qsize/get_nowait: the stdlib one has both
     bar = Progress(todo, q)
     for i in range(3):
@@ -24,7 +25,7 @@ def test_the_bar_shows_every_epoch_one_poll_takes(capsys):
 def test_an_epoch_that_arrives_after_its_trials_result_does_not_bring_it_back(capsys):
     """Epochs travel through the queue, results through Ray: a trial's last epoch may be polled after its result
     landed. It must not show again as running (a 10,000-trial run ended with four finished trials on the bar)."""
-    todo = [dict(trial_id=f"t{i}", name=f"m{i}", training=dict(epochs=1)) for i in range(2)]
+    todo = [Trial.of(dict(trial_id=f"t{i}", name=f"m{i}", training=dict(epochs=1))) for i in range(2)]
     q = queue.Queue()
     bar = Progress(todo, q)
     bar.finished(todo[0], {"name": "m0", "status": "ok", "history": []})
@@ -40,13 +41,12 @@ def test_an_epoch_that_arrives_after_its_trials_result_does_not_bring_it_back(ca
 def test_the_driver_keeps_a_written_result_without_copies_of_its_trial_or_dataset():
     from rnnsweep.onray import slim
 
-    trial = {"trial_id": "a", "training": {"seed": 1}}
+    trial = Trial.of({"training": {"seed": 1}})
     seen = {}
-    one = slim({"config": {"trial_id": "a", "training": {"seed": 1}}, "dataset": {"fingerprint": "f", "n": 3}},
-               trial, seen)
-    two = slim({"config": {"trial_id": "a", "training": {"seed": 2}}, "dataset": {"fingerprint": "f", "n": 3}},
-               trial, seen)
-    assert one["config"] is trial and two["config"] == {"trial_id": "a", "training": {"seed": 2}}  # not equal: kept
+    one = slim({"config": trial.as_dict(), "dataset": {"fingerprint": "f", "n": 3}}, trial, seen)
+    reseeded = trial.changed(training={"seed": 2}).as_dict()
+    two = slim({"config": reseeded, "dataset": {"fingerprint": "f", "n": 3}}, trial, seen)
+    assert one["config"] is trial and two["config"] is reseeded  # not equal: kept as it came
     assert two["dataset"] is one["dataset"]
-    other = slim({"config": trial, "dataset": {"fingerprint": "f", "n": 4}}, trial, seen)
+    other = slim({"config": trial.as_dict(), "dataset": {"fingerprint": "f", "n": 4}}, trial, seen)
     assert other["dataset"] == {"fingerprint": "f", "n": 4}  # same fingerprint, other values: its own

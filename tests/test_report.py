@@ -131,8 +131,8 @@ def test_study_views_use_each_studys_own_trials(tmp_path):
     assert len(trials) == 12
     prepared = {}
     for t in trials:
-        key = t["dataset"]["maxlen"]
-        prepared[key] = prepared.get(key) or text.prepare(t["dataset"])
+        key = t.dataset.maxlen
+        prepared[key] = prepared.get(key) or text.prepare(t.dataset)
         results.write_trial(str(tmp_path), "studies", run_trial(t, prepared[key]))
     r = report.report(str(tmp_path / "studies"))
     for name in ("accuracy_vs_maxlen.png", "accuracy_vs_units.png"):

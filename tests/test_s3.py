@@ -112,9 +112,9 @@ def test_a_killed_worker_resumes_from_its_backup_on_s3(s3_uri):
     cmd = [sys.executable, str(ROOT / "tests" / "tiny_sweep.py"), "--results", s3_uri, "--address", "local",
            "--cpus-per-trial", "1", "--only", "GRU-*"]
     gru = next(t for t in expand({**SWEEP, "training": {**SWEEP["training"], "epochs": epochs_n}})
-               if t["name"] == "GRU-4-bs64")
+               if t.name == "GRU-4-bs64")
     fs, base = results.filesystem(s3_uri)
-    meta = f"{base}/tiny/backup/{gru['trial_id']}/training_metadata.json"
+    meta = f"{base}/tiny/backup/{gru.trial_id}/training_metadata.json"
 
     def backed_up() -> int:
         try:
@@ -138,7 +138,7 @@ def test_a_killed_worker_resumes_from_its_backup_on_s3(s3_uri):
     trials, epochs = results.load(s3_uri, "tiny")
     assert trials["resumed_from_epoch"].tolist() == [k] and trials["status"].tolist() == ["ok"]
     assert epochs["epoch"].tolist() == list(range(1, epochs_n + 1))
-    assert fs.get_file_info(f"{base}/tiny/backup/{gru['trial_id']}").type == pafs.FileType.NotFound
+    assert fs.get_file_info(f"{base}/tiny/backup/{gru.trial_id}").type == pafs.FileType.NotFound
 
 
 @pytest.mark.slow

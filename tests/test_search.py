@@ -44,7 +44,7 @@ def test_a_sampler_needs_a_trial_count_and_a_grid_only_prunes():
     with pytest.raises(SweepError, match=r"search.trials: this study has no values for a sampler to draw"):
         expand({**gridded, "search": dict(trials=4)})
     trials = expand({**gridded, "search": dict(pruner=dict(kind="median"))})
-    assert [t["prune"]["pruner"]["kind"] for t in trials] == ["median", "median"]  # listed, and pruned
+    assert [t.prune["pruner"]["kind"] for t in trials] == ["median", "median"]  # listed, and pruned
     assert searches({**gridded, "search": dict(pruner=dict(kind="median"))}) == []
 
 
@@ -85,10 +85,10 @@ def test_a_config_read_back_from_its_row_is_the_config_it_was_written_from():
 
     (t,) = expand({**BASE, "dataset": dict(source="imdb_reviews", embedding="glove", glove_dim=50, maxlen=None),
                    "model": dict(arch="GRU", units=8, dense_units="same")})
-    row = {k: schema._cell(t[sec][k], pa.string() if s.column_type == "string" else pa.float64())
+    row = {k: schema._cell(getattr(getattr(t, sec), k), pa.string() if s.column_type == "string" else pa.float64())
            for sec, k, s in settings.columns()}
     assert row["glove_dim"] == "50"
-    assert search.config_of(row) == {sec: t[sec] for sec in settings.SECTIONS}
+    assert search.config_of(row) == t.sections()
 
 
 def test_the_winner_waits_for_its_search_and_says_so(tmp_path, capsys):
@@ -106,7 +106,7 @@ def test_the_winner_waits_for_its_search_and_says_so(tmp_path, capsys):
 
 def _value(t):
     """A made-up objective of the drawn values: TPE then has something to model."""
-    return 1.0 - abs(math.log10(t["model"]["learning_rate"]) + 2.0) / 3 + t["model"]["units"] / 100
+    return 1.0 - abs(math.log10(t.model.learning_rate) + 2.0) / 3 + t.model.units / 100
 
 
 def _run(searcher, study, n, told=()):
@@ -126,19 +126,19 @@ def test_tpe_draws_are_reproducible_from_the_seed_and_a_replayed_search_draws_th
     (plan,) = searches(spec())
     a = _run(search.Searcher([plan], {}, {}), None, 8)
     b = _run(search.Searcher([plan], {}, {}), None, 8)
-    assert [t["trial_id"] for t, _ in a] == [t["trial_id"] for t, _ in b]
+    assert [t.trial_id for t, _ in a] == [t.trial_id for t, _ in b]
     (other,) = searches(spec(seed=6))
-    assert [t["trial_id"] for t, _ in a] != [t["trial_id"] for t, _ in _run(search.Searcher([other], {}, {}), None, 8)]
+    assert [t.trial_id for t, _ in a] != [t.trial_id for t, _ in _run(search.Searcher([other], {}, {}), None, 8)]
     # A driver that stopped after 5 trials: a fresh Searcher replays them as the results hold them
     # (parameters from the config columns, per-epoch values, status) and draws trials 6-8 as before.
     fresh = search.Searcher([plan], {}, {})
-    fresh.replay(None, [{"trial_id": t["trial_id"], "status": "ok", "history": h, "number": t["search_number"],
-                         "params": search.params_of(plan, {**t["model"], **t["training"], **t["dataset"]})}
+    fresh.replay(None, [{"trial_id": t.trial_id, "status": "ok", "history": h, "number": t.search_number,
+                         "params": search.params_of(plan, {k: v for s in t.sections().values() for k, v in s.items()})}
                         for t, h in a[:5]])
-    assert [t["trial_id"] for t, _ in _run(fresh, None, 3)] == [t["trial_id"] for t, _ in a[5:]]
+    assert [t.trial_id for t, _ in _run(fresh, None, 3)] == [t.trial_id for t, _ in a[5:]]
     # TPE did model the space after its 3 random draws: the later draws are not the random sampler's.
     rand = search.Searcher([{**plan, "search": {**plan["search"], "sampler": "random"}}], {}, {})
-    assert [t["trial_id"] for t, _ in a[3:]] != [t["trial_id"] for t, _ in _run(rand, None, 8)[3:]]
+    assert [t.trial_id for t, _ in a[3:]] != [t.trial_id for t, _ in _run(rand, None, 8)[3:]]
 
 
 def test_the_pruner_stops_a_trial_below_the_rung():

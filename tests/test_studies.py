@@ -82,25 +82,25 @@ def test_seed_settings_exactly():
     stacked = expand(STACKED)
     assert len(stacked) == 3
     for t in stacked:
-        d, m, tr = t["dataset"], t["model"], t["training"]
-        assert (d["source"], d["num_words"], d["maxlen"], d["padding"], d["truncating"]) == (
+        d, m, tr = t.dataset, t.model, t.training
+        assert (d.source, d.num_words, d.maxlen, d.padding, d.truncating) == (
             "keras_imdb", 10_000, 500, "pre", "pre")
-        assert (m["units"], m["layers"], m["dropout"], m["recurrent_dropout"], m["output_dropout"],
-                m["embedding_dim"], m["optimizer"], m["learning_rate"]) == (32, 2, 0.5, 0.2, 0.5, 100, "rmsprop", 1e-3)
-        assert (tr["batch_size"], tr["epochs"], tr["validation_split"]) == (512, 5, 0.2)
+        assert (m.units, m.layers, m.dropout, m.recurrent_dropout, m.output_dropout,
+                m.embedding_dim, m.optimizer, m.learning_rate) == (32, 2, 0.5, 0.2, 0.5, 100, "rmsprop", 1e-3)
+        assert (tr.batch_size, tr.epochs, tr.validation_split) == (512, 5, 0.2)
     names = expand(NAMES)
-    models = pd.DataFrame([{**t["model"], "study": t["study"]} for t in names if t["study"] != "random_search"])
+    models = pd.DataFrame([{**t.model.as_dict(), "study": t.study} for t in names if t.study != "random_search"])
     assert len(models) == 15 and (models["optimizer"] == "adam").all()
-    assert all(t["training"]["epochs"] == 20 and t["training"]["batch_size"] == 128 for t in names
-               if t["study"] != "random_search")
+    assert all(t.training.epochs == 20 and t.training.batch_size == 128 for t in names
+               if t.study != "random_search")
     search = select_studies(names, "random_search")
-    assert len(search) == 20 and all(t["training"]["epochs"] == 1 for t in search)
-    assert {(t["model"]["embedding_dim"], t["model"]["units"]) for t in search} <= {
+    assert len(search) == 20 and all(t.training.epochs == 1 for t in search)
+    assert {(t.model.embedding_dim, t.model.units) for t in search} <= {
         (d, u) for d in (32, 64, 96, 128) for u in (16, 32, 48, 64)}
     amazon = expand(AMAZON)
-    assert {(t["training"]["batch_size"], t["training"]["epochs"], t["training"]["validation_split"]) for t in amazon} \
+    assert {(t.training.batch_size, t.training.epochs, t.training.validation_split) for t in amazon} \
         == {(1000, 10, 0.3)}
-    assert {t["dataset"]["split"] for t in amazon} == {"time"} and all(t["dataset"]["dedupe"] for t in amazon)
+    assert {t.dataset.split for t in amazon} == {"time"} and all(t.dataset.dedupe for t in amazon)
 
 
 def test_imdb_best_winners_from_the_committed_search():
@@ -126,8 +126,8 @@ def test_imdb_best_winners_from_the_committed_search():
     listed = expand(spec)
     done = results.done(committed, "imdb_best")
     for name in ("winner", "winner_val_accuracy", "wide_winner", "winner_ensemble"):
-        mine = [t for t in listed if name in t["study"].split(",")]
-        assert len(mine) == 3 and all(done.get(t["trial_id"]) == "ok" for t in mine), name
+        mine = [t for t in listed if name in t.studies]
+        assert len(mine) == 3 and all(done.get(t.trial_id) == "ok" for t in mine), name
     # refit=True: the winner's settings on all 25k training reviews for the epoch the search scored.
     refit = {**BEST, "studies": {"search": BEST["studies"]["search"],
                                             "final": dict(best_of="search", refit=True,

@@ -67,9 +67,10 @@ def test_a_member_that_diverges_is_frozen_while_the_others_go_on(prepared):
 
 
 def _check(cfgs):
+    from rnnsweep.config import Trial
     from rnnsweep.fused import _check_fusable
 
-    _check_fusable(cfgs)
+    _check_fusable([Trial.of(c) for c in cfgs])
 
 
 
