@@ -125,8 +125,8 @@ def one_epochs(backend: str, sweep: str, name: str, semantics: str | None) -> di
 
     t = seed_trial(sweep, name, epochs=3, limit_train=5120, limit_test=512)
     if semantics:
-        t["model"]["semantics"] = semantics
-    r = run_trial(t, text.prepare(t["dataset"]), cpus=1)
+        t = t.changed(model={"semantics": semantics})
+    r = run_trial(t, text.prepare(t.dataset), cpus=1)
     assert r["status"] == "ok" and r["keras_backend"] == backend, (r["status"], r.get("error"), r["keras_backend"])
     return {"per_epoch": median([h["seconds"] for h in r["history"][1:]]), "first": r["history"][0]["seconds"]}
 

@@ -46,7 +46,7 @@ def fetch(sweep: str) -> float:
     from rnnsweep import text
     from rnnsweep.sweep import expand
 
-    prepared = text.prepare(expand(importlib.import_module(sweep).SWEEP)[-1]["dataset"])
+    prepared = text.prepare(expand(importlib.import_module(sweep).SWEEP)[-1].dataset)
     ray.init(address="local", include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         ref = ray.put(prepared)

@@ -20,7 +20,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "sweeps")]
 os.environ.setdefault("RNNSWEEP_OFFLINE", "1")  # benchmarks never download: $RNNSWEEP_DATA has the data
 
 
-def seed_trial(sweep: str, name: str, **training) -> dict:
+def seed_trial(sweep: str, name: str, **training):
     """A trial of one of the seed sweeps (``imdb_grid``, ``imdb_stacked``), by name, with a budget."""
     import importlib
 

@@ -27,19 +27,17 @@ NAME = "SimpleRNN-5-bs64-maxlen200-seed1"
 ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
 
-def _trial(maxlen: int, **training) -> dict:
+def _trial(maxlen: int, **training):
     t = seed_trial("imdb_grid", NAME, epochs=3, limit_train=10_000, limit_test=1000, **training)
-    t["training"]["backend"] = "jax"
-    t["dataset"] = {**t["dataset"], "maxlen": maxlen}
-    return t
+    return t.changed(training={"backend": "jax"}, dataset={"maxlen": maxlen})
 
 
 def one_inprocess(way: str, k: int) -> dict:
     from rnnsweep import text
 
     t = _trial(200)
-    p = text.prepare(t["dataset"])
-    configs = [{**t, "training": {**t["training"], "seed": s}} for s in range(1, k + 1)]
+    p = text.prepare(t.dataset)
+    configs = [t.changed(training={"seed": s}) for s in range(1, k + 1)]
     if way == "fused":
         from rnnsweep.fused import train_group
 
@@ -85,10 +83,10 @@ def one_step(maxlen: int) -> dict:
     from rnnsweep.trial import seeded_model
 
     t = _trial(maxlen)
-    p = text.prepare(t["dataset"])
+    p = text.prepare(t.dataset)
     models = []
     for s in range(1, 5):
-        train, _, m = seeded_model({**t, "training": {**t["training"], "seed": s}}, p, {})
+        train, _, m = seeded_model(t.changed(training={"seed": s}), p, {})
         keras_private.symbolic_build(m, keras_private.jax_epoch_iterator(*train, 64))
         models.append(m)
     blank = [v.value for v in models[0].metrics_variables]

@@ -73,7 +73,7 @@ def one(what: str, arg: str, quick: bool) -> dict:
     if what == "activation":  # seed 000's GRU-128/bs128, 3 epochs, relu or tanh
         budget = {"epochs": 2, "limit_train": rows} if quick else {"epochs": 3}
         t = seed_trial("imdb_grid", "GRU-128-bs128", **budget)
-        t["model"] = {**t["model"], "activation": arg}
+        t = t.changed(model={"activation": arg})
         r = run_trial(t, _prepared())
         secs = [h["seconds"] for h in r["history"]]
         return {"status": r["status"], "error": r["error"], "device": r["device"], "cudnn": r["cudnn"],
@@ -91,8 +91,8 @@ def one(what: str, arg: str, quick: bool) -> dict:
 
         k = int(arg)
         t = seed_trial("imdb_grid", "GRU-32-bs128", epochs=2, limit_train=rows or 16_000)
-        t["training"]["backend"] = "jax"
-        rs = train_group([{**t, "training": {**t["training"], "seed": s}} for s in range(1, k + 1)], _prepared())
+        t = t.changed(training={"backend": "jax"})
+        rs = train_group([t.changed(training={"seed": s}) for s in range(1, k + 1)], _prepared())
         second = rs[0]["history"][-1]["seconds"]  # epoch 2: compiled
         stats = jax.devices()[0].memory_stats() or {}
         return {"k": k, "status": sorted({r["status"] for r in rs}), "epoch_seconds": second,
@@ -111,8 +111,8 @@ def one(what: str, arg: str, quick: bool) -> dict:
             # dryrun.calibrate_model's three steps, without the driver's imports (no Ray or pyarrow there)
             r = run_trial(cost.short_run(t, len(p.x_test), 256 if quick else 4096, 2 if quick else 3), p)
             rate = cost.rate_of_run(r, len(p.x_test), len(p.x_train))
-            out[t["name"]] = {"projected": cost.project(t, rate), **rate}
-            print(t["name"], out[t["name"]], file=sys.stderr, flush=True)
+            out[t.name] = {"projected": cost.project(t, rate), **rate}
+            print(t.name, out[t.name], file=sys.stderr, flush=True)
         return out
     raise SystemExit(f"unknown measurement {what}")
 

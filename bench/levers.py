@@ -90,7 +90,7 @@ def one(lever: str) -> dict:
     from rnnsweep import text
 
     trial = seed_trial("imdb_grid", "GRU-128-bs128", epochs=2, limit_train=10_000)
-    p = text.prepare(trial["dataset"])
+    p = text.prepare(trial.dataset)
     if lever == "bfloat16":
         keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
     keras.utils.set_random_seed(1)

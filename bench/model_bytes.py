@@ -40,17 +40,17 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         for study in args.studies.split(","):
             mine = select_studies(trials, study)
-            configs = {t["config_id"]: t for t in mine}  # seeds share a model's size
+            configs = {t.config_id: t for t in mine}  # seeds share a model's size
             for t in configs.values():
-                key = dataset_key(t)
+                key = dataset_key(t.dataset)
                 if key not in prepared:
-                    prepared[key] = text.prepare(t["dataset"])
+                    prepared[key] = text.prepare(t.dataset)
                 d = prepared[key]
-                model = models.build_model(t["model"], d.vocab_size, d.x_train.shape[1], d.embedding)
+                model = models.build_model(t.model, d.vocab_size, d.x_train.shape[1], d.embedding)
                 model.fit(d.x_train[:64], d.y_train[:64], batch_size=64, epochs=1, verbose=0)
                 trainable, frozen = models.param_counts(model)
-                saved = kept.save_model(model, tmp, "bytes", t["trial_id"])
-                row = {"model_uri": saved["model_uri"], "name": t["name"], "status": "ok"}
+                saved = kept.save_model(model, tmp, "bytes", t.trial_id)
+                row = {"model_uri": saved["model_uri"], "name": t.name, "status": "ok"}
                 loads = []
                 for _ in range(3):
                     t0 = time.perf_counter()
@@ -58,9 +58,9 @@ def main(argv=None):
                     loads.append(time.perf_counter() - t0)
                 # Seed 000 ran each config once; seed 001's configs at 20 seeds each.
                 n_trials = STUDIES.get(study, 1)
-                rows.append(dict(study=study, name=t["name"], trainable=trainable, non_trainable=frozen,
-                                 optimizer=t["model"]["optimizer"], bytes=saved["model_bytes"],
-                                 projected=kept.model_bytes(trainable, frozen, t["model"]["optimizer"]),
+                rows.append(dict(study=study, name=t.name, trainable=trainable, non_trainable=frozen,
+                                 optimizer=t.model.optimizer, bytes=saved["model_bytes"],
+                                 projected=kept.model_bytes(trainable, frozen, t.model.optimizer),
                                  load_seconds=round(statistics.median(loads), 3), trials_at_seeds=n_trials,
                                  code_version=version))
                 print(rows[-1], flush=True)

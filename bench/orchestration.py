@@ -15,12 +15,15 @@ from types import SimpleNamespace
 from bench.common import machine, record, table
 
 
-def sleep_trial(config, prepared, cpus, gpus, gpu_memory_mb, live):
-    """Stands in for ``task.remote_trial``: holds its GPU for the trial's length."""
-    import ray
+def sleeper(length: float):
+    """What stands in for ``task.remote_trial``: holds its GPU for ``length`` seconds."""
+    def sleep_trial(config, prepared, cpus, gpus, gpu_memory_mb, live):
+        import ray
 
-    time.sleep(config["length"])
-    return {"trial_id": config["trial_id"], "gpu_ids": ray.get_gpu_ids()}
+        time.sleep(length)
+        return {"trial_id": config.trial_id, "gpu_ids": ray.get_gpu_ids()}
+
+    return sleep_trial
 
 
 def run(trials: int, gpus: int, length: float, nodes: int = 2) -> dict:
@@ -28,6 +31,7 @@ def run(trials: int, gpus: int, length: float, nodes: int = 2) -> dict:
     from ray.cluster_utils import Cluster
 
     from rnnsweep import onray as rc
+    from rnnsweep.config import Trial
     from rnnsweep.task import TaskContext
 
     c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "num_gpus": 0})
@@ -36,11 +40,11 @@ def run(trials: int, gpus: int, length: float, nodes: int = 2) -> dict:
     ray.init(address=c.address, log_to_driver=False, configure_logging=False)
     try:
         c.wait_for_nodes()
-        todo = [{"trial_id": f"t{i}", "name": f"sleep-{i}", "length": length, "dataset": {}} for i in range(trials)]
-        refs = {rc.dataset_key(todo[0]): ray.put(b"x" * 1024)}
+        todo = [Trial.of({"trial_id": f"t{i}", "name": f"sleep-{i}"}) for i in range(trials)]
+        refs = {rc.dataset_key(todo[0].dataset): ray.put(b"x" * 1024)}
         args = SimpleNamespace(max_retries=0, cpus_per_trial=1, gpu_memory_mb=None)
         t0 = time.time()
-        flight = rc.submit(todo, refs, args, 1, TaskContext("", "sleep", {}), body=sleep_trial)
+        flight = rc.submit(todo, refs, args, 1, TaskContext("", "sleep", {}), body=sleeper(length))
         while flight.pending:
             ready, _ = ray.wait(list(flight.pending), num_returns=1)
             assert len(ray.get(ready[0])["gpu_ids"]) == 1

@@ -40,21 +40,21 @@ SPEC = dict(dataset=dict(source="imdb_reviews", sample=True, maxlen=30, num_word
             model=dict(arch="SimpleRNN", units=5))
 
 
-def sleep_trial(config: dict, prepared, seconds: float = 1.0, on_epoch=None, **_) -> dict:
+def sleep_trial(config, prepared, seconds: float = 1.0, on_epoch=None, **_) -> dict:
     """Stands in for ``trial.run_trial`` (benchmarks only): sleeps ``seconds`` in as many epochs as the trial
     has, each reported as a real epoch is (``on_epoch``: live rows, the driver's bar), and returns a result
     shaped as a trained trial's, whose numbers follow from its seed."""
-    from rnnsweep import backends, trial
+    from rnnsweep import trial
 
     cpu0 = time.process_time()
     result = trial.new_result(config, prepared)
-    result.update(keras_backend=backends.backend_of(config), import_seconds=0.0, build_seconds=0.0)
-    epochs = config["training"]["epochs"]
+    result.update(keras_backend=config.backend, import_seconds=0.0, build_seconds=0.0)
+    epochs = config.training.epochs
     t0 = time.perf_counter()
     for e in range(1, epochs + 1):
         t = time.perf_counter()
         time.sleep(seconds / epochs)
-        score = 0.5 + (config["training"]["seed"] * 7919 % 1000) / 1e4 + e / 1e3
+        score = 0.5 + (config.training.seed * 7919 % 1000) / 1e4 + e / 1e3
         row = {"epoch": e, "seconds": time.perf_counter() - t, "cpu_seconds": 0.0, "loss": 1 - score,
                "accuracy": score, "auc": score, "val_loss": 1 - score, "val_accuracy": score, "val_auc": score,
                "learning_rate": 1e-3}

@@ -38,25 +38,25 @@ def _seed004(vocab):
             layers.Dense(1, activation="sigmoid")], keras.optimizers.RMSprop()
 
 
-def fit(case: str, prepared, trial: dict) -> dict:
+def fit(case: str, prepared, trial) -> dict:
     """The seed's model for ``case``, trained as the notebook trains it; samples/s over ``fit``."""
     import keras
 
-    tr = trial["training"]
-    keras.utils.set_random_seed(tr["seed"])
-    m = trial["model"]
+    tr = trial.training
+    keras.utils.set_random_seed(tr.seed)
+    m = trial.model
     if case.startswith("seed000"):
-        stack, opt = _seed000(m["arch"], m["units"], prepared.embedding)
+        stack, opt = _seed000(m.arch, m.units, prepared.embedding)
     elif case.startswith("seed001"):
         stack, opt = _seed001(prepared.vocab_size)
     else:
         stack, opt = _seed004(prepared.vocab_size)
     model = keras.Sequential([keras.Input(shape=(prepared.x_train.shape[1],)), *stack])
     model.compile(optimizer=opt, loss="binary_crossentropy", metrics=["accuracy"])
-    n = tr["limit_train"] or len(prepared.x_train)
+    n = tr.limit_train or len(prepared.x_train)
     t0 = time.perf_counter()
-    model.fit(prepared.x_train[:n], prepared.y_train[:n], epochs=tr["epochs"], batch_size=tr["batch_size"],
-              validation_split=tr["validation_split"], verbose=0)
+    model.fit(prepared.x_train[:n], prepared.y_train[:n], epochs=tr.epochs, batch_size=tr.batch_size,
+              validation_split=tr.validation_split, verbose=0)
     seconds = time.perf_counter() - t0
-    n_train = int(n * (1 - tr["validation_split"]))
-    return {"samples_per_second": n_train * tr["epochs"] / seconds, "fit_seconds": seconds}
+    n_train = int(n * (1 - tr.validation_split))
+    return {"samples_per_second": n_train * tr.epochs / seconds, "fit_seconds": seconds}

@@ -62,27 +62,27 @@ def make(uri: str, n: int, packed: int | None = None):
         one = pa.Table.from_pylist([{**e, "sweep": "scale"} for e in epochs], schema=results.EPOCH_SCHEMA)
         for i in range(0, n, packed):
             chunk = trials[i:i + packed]
-            rows = [{k: {**row, **{c: t[s].get(c) for s, c in results.CONFIG_COLUMNS}, "trial_id": t["trial_id"],
-                         "config_id": t["config_id"], "name": t["name"], "sweep": "scale", "study": None}.get(k)
-                     for k in results.TRIAL_SCHEMA.names} for t in chunk]
+            rows = [{k: {**row, **{c: getattr(getattr(t, s), c) for s, c in results.CONFIG_COLUMNS},
+                         "trial_id": t.trial_id, "config_id": t.config_id, "name": t.name, "sweep": "scale",
+                         "study": None}.get(k) for k in results.TRIAL_SCHEMA.names} for t in chunk]
             ep = pa.concat_tables([one] * len(chunk))  # each trial's 100 epochs, then its ids in place
             for col in ("trial_id", "name", "config_id"):
                 ep = ep.set_column(ep.schema.get_field_index(col), col,
-                                   pa.array(np.repeat([t[col] for t in chunk], one.num_rows)))
+                                   pa.array(np.repeat([getattr(t, col) for t in chunk], one.num_rows)))
             name = f"{results.COMPACTED}{int(time.time() * 1000)}-{i:08d}.parquet"
             for table, body in (("epochs", ep), ("trials", pa.Table.from_pylist(rows, schema=results.TRIAL_SCHEMA))):
                 with fs.open_output_stream(posixpath.join(base, "scale", table, name)) as o:
                     pq.write_table(body, o)
         return time.time() - t0
     for t in trials:
-        r = {**row, **{k: t[s].get(k) for s, k in results.CONFIG_COLUMNS}, "trial_id": t["trial_id"],
-             "config_id": t["config_id"], "name": t["name"], "sweep": "scale", "study": None}
+        r = {**row, **{k: getattr(getattr(t, s), k) for s, k in results.CONFIG_COLUMNS}, "trial_id": t.trial_id,
+             "config_id": t.config_id, "name": t.name, "sweep": "scale", "study": None}
         trial = pa.Table.from_pylist([{k: r.get(k) for k in results.TRIAL_SCHEMA.names}],
                                      schema=results.TRIAL_SCHEMA)
-        ep = pa.Table.from_pylist([{**e, "trial_id": t["trial_id"], "name": t["name"], "sweep": "scale",
-                                    "config_id": t["config_id"]} for e in epochs], schema=results.EPOCH_SCHEMA)
+        ep = pa.Table.from_pylist([{**e, "trial_id": t.trial_id, "name": t.name, "sweep": "scale",
+                                    "config_id": t.config_id} for e in epochs], schema=results.EPOCH_SCHEMA)
         for table, body in (("epochs", ep), ("trials", trial)):
-            with fs.open_output_stream(posixpath.join(base, "scale", table, f"{t['trial_id']}.parquet")) as o:
+            with fs.open_output_stream(posixpath.join(base, "scale", table, f"{t.trial_id}.parquet")) as o:
                 pq.write_table(body, o)
     return time.time() - t0
 
@@ -142,18 +142,19 @@ import argparse, json, resource, tempfile, time
 import ray
 from ray.util.queue import Queue
 from rnnsweep import onray
+from rnnsweep.config import Trial
 from rnnsweep.task import TaskContext
 from rnnsweep.progress import Progress
 ray.init(num_cpus=2, log_to_driver=False, configure_logging=False, include_dashboard=False)
-todo = [dict(trial_id=f"t{{i:05d}}", config_id=f"c{{i}}", name=f"trial-{{i}}", dataset={{}}, training={{"epochs": 1}})
+todo = [Trial.of(dict(trial_id=f"t{{i:05d}}", config_id=f"c{{i}}", name=f"trial-{{i}}", training={{"epochs": 1}}))
         for i in range({n})]
 args = argparse.Namespace(cpus_per_trial=1, max_retries=0, gpu_memory_mb=None, results=tempfile.mkdtemp())
 def body(config, prepared, cpus, gpus, mem, ctx):
-    return dict(trial_id=config["trial_id"], config_id=config["config_id"], name=config["name"], config=config,
+    return dict(trial_id=config.trial_id, config_id=config.config_id, name=config.name, config=config.as_dict(),
                 status="ok", history=[])
 t0 = time.perf_counter()
 size = onray.window(args, 0.0, ray.cluster_resources()) if {waves} else None
-refs = {{onray.dataset_key(todo[0]): ray.put(b"x")}}
+refs = {{onray.dataset_key(todo[0].dataset): ray.put(b"x")}}
 flight = onray.submit(todo, refs, args, 0.0, TaskContext(args.results, "scale", {{}}), body=body, size=size)
 finished, counts = onray.collect(flight, args, "scale", {{}}, Progress(todo, Queue()))
 assert counts["ok"] == {n}, counts

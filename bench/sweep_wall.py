@@ -47,7 +47,7 @@ def sequential():
     from rnnsweep.trial import run_trial
 
     trials = _trials()
-    prepared = text.prepare(trials[0]["dataset"])  # one dataset, as in the notebook
+    prepared = text.prepare(trials[0].dataset)  # one dataset, as in the notebook
     for t in trials:
         assert run_trial(t, prepared)["status"] == "ok"
     return len(trials)
@@ -61,7 +61,7 @@ def tune(reuse_actors=True):
     from rnnsweep.trial import run_trial
 
     trials = _trials()
-    prepared = text.prepare(trials[0]["dataset"])
+    prepared = text.prepare(trials[0].dataset)
 
     def trainable(config, prepared=None):
         r = run_trial(config["trial"], prepared, cpus=1)

@@ -28,7 +28,7 @@ def one(variant: str, case: str) -> dict:
 
     sweep, name, budget = CASES[case]
     trial = seed_trial(sweep, name, **budget)
-    prepared = text.prepare(trial["dataset"])
+    prepared = text.prepare(trial.dataset)
     if variant == "keras":
         from bench import peer
 

@@ -4,6 +4,7 @@ import pytest
 
 from reproduction import canary
 from rnnsweep import results
+from rnnsweep.config import Trial
 
 
 @pytest.mark.parametrize("sweep,names,argv", canary.runs(), ids=lambda v: v if isinstance(v, str) else None)
@@ -16,7 +17,7 @@ def test_canary_trials_give_the_committed_numbers(sweep, names, argv, full_data,
         assert len(row) == 1, f"{name} ({r['trial_id']}): no committed canary row; python -m reproduction.canary"
         row = row.iloc[0]
         assert r["status"] == "ok", r.get("error")
-        if r["config"].get("search_number") is not None:  # a search's draw: scored on validation, no test split
+        if Trial.of(r["config"]).search_number is not None:  # a search's draw: scored on validation, no test split
             ours = [(e["val_accuracy"], e["val_loss"]) for e in r["history"]]
             assert r["trial_id"] == row["trial_id"] and ours[-1][0] == row["final_val_accuracy"], (
                 f"{name}: the search's first draw is not what {row['code_version']} committed")

@@ -28,7 +28,7 @@ from rnnsweep.sweep import expand, select
 SWEEP = runpy.run_path({root!r} + "/sweeps/imdb_grid.py")["SWEEP"]
 t = select(expand(SWEEP), "SimpleRNN-10-bs64-seed1")[0]
 keras.utils.set_random_seed(1)
-m = build_model(t["model"], 10000, {maxlen})
+m = build_model(t.model, 10000, {maxlen})
 start = sys.argv[1]
 if os.path.exists(start):
     z = np.load(start); m.set_weights([z[f"arr_{{i}}"] for i in range(len(z.files))])
