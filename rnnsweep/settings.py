@@ -1,9 +1,10 @@
 """Every setting of a sweep, in one place: its section, default, type and allowed values.
 
 A trial's config has three sections, ``dataset`` (stage ``text``), ``model`` (stage ``models``)
-and ``training`` (stage ``trial``). Each stage reads its defaults from here, ``sweep`` checks a
-spec against these declarations before anything runs, and ``results`` takes each config
-column's Parquet type from ``Setting.type``. Plain Python on purpose: importing it costs nothing,
+and ``training`` (stage ``trial``). ``config`` makes each section a typed value from these
+declarations (``config.Trial``: defaults filled in and values checked once), ``spec`` checks a
+sweep against them before anything runs, and ``results`` takes each config column's Parquet type
+from ``Setting.type``. Plain Python on purpose: importing it costs nothing,
 so reading results or checking a sweep never loads TensorFlow.
 
 Rule for adding a setting: its default must keep today's behaviour. Trial ids hash only the

@@ -206,7 +206,8 @@ def _expand_grid(spec: dict, overrides: dict | None) -> list[tuple[Trial, list]]
     varied = {s for s, _ in sampled + gridded}
     # A section no point varies is one value the study's trials share (frozen: nothing can change it under
     # them): 100,000 trials that vary only their seed hold one dataset and one model section, not 100,000.
-    shared = {s: TYPES[s].of({**fixed[s], **(overrides or {}).get(s, {})}) for s in SECTIONS if s not in varied}
+    given = {s: {**fixed[s], **(overrides or {}).get(s, {})} for s in SECTIONS if s not in varied}
+    shared = {s: TYPES[s].of(values) for s, values in given.items()}
     trials = []
     for drawn in draws(spec, sampled):
         for point in itertools.product(*(spec[s][k].values for s, k in gridded)):
@@ -217,7 +218,7 @@ def _expand_grid(spec: dict, overrides: dict | None) -> list[tuple[Trial, list]]
                 if s not in shared:
                     body[s].update(values)
             sections = {s: shared[s] if s in shared else TYPES[s].of(body[s]) for s in SECTIONS}
-            tid, cid = ids({s: v.as_dict() for s, v in sections.items()})
+            tid, cid = ids({**given, **body})  # the values given: an id hashes only those that are not defaults
             trials.append((Trial(**sections, sweep=spec["name"], trial_id=tid, config_id=cid), sampled + gridded))
     return trials
 

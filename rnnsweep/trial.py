@@ -312,7 +312,13 @@ def run_trial(config: Trial | dict, prepared, cpus=None, gpu_memory_mb=None, ver
     GPU-seconds); ``on_trained(model)`` sees the trained model (tests compare weights); ``on_done(model, result)``
     the model whose test numbers the result holds, when its status is ok (the task keeps it)."""
     cpu_start = time.process_time()
-    config = Trial.of(config)
+    try:
+        config = Trial.of(config)
+    except ValueError as e:  # a hand-made config with a bad value: a failed result naming it, never raised
+        result = dict(trial_id=config.get("trial_id"), name=config.get("name"), config_id=config.get("config_id"),
+                      config=config, status="ok", history=[], started_at=time.time())
+        failed(result, e)
+        return finish(result, cpu_start, gpus)
     result = new_result(config, prepared)
     training = config.training
     try:
