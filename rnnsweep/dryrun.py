@@ -11,7 +11,8 @@ from .onray import capacity
 from .plan import Planner
 from .config import Trial
 from .run import Outcome, Run
-from .sweep import non_default, studies_of
+from .config import non_default
+from .sweep import studies_of
 from .text import prepare_dataset
 from .trial import run_trial
 

@@ -23,8 +23,8 @@ import pyarrow.fs as pafs
 from . import results, worker
 from .search import config_of
 from .spec import BEST_OF, ENSEMBLE, KEEP, check_keep
-from .config import Trial
-from .sweep import searches, stable_hash
+from .config import Trial, stable_hash
+from .sweep import searches
 from .trial import _finite, failed, new_result, split_validation
 
 MODELS, PIPELINES = "models", "pipelines"

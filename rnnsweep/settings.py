@@ -8,7 +8,7 @@ from ``Setting.type``. Plain Python on purpose: importing it costs nothing,
 so reading results or checking a sweep never loads TensorFlow.
 
 Rule for adding a setting: its default must keep today's behaviour. Trial ids hash only the
-values that differ from the defaults (see ``sweep.trial_id``), so such a setting leaves every
+values that differ from the defaults (see ``config.trial_id``), so such a setting leaves every
 existing id, and every finished result, valid. Never change an existing default: add a setting.
 """
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""Sweep specs: a study written as data, expanded into trial configs.
+"""Sweep specs: a study written as data, expanded into trials (``config.Trial``).
 
 A sweep is a dict with a ``name`` and three sections, ``dataset``, ``model`` and ``training``
 (every key is declared in ``settings``); any value may be ``grid(a, b, ...)``. Expanding gives one
-config per point of the product, each with a stable content-hash ``trial_id``, a ``config_id``
+trial per point of the product, each with a stable content-hash ``trial_id``, a ``config_id``
 that ignores the random seed (repeats share it), and a readable name unique in the sweep.
 Everything is checked before anything runs (``spec.validate``; the spec's language is ``spec``).
 """
@@ -18,8 +18,7 @@ from collections import Counter
 from dataclasses import replace
 
 from . import settings
-# The ids, re-exported: they were born here, and tests and benchmarks import them from here.
-from .config import TYPES, Trial, _seedless, config_id, ids, non_default, stable_hash, trial_id  # noqa: F401
+from .config import TYPES, Trial, ids
 from .settings import SECTIONS
 # The spec language, re-exported: sweep files and tests write ``from rnnsweep.sweep import grid``.
 from .spec import (BEST_OF, ENSEMBLE, KEEP, REFIT, SAMPLING, STUDY_KEYS, TOP_KEYS, Grid, Sample, SweepError, _unknown,  # noqa: F401

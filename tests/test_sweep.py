@@ -197,7 +197,7 @@ def test_a_study_shares_the_sections_it_does_not_vary_and_every_value_stays():
     assert [t.training.seed for t in trials] == [1, 2, 3] and {t.training.epochs for t in trials} == {2}
     assert trials[0].model.units == 8  # an override reaches a shared section too
     # The ids are those of each trial's own copy of its settings.
-    from rnnsweep.sweep import ids
+    from rnnsweep.config import ids
 
     assert all(ids(t.sections()) == (t.trial_id, t.config_id)
                for t in trials)
