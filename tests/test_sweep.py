@@ -201,3 +201,27 @@ def test_a_study_shares_the_sections_it_does_not_vary_and_every_value_stays():
 
     assert all(ids(t.sections()) == (t.trial_id, t.config_id)
                for t in trials)
+
+
+def test_a_trial_is_one_typed_value_with_every_default_filled_in_and_checked_once():
+    """config.Trial: built once from its plain form, read by fields downstream; frozen (a section its study's
+    trials share cannot change under them); its plain form reads back equal; pickled by reference, as Ray
+    sends it to a worker (a class made by make_dataclass said module "types" before 3.12, and a worker then
+    unpickled another class)."""
+    import dataclasses
+    import pickle
+
+    from rnnsweep.config import Model, Trial, trial_id
+
+    t = Trial.of({"model": {"arch": "GRU", "units": 8}, "training": {"seed": 3}})
+    assert (t.model.units, t.model.dropout, t.training.epochs, t.dataset.maxlen) == (8, 0.0, 10, 100)
+    assert t.trial_id == trial_id({"model": {"arch": "GRU", "units": 8}, "training": {"seed": 3}})
+    assert Trial.of(t.as_dict()) == t and pickle.loads(pickle.dumps(t)).model.__class__ is Model
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        t.model.units = 16
+    with pytest.raises(SweepError, match=r"^model\.units: 0 is not a positive integer$"):
+        Trial.of({"model": {"units": 0}})
+    with pytest.raises(SweepError, match=r"^model\.unitz: unknown key \(did you mean 'units'\?\)$"):
+        Trial.of({"model": {"unitz": 8}})
+    wider = t.changed(model={"units": 16})
+    assert wider.model.units == 16 and wider.trial_id != t.trial_id and t.model.units == 8
