@@ -136,7 +136,15 @@ class Trial:
                 raise _unknown(where, k, [*SECTIONS, *extra])
         t = cls(**{s: TYPES[s].of(value.get(s), where) for s in SECTIONS},
                 **{k: value[k] for k in extra if value.get(k) is not None})
-        return t if t.trial_id else t.identified()
+        return (t if t.trial_id else t.identified()).checked(where)
+
+    def checked(self, where: str = "") -> Trial:
+        """The trial, once its settings are checked against each other (each alone was, by its section)."""
+        watched = self.training.early_stopping_monitor
+        if not self.training.auc and self.training.early_stopping and watched.endswith("auc"):
+            raise SweepError(f"{where}training.early_stopping_monitor: {watched!r} is not reported with "
+                             "training.auc=False")
+        return self
 
     def sections(self) -> dict:
         """``{"dataset": {...}, "model": {...}, "training": {...}}``: its settings, every one, as plain dicts."""

@@ -177,8 +177,9 @@ def cudnn(spec: Model | dict, dataset: Dataset | dict | None = None) -> str:
     return f"no ({', '.join(why)})" if why else "yes"
 
 
-def build_model(spec: Model | dict, vocab_size: int, maxlen: int, embedding=None):
-    """A compiled Keras model. ``embedding``: optional pretrained matrix [vocab_size, dim]."""
+def build_model(spec: Model | dict, vocab_size: int, maxlen: int, embedding=None, auc: bool = True):
+    """A compiled Keras model. ``embedding``: optional pretrained matrix [vocab_size, dim]; ``auc``: Keras's AUC
+    among its metrics (``training.auc``), beside accuracy."""
     import keras
     from keras import layers
 
@@ -207,7 +208,7 @@ def build_model(spec: Model | dict, vocab_size: int, maxlen: int, embedding=None
     optimizer = optimizers[s.optimizer](learning_rate=s.learning_rate,
                                            **({"clipnorm": s.clipnorm} if s.clipnorm else {}))
     model.compile(optimizer=optimizer, loss="binary_crossentropy",
-                  metrics=["accuracy", keras.metrics.AUC(name="auc")])
+                  metrics=["accuracy"] + ([keras.metrics.AUC(name="auc")] if auc else []))
     return model
 
 

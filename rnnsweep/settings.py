@@ -201,6 +201,9 @@ TRAINING = {
                  choices=("tensorflow", "jax", "auto")),
     "evaluate_test": S(True, bool, "evaluate on the test split when training ends; a search's trials do not "
                        "(choose on validation, touch the test split once, with the winner's seed repeats)"),
+    "auc": S(True, bool, "report Keras's AUC beside accuracy on train, validation and test, as seed 000 does; "
+             "False: accuracy only, as seeds 001-004 report, and no AUC in the compiled steps (weights and losses "
+             "are the same either way)"),
 }
 
 # A study's ``search=dict(...)``: how to choose its trials and when to stop them (``search.py``).

@@ -107,8 +107,8 @@ def expand(spec: dict, overrides: dict | None = None, checked: bool = False) -> 
         merged = _merged(spec, body)
         if searched(merged):
             continue  # its trials are drawn as the sweep runs (searches(), search.py)
-        prune = ({**search_settings(merged["search"]), "study": study}  # a grid or samples= study that prunes
-                 if merged.get("search") is not None else None)
+        prune = ({**search_settings(merged["search"], _merged(merged, overrides or {})), "study": study}
+                 if merged.get("search") is not None else None)  # a grid or samples= study that prunes
         for t, varied in _expand_grid(merged, overrides):
             if t.trial_id in trials:  # shared by studies: named by what any of them varies
                 first = trials[t.trial_id]
@@ -135,9 +135,13 @@ def searched(spec: dict) -> bool:
             and any(isinstance(v, Sample) for s in SECTIONS for v in spec.get(s, {}).values()))
 
 
-def search_settings(search: dict) -> dict:
-    """``search=dict(...)`` with every default filled in (``settings.SEARCH``, ``settings.PRUNER``)."""
+def search_settings(search: dict, spec: dict | None = None) -> dict:
+    """``search=dict(...)`` with every default filled in (``settings.SEARCH``, ``settings.PRUNER``), its metric
+    one that the (merged) study's trials report."""
     out = {k: s.default for k, s in settings.SEARCH.items()} | search
+    if out["metric"].endswith("auc") and (spec or {}).get("training", {}).get("auc", True) is False:
+        raise SweepError(f"sweep {spec.get('name')!r}: search.metric: {out['metric']!r} is not reported with "
+                         "training.auc=False")
     if out["pruner"] is not None:
         out["pruner"] = {k: s.default for k, s in settings.PRUNER.items()} | out["pruner"]
     return out
@@ -169,7 +173,7 @@ def searches(spec: dict, overrides: dict | None = None, checked: bool = False) -
                     fixed[s][k] = v.values[0]
                 else:
                     fixed[s][k] = v
-        search = search_settings(merged["search"])
+        search = search_settings(merged["search"], _merged(merged, overrides or {}))
         if "early_stopping_monitor" not in merged.get("training", {}):
             # Restore the epoch the search scores: a trial ranked on its best val_accuracy epoch but
             # restored to its best val_loss epoch is tested on weights the search never saw.
@@ -218,7 +222,8 @@ def _expand_grid(spec: dict, overrides: dict | None) -> list[tuple[Trial, list]]
                     body[s].update(values)
             sections = {s: shared[s] if s in shared else TYPES[s].of(body[s]) for s in SECTIONS}
             tid, cid = ids({**given, **body})  # the values given: an id hashes only those that are not defaults
-            trials.append((Trial(**sections, sweep=spec["name"], trial_id=tid, config_id=cid), sampled + gridded))
+            t = Trial(**sections, sweep=spec["name"], trial_id=tid, config_id=cid).checked(f"sweep {spec['name']!r}: ")
+            trials.append((t, sampled + gridded))
     return trials
 
 

@@ -246,7 +246,7 @@ def _evaluate(model, prepared, training, result):
 def record_test(result, scores: dict, seconds: float):
     result["evaluate_seconds"] = seconds
     for m in METRICS:
-        result[f"test_{m}"] = _finite(scores[m])
+        result[f"test_{m}"] = _finite(scores[m]) if m in scores else None  # auc: None with training.auc off
     if result["test_loss"] is None:
         result["status"], result["error"] = "diverged", "test loss is non-finite"
 
@@ -275,7 +275,7 @@ def seeded_model(trial: Trial, prepared, result: dict):
     n = training.limit_train or len(prepared.x_train)
     train, val = split_validation(prepared.x_train[:n], prepared.y_train[:n], training.validation_split)
     t0 = time.time()
-    model = build_model(trial.model, prepared.vocab_size, train[0].shape[1], prepared.embedding)
+    model = build_model(trial.model, prepared.vocab_size, train[0].shape[1], prepared.embedding, trial.training.auc)
     result["build_seconds"] = time.time() - t0
     result["trainable_params"], result["non_trainable_params"] = param_counts(model)
     return train, val, model

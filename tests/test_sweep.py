@@ -225,3 +225,17 @@ def test_a_trial_is_one_typed_value_with_every_default_filled_in_and_checked_onc
         Trial.of({"model": {"unitz": 8}})
     wider = t.changed(model={"units": 16})
     assert wider.model.units == 16 and wider.trial_id != t.trial_id and t.model.units == 8
+
+
+def test_an_auc_metric_a_study_does_not_report_is_a_one_line_error():
+    """training.auc=False: a search ranked on val_auc, or early stopping watching it, would never see it."""
+    searched = {"name": "s", "model": {"units": choice(4, 8)}, "training": {"auc": False},
+                "search": {"trials": 2, "metric": "val_auc"}}
+    with pytest.raises(SweepError, match=r"^sweep 's': search.metric: 'val_auc' is not reported with training"):
+        from rnnsweep.sweep import searches
+
+        searches(searched)
+    with pytest.raises(SweepError, match=r"training.early_stopping_monitor: 'val_auc' is not reported"):
+        expand({"name": "s", "training": {"early_stopping": 2, "early_stopping_monitor": "val_auc"}},
+               {"training": {"auc": False}})
+    assert expand({"name": "s", "training": {"auc": False}})[0].training.auc is False

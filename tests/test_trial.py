@@ -40,6 +40,23 @@ def test_same_seed_same_result(prepared):
     assert a["train_samples"] == 102  # Keras cuts at floor(128 * 0.8), not 128 - int(128 * 0.2)
 
 
+def test_auc_off_reports_accuracy_only_and_trains_the_same_weights(prepared):
+    """training.auc=False (the seeds after 000 report accuracy only): no AUC in the rows, the same losses,
+    accuracies and test numbers to the last bit (a metric changes no weight), and its own trial id."""
+    from rnnsweep.config import Trial
+
+    cfg = {"model": {**MODEL, "units": 4}, "training": dict(batch_size=64, epochs=2, seed=3, limit_train=128)}
+    off = {**cfg, "training": {**cfg["training"], "auc": False}}
+    a, b = run_trial(cfg, prepared, cpus=1), run_trial(off, prepared, cpus=1)
+    assert a["status"] == b["status"] == "ok", (a.get("error"), b.get("error"))
+    assert b["test_auc"] is None and all(e["auc"] is None and e["val_auc"] is None for e in b["history"])
+    assert a["test_auc"] is not None
+    for k in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        assert [e[k] for e in a["history"]] == [e[k] for e in b["history"]], k
+    assert (a["test_loss"], a["test_accuracy"]) == (b["test_loss"], b["test_accuracy"])
+    assert Trial.of(cfg).trial_id != Trial.of(off).trial_id
+
+
 def test_nan_loss_stops_at_once_as_diverged(prepared):
     cfg = {"model": {**MODEL, "arch": "SimpleRNN", "units": 32, "learning_rate": 1e8, "optimizer": "sgd"},
            "training": dict(batch_size=16, epochs=5)}
