@@ -5,6 +5,7 @@
 
     tf        python sweeps/imdb_grid.py --study sequence_length --seeds 1-6 --epochs E --limit-train N
     jax       ... --set training.backend=jax --fuse 1        (one trial per task, on JAX workers)
+    jax_acc   ... the same with --set training.auc=False     (accuracy only, as seed 001 reports: no AUC to compile)
     fused     ... --set training.backend=jax --fuse 6        (each maxlen's 6 seeds as one fused task)
     auto      ... --set training.backend=auto                (a fresh results folder: the rule decides)
     tune      Ray Tune (reuse_actors=True) running the seed's own code (reproduction/experiments/seed_keras.py) on TF
@@ -45,7 +46,7 @@ import time
 
 from bench.common import ROOT, in_fresh_process, machine, median, record, seed_trial, table
 
-STUDY_WAYS = ("tf", "jax", "fused", "auto", "tune", "tune_jax")
+STUDY_WAYS = ("tf", "jax", "jax_acc", "fused", "auto", "tune", "tune_jax")
 MAXLENS = (30, 50, 80, 100, 150, 200)
 SEEDS = range(1, 7)
 MODELS = [  # (sweep, trial name, extra settings): seed 000's grid, seed 001, seed 002's BiLSTM, seed 004 ×2
@@ -72,6 +73,7 @@ def study(way: str, epochs: int, limit: int) -> dict:
             env["KERAS_BACKEND"] = "jax" if way == "tune_jax" else "tensorflow"
         else:
             extra = {"tf": [], "jax": ["--set", "training.backend=jax", "--fuse", "1"],
+                     "jax_acc": ["--set", "training.backend=jax", "--set", "training.auc=False", "--fuse", "1"],
                      "fused": ["--set", "training.backend=jax", "--fuse", "6"],
                      "auto": ["--set", "training.backend=auto"]}[way]
             cmd = [sys.executable, "sweeps/imdb_grid.py", "--study", "sequence_length", "--seeds", "1-6", "--epochs",
