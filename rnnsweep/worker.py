@@ -4,19 +4,17 @@ left cleared) and what it runs on (device, versions), recorded in the trial's re
 """
 from __future__ import annotations
 
-import os
 import time
 
 from . import backends
 from .models import cudnn
+from .quiet import keras_backend, stderr_off
 
 
 def configure_tf(cpus=None, gpu_memory_mb=None):
     """Thread pools sized to the CPUs this trial was given, and (when GPUs are shared) a hard
     memory limit, both *before* TF initialises its devices: TF otherwise grabs the whole GPU
     and takes every core, and the neighbouring trials crash or crawl."""
-    from .quiet import stderr_off  # here: quiet imports this module
-
     with stderr_off():
         import tensorflow as tf
 
@@ -32,22 +30,6 @@ def configure_tf(cpus=None, gpu_memory_mb=None):
                 tf.config.experimental.set_memory_growth(gpu, True)
     except RuntimeError:  # already initialised in this process (e.g. a local debug run): keep it
         pass
-
-
-def keras_backend() -> str:
-    """Keras's backend, found as Keras finds it ($KERAS_BACKEND, else ~/.keras/keras.json, else
-    tensorflow) without importing Keras: TF's thread pools must be set before TF starts."""
-    import json
-
-    name = os.environ.get("KERAS_BACKEND")
-    if not name:
-        path = os.path.join(os.environ.get("KERAS_HOME", os.path.expanduser("~/.keras")), "keras.json")
-        try:
-            with open(path) as fh:
-                name = json.load(fh).get("backend")
-        except (OSError, ValueError):
-            name = None
-    return name or "tensorflow"
 
 
 def device_name() -> str:
